@@ -1,0 +1,33 @@
+# Panguard Auth. `make help` lists the targets.
+GO ?= go
+PKGS := ./...
+
+.PHONY: help run build test test-short generate lint tidy clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the service on its embedded default (SQLite file ./panguard-auth.db, port 3000)
+	$(GO) run ./service
+
+build: ## build the service binary into bin/
+	$(GO) build -o bin/panguard-auth ./service
+
+test: ## run every test on SQLite and PostgreSQL (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
+	.ci/with-postgres .ci/gotest -race -count=1 $(PKGS)
+
+test-short: ## run the tests on SQLite only (no PostgreSQL needed)
+	$(GO) test -count=1 $(PKGS)
+
+generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
+	$(GO) generate $(PKGS)
+
+lint: ## go vet and gofmt
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+clean: ## remove build output and the default database
+	rm -rf bin panguard-auth.db panguard-auth.db-*

@@ -1,0 +1,411 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/storetest"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var cheapHash = auth.HashParams{MemoryKiB: 1024, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+type env struct {
+	svc   *auth.Service
+	clock *clock
+	store auth.Store
+}
+
+func newEnv(t *testing.T, dbURL string, mod ...func(*auth.Config)) env {
+	t.Helper()
+	st := storetest.Open(t, dbURL)
+	c := &clock{now: time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)}
+	cfg := auth.Config{Store: st, Now: c.Now, JWTSecret: []byte(secret), Hash: cheapHash}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	svc, err := auth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env{svc: svc, clock: c, store: st}
+}
+
+// eachBackend runs fn against SQLite and, when configured, PostgreSQL.
+func eachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
+	}
+}
+
+func register(t *testing.T, e env, email, password string) auth.RegisterResult {
+	t.Helper()
+	r, err := e.svc.Register(context.Background(), auth.RegisterInput{Email: email, Name: "Alice Chen", Password: password})
+	if err != nil || !r.Created {
+		t.Fatalf("register %s: created=%v err=%v", email, r.Created, err)
+	}
+	return r
+}
+
+func wantCode(t *testing.T, err error, code auth.Code) {
+	t.Helper()
+	if got := auth.CodeOf(err); got != code {
+		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+func TestRegisterValidation(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	cases := []struct {
+		name, email, userName, password string
+		ok                              bool
+	}{
+		{"name of 1 character", "n1@example.com", "A", "password", true},
+		{"name of 100 characters", "n100@example.com", strings.Repeat("é", 100), "password", true},
+		{"name of 101 characters", "n101@example.com", strings.Repeat("é", 101), "password", false},
+		{"name empty after trimming", "n0@example.com", "   \t ", "password", false},
+		{"name trimmed to 100", "n100t@example.com", "  " + strings.Repeat("a", 100) + "  ", "password", true},
+		{"name with control character", "nc@example.com", "Al\x00ice", "password", false},
+		{"password of 7 characters", "p7@example.com", "A", "1234567", false},
+		{"password of 8 characters", "p8@example.com", "A", "12345678", true},
+		{"password of 8 multibyte characters", "p8m@example.com", "A", "密密密密密密密密", true},
+		{"password of 7 multibyte characters", "p7m@example.com", "A", "密密密密密密密", false},
+		{"password of 128 characters", "p128@example.com", "A", strings.Repeat("x", 128), true},
+		{"password of 129 characters", "p129@example.com", "A", strings.Repeat("x", 129), false},
+		{"email with spaces and capitals", "  MiXed@Example.COM ", "A", "password", true},
+		{"email without at", "nobody.example.com", "A", "password", false},
+		{"email without domain dot", "a@localhost", "A", "password", false},
+		{"email with display name", "Alice <a@example.com>", "A", "password", false},
+		{"email empty", "", "A", "password", false},
+		{"email too long", strings.Repeat("a", 250) + "@example.com", "A", "password", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := e.svc.Register(context.Background(), auth.RegisterInput{Email: tc.email, Name: tc.userName, Password: tc.password})
+			if tc.ok {
+				if err != nil || !r.Created {
+					t.Fatalf("want created, got %+v, %v", r, err)
+				}
+				if r.User.Email != strings.ToLower(strings.TrimSpace(tc.email)) || r.User.Name != strings.TrimSpace(tc.userName) {
+					t.Fatalf("stored %q/%q, want normalized", r.User.Email, r.User.Name)
+				}
+				return
+			}
+			wantCode(t, err, auth.CodeValidation)
+		})
+	}
+}
+
+func TestTrialAndTiers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		r := register(t, e, "trial@example.com", "password1")
+		if r.User.Tier != auth.TierSolo || *r.User.MachineLimit != 3 {
+			t.Fatalf("new account: tier %s limit %v, want solo 3", r.User.Tier, *r.User.MachineLimit)
+		}
+		if want := e.clock.Now().Add(14 * 24 * time.Hour); !r.User.TrialEndsAt.Equal(want) {
+			t.Fatalf("trialEndsAt %v, want %v", r.User.TrialEndsAt, want)
+		}
+		steps := []struct {
+			name      string
+			advance   time.Duration
+			wantTier  auth.Tier
+			wantLimit int
+		}{
+			{"one second before the trial ends", 14*24*time.Hour - time.Second, auth.TierSolo, 3},
+			{"the moment the trial ends", time.Second, auth.TierCommunity, 1},
+			{"long after", 300 * 24 * time.Hour, auth.TierCommunity, 1},
+		}
+		for _, s := range steps {
+			e.clock.Advance(s.advance)
+			// A fresh login each step: the token lifetime is shorter than the trial.
+			lr, err := e.svc.Login(context.Background(), auth.LoginInput{Email: "trial@example.com", Password: "password1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := e.svc.Me(context.Background(), lr.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Tier != s.wantTier || *p.MachineLimit != s.wantLimit || p.TrialEndsAt == nil {
+				t.Fatalf("%s: tier %s limit %d, want %s %d", s.name, p.Tier, *p.MachineLimit, s.wantTier, s.wantLimit)
+			}
+		}
+	})
+}
+
+func TestMachineLimitPerTier(t *testing.T) {
+	cases := []struct {
+		tier  auth.Tier
+		limit *int
+	}{
+		{auth.TierCommunity, ptr(1)}, {auth.TierSolo, ptr(3)}, {auth.TierPro, ptr(10)},
+		{auth.TierBusiness, ptr(25)}, {auth.TierEnterprise, nil},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.tier), func(t *testing.T) {
+			got := tc.tier.MachineLimit()
+			if (got == nil) != (tc.limit == nil) || (got != nil && *got != *tc.limit) {
+				t.Fatalf("MachineLimit(%s) = %v, want %v", tc.tier, got, tc.limit)
+			}
+			// A paid plan has no trial end and keeps its tier forever.
+			u := auth.User{Tier: tc.tier}
+			if u.EffectiveTier(time.Now().Add(1000*24*time.Hour)) != tc.tier {
+				t.Fatal("paid plan lost its tier")
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestDuplicateRegistration(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		first := register(t, e, "dup@example.com", "password1")
+		r, err := e.svc.Register(context.Background(), auth.RegisterInput{Email: " DUP@example.com", Name: "Mallory", Password: "otherpass"})
+		if err != nil || r.Created || r.Token != "" || r.Message != auth.MsgRegisterDuplicate {
+			t.Fatalf("duplicate: %+v, %v", r, err)
+		}
+		// The existing account is untouched: old password works, new one does not, name unchanged.
+		lr, err := e.svc.Login(context.Background(), auth.LoginInput{Email: "dup@example.com", Password: "password1"})
+		if err != nil || lr.User.Name != "Alice Chen" || lr.User.ID != first.User.ID {
+			t.Fatalf("original login: %+v, %v", lr, err)
+		}
+		_, err = e.svc.Login(context.Background(), auth.LoginInput{Email: "dup@example.com", Password: "otherpass"})
+		wantCode(t, err, auth.CodeInvalidCredentials)
+	})
+}
+
+func TestConcurrentRegistrationCreatesOneAccount(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		const n = 16
+		var wg sync.WaitGroup
+		results := make([]auth.RegisterResult, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = e.svc.Register(context.Background(), auth.RegisterInput{Email: "race@example.com", Name: "Racer", Password: "password1"})
+			}()
+		}
+		wg.Wait()
+		created := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("registration %d failed: %v", i, errs[i])
+			}
+			if results[i].Created {
+				created++
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d accounts created, want exactly 1", created)
+		}
+	})
+}
+
+func TestLogin(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		register(t, e, "login@example.com", "password1")
+		cases := []struct {
+			name     string
+			in       auth.LoginInput
+			wantCode auth.Code
+		}{
+			{"right password", auth.LoginInput{Email: "login@example.com", Password: "password1"}, ""},
+			{"email in other case and spaces", auth.LoginInput{Email: " LOGIN@example.com ", Password: "password1"}, ""},
+			{"wrong password", auth.LoginInput{Email: "login@example.com", Password: "password2"}, auth.CodeInvalidCredentials},
+			{"unknown email", auth.LoginInput{Email: "nobody@example.com", Password: "password1"}, auth.CodeInvalidCredentials},
+			{"empty password", auth.LoginInput{Email: "login@example.com"}, auth.CodeValidation},
+			{"both second factors", auth.LoginInput{Email: "login@example.com", Password: "password1", TOTPCode: ptr("123456"), BackupCode: ptr("abcdefghij")}, auth.CodeValidation},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r, err := e.svc.Login(context.Background(), tc.in)
+				if tc.wantCode != "" {
+					wantCode(t, err, tc.wantCode)
+					if tc.wantCode == auth.CodeInvalidCredentials && err.Error() != auth.ErrInvalidCredentials.Error() {
+						t.Fatalf("message differs: %v", err)
+					}
+					return
+				}
+				if err != nil || r.Token == "" || r.TOTPRequired {
+					t.Fatalf("login: %+v, %v", r, err)
+				}
+			})
+		}
+	})
+}
+
+func TestSessions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, func(c *auth.Config) { c.TokenTTL = time.Hour })
+		ctx := context.Background()
+		r := register(t, e, "sess@example.com", "password1")
+		second, err := e.svc.Login(ctx, auth.LoginInput{Email: "sess@example.com", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Logout(ctx, r.Token); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Me(ctx, r.Token)
+		wantCode(t, err, auth.CodeUnauthenticated)
+		wantCode(t, e.svc.Logout(ctx, r.Token), auth.CodeUnauthenticated)
+		if _, err := e.svc.Me(ctx, second.Token); err != nil {
+			t.Fatalf("other session died with logout: %v", err)
+		}
+		// Expiry comes from the clock, no sleeping.
+		e.clock.Advance(time.Hour + time.Minute)
+		_, err = e.svc.Me(ctx, second.Token)
+		wantCode(t, err, auth.CodeUnauthenticated)
+	})
+}
+
+func TestPasswordRehashOnLogin(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		weak := auth.HashParams{MemoryKiB: 512, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+		e := newEnv(t, dbURL, func(c *auth.Config) { c.Hash = weak })
+		register(t, e, "rehash@example.com", "password1")
+		before, _ := e.store.UserByEmail(context.Background(), "rehash@example.com")
+		if !strings.HasPrefix(before.PasswordHash, "$argon2id$v=19$m=512,t=1,p=1$") {
+			t.Fatalf("unexpected hash %q", before.PasswordHash)
+		}
+		// The same database, now served with stronger parameters.
+		strong, err := auth.New(auth.Config{Store: e.store, Now: e.clock.Now, JWTSecret: []byte(secret), Hash: cheapHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := strong.Login(context.Background(), auth.LoginInput{Email: "rehash@example.com", Password: "password1"}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := e.store.UserByEmail(context.Background(), "rehash@example.com")
+		if !strings.HasPrefix(after.PasswordHash, "$argon2id$v=19$m=1024,t=1,p=1$") {
+			t.Fatalf("hash not upgraded: %q", after.PasswordHash)
+		}
+		if _, err := strong.Login(context.Background(), auth.LoginInput{Email: "rehash@example.com", Password: "password1"}); err != nil {
+			t.Fatalf("login after rehash: %v", err)
+		}
+	})
+}
+
+func TestDefaultHashParamsMeetTheMinimum(t *testing.T) {
+	p := auth.DefaultHashParams
+	if p.MemoryKiB < 19*1024 || p.Iterations < 2 || p.Parallelism < 1 {
+		t.Fatalf("defaults %+v weaker than m=19MiB t=2 p=1", p)
+	}
+}
+
+func TestTokenForgeries(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	r := register(t, e, "tok@example.com", "password1")
+	good, _, _ := jwt.NewParser().ParseUnverified(r.Token, jwt.MapClaims{})
+	claims := good.Claims.(jwt.MapClaims)
+	sign := func(method jwt.SigningMethod, key any, mutate func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		if mutate != nil {
+			mutate(c)
+		}
+		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	now := e.clock.Now()
+	cases := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"the real token", r.Token, true},
+		{"re-signed with the same key", sign(jwt.SigningMethodHS256, []byte(secret), nil), true},
+		{"empty", "", false},
+		{"garbage", "not.a.jwt", false},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil), false},
+		{"other key", sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), nil), false},
+		{"HS512 with the right key", sign(jwt.SigningMethodHS512, []byte(secret), nil), false},
+		{"expired", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), false},
+		{"not yet valid", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), false},
+		{"no expiry", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { delete(c, "exp") }), false},
+		{"wrong issuer", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["iss"] = "evil" }), false},
+		{"wrong audience", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["aud"] = "evil" }), false},
+		{"unknown session", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["sid"] = "ses_nope" }), false},
+		{"session of another subject", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["sub"] = "usr_other" }), false},
+		{"tampered payload", r.Token[:len(r.Token)-3] + "AAA", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.svc.Me(ctx, tc.token)
+			if tc.ok && err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if !tc.ok {
+				wantCode(t, err, auth.CodeUnauthenticated)
+			}
+		})
+	}
+}
+
+func TestHasherBoundsConcurrency(t *testing.T) {
+	slow := auth.NewHasher(auth.HashParams{MemoryKiB: 64 * 1024, Iterations: 3, Parallelism: 1, SaltLen: 16, KeyLen: 32}, randReader{}, 1, time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := slow.Hash(context.Background(), "password")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	busy := 0
+	for err := range errs {
+		if errors.Is(err, auth.ErrBusy) {
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Fatal("four simultaneous slow hashes on one slot with 1ms wait: want at least one ErrBusy")
+	}
+}
+
+type randReader struct{}
+
+func (randReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i)
+	}
+	return len(p), nil
+}

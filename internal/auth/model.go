@@ -1,0 +1,102 @@
+package auth
+
+import "time"
+
+// Tier is a subscription tier.
+type Tier string
+
+// The tiers, from free to unlimited.
+const (
+	TierCommunity  Tier = "community"
+	TierSolo       Tier = "solo"
+	TierPro        Tier = "pro"
+	TierBusiness   Tier = "business"
+	TierEnterprise Tier = "enterprise"
+)
+
+// TrialLength is how long the Solo trial of a new account lasts.
+const TrialLength = 14 * 24 * time.Hour
+
+// MachineLimit is how many machines tier t may register; nil means unlimited.
+func (t Tier) MachineLimit() *int {
+	n := 0
+	switch t {
+	case TierSolo:
+		n = 3
+	case TierPro:
+		n = 10
+	case TierBusiness:
+		n = 25
+	case TierEnterprise:
+		return nil
+	default:
+		n = 1
+	}
+	return &n
+}
+
+// User is an account as the domain sees it.
+type User struct {
+	ID           string
+	Email        string // lowercased and trimmed
+	Name         string
+	PasswordHash string // argon2id, PHC string form
+	// Tier is the plan on record. While TrialEndsAt is set the plan is a trial of Tier that
+	// ends then; a paid plan has TrialEndsAt nil.
+	Tier        Tier
+	TrialEndsAt *time.Time
+	TOTPEnabled bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// EffectiveTier is the tier the user has at now: a trial that has ended falls back to
+// community, with no job having to run.
+func (u User) EffectiveTier(now time.Time) Tier {
+	if u.TrialEndsAt != nil && !now.Before(*u.TrialEndsAt) {
+		return TierCommunity
+	}
+	return u.Tier
+}
+
+// Profile is a user as shown to its owner at a given moment.
+type Profile struct {
+	ID           string
+	Email        string
+	Name         string
+	Tier         Tier // effective tier
+	TOTPEnabled  bool
+	MachineLimit *int // nil: unlimited
+	TrialEndsAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (u User) profile(now time.Time) Profile {
+	tier := u.EffectiveTier(now)
+	return Profile{
+		ID: u.ID, Email: u.Email, Name: u.Name, Tier: tier, TOTPEnabled: u.TOTPEnabled,
+		MachineLimit: tier.MachineLimit(), TrialEndsAt: u.TrialEndsAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+// Session is a server-side login; the token names it, and revoking it kills the token.
+type Session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Principal is the authenticated caller of an operation.
+type Principal struct {
+	SessionID string
+	User      User
+}
+
+// Messages returned by operations that answer with text only. Both transports send the same.
+const (
+	MsgRegisterDuplicate = "Registration received. If this email already has an account, a password reset link has been sent to it."
+	MsgLoggedOut         = "Logged out successfully"
+)

@@ -1,0 +1,137 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// HashParams are argon2id parameters. The defaults follow the OWASP minimum
+// (m=19 MiB, t=2, p=1); stored hashes with other parameters are upgraded at the next login.
+type HashParams struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+	SaltLen     uint32
+	KeyLen      uint32
+}
+
+// DefaultHashParams are the parameters used when none are configured.
+var DefaultHashParams = HashParams{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+// Hasher hashes and verifies passwords with argon2id. At most Slots hashes run at once,
+// so a burst of logins queues instead of multiplying memory; a caller that waits longer
+// than MaxWait gets ErrBusy.
+type Hasher struct {
+	params  HashParams
+	rand    io.Reader
+	slots   chan struct{}
+	maxWait time.Duration
+}
+
+// NewHasher returns a Hasher. slots <= 0 means one per CPU; maxWait <= 0 means 5 seconds.
+func NewHasher(p HashParams, rand io.Reader, slots int, maxWait time.Duration) *Hasher {
+	if slots <= 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	if maxWait <= 0 {
+		maxWait = 5 * time.Second
+	}
+	return &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), maxWait: maxWait}
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC string of password under the configured parameters.
+// It returns ErrBusy when no hashing slot frees up in time, or the context's error.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	salt := make([]byte, h.params.SaltLen)
+	if _, err := io.ReadFull(h.rand, salt); err != nil {
+		return "", fmt.Errorf("auth: salt: %w", err)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	p := h.params
+	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	return encodePHC(p, salt, key), nil
+}
+
+// Verify reports whether password matches the PHC string encoded, and whether the hash
+// should be replaced because its parameters differ from the configured ones. A malformed
+// hash verifies as false. It returns ErrBusy or the context's error when it cannot run.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	p, salt, key, perr := decodePHC(encoded)
+	if perr != nil {
+		// Still do the work of a hash so that a damaged row is not a timing oracle.
+		p, salt, key = h.params, make([]byte, h.params.SaltLen), make([]byte, h.params.KeyLen)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil
+	rehash = p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
+		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLen ||
+		uint32(len(salt)) != h.params.SaltLen
+	return ok, rehash, nil
+}
+
+var b64 = base64.RawStdEncoding
+
+func encodePHC(p HashParams, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+func decodePHC(s string) (p HashParams, salt, key []byte, err error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, fmt.Errorf("auth: not an argon2id PHC string")
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, fmt.Errorf("auth: unsupported argon2 version")
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+		return p, nil, nil, fmt.Errorf("auth: bad argon2 parameters: %w", err)
+	}
+	if p.MemoryKiB == 0 || p.MemoryKiB > 4<<20 || p.Iterations == 0 || p.Iterations > 100 || p.Parallelism == 0 {
+		return p, nil, nil, fmt.Errorf("auth: argon2 parameters out of range")
+	}
+	if salt, err = b64.DecodeString(parts[4]); err != nil {
+		return p, nil, nil, fmt.Errorf("auth: bad salt: %w", err)
+	}
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 {
+		return p, nil, nil, fmt.Errorf("auth: bad key")
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	return p, salt, key, nil
+}

@@ -1,0 +1,322 @@
+// Package auth is the domain core of Panguard Auth: every rule about accounts, passwords,
+// sessions, tiers and second factors lives here, with one method per operation. It knows no
+// transport, no ORM and no generated wire types; adapters decode requests into the plain
+// inputs below, call a method, and encode its result or its *Error.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Store is the persistence the domain needs. Implementations return ErrNoRecord for missing
+// rows and run fn of RunInTx atomically: every Store call made with the ctx passed to fn joins
+// that transaction.
+type Store interface {
+	RunInTx(ctx context.Context, fn func(ctx context.Context) error) error
+
+	// CreateUser inserts u unless its email is taken, reporting whether it inserted.
+	CreateUser(ctx context.Context, u User) (created bool, err error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	UpdatePasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+
+	CreateSession(ctx context.Context, s Session) error
+	// ActiveSessionUser returns the user of a session that is neither revoked nor expired at now.
+	ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (User, error)
+	// RevokeSession revokes one session, reporting whether it was active.
+	RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error)
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+}
+
+// Config holds what a Service is built from. Zero values take the documented defaults.
+type Config struct {
+	Store Store
+	// Now is the clock (default time.Now); Rand the source of ids, salts and tokens
+	// (default crypto/rand.Reader). Tests inject both.
+	Now  func() time.Time
+	Rand io.Reader
+	// JWTSecret signs tokens (HS256); at least 32 bytes.
+	JWTSecret []byte
+	// TokenTTL is the session and token lifetime (default 24h).
+	TokenTTL time.Duration
+	// TokenLeeway is the clock skew tolerated on exp/nbf/iat (default 30s).
+	TokenLeeway time.Duration
+	// Issuer and Audience are the JWT iss and aud (default "panguard-auth" and "panguard").
+	Issuer, Audience string
+	// Hash are the argon2id parameters (default DefaultHashParams); HashSlots bounds the hashes
+	// running at once (default one per CPU) and HashMaxWait how long a request queues for one.
+	Hash        HashParams
+	HashSlots   int
+	HashMaxWait time.Duration
+}
+
+// Service implements the account and authentication operations.
+type Service struct {
+	store  Store
+	now    func() time.Time
+	rand   io.Reader
+	hasher *Hasher
+	tokens *tokens
+	ttl    time.Duration
+	// dummyHash is verified when a login names no account, so that path costs the same.
+	dummyHash string
+}
+
+// New builds a Service. It returns an error when the configuration is unusable (no store,
+// a short JWT secret).
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("auth: a store is required")
+	}
+	if len(cfg.JWTSecret) < 32 {
+		return nil, errNoSecret
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 24 * time.Hour
+	}
+	if cfg.TokenLeeway <= 0 {
+		cfg.TokenLeeway = 30 * time.Second
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "panguard-auth"
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = "panguard"
+	}
+	if cfg.Hash == (HashParams{}) {
+		cfg.Hash = DefaultHashParams
+	}
+	s := &Service{
+		store:  cfg.Store,
+		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Millisecond) },
+		rand:   cfg.Rand,
+		hasher: NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait),
+		tokens: newTokens(cfg.JWTSecret, cfg.Issuer, cfg.Audience, cfg.TokenTTL, cfg.TokenLeeway, cfg.Now),
+		ttl:    cfg.TokenTTL,
+	}
+	dummy := make([]byte, 24)
+	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	var err error
+	if s.dummyHash, err = s.hasher.Hash(context.Background(), hex.EncodeToString(dummy)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newID returns prefix followed by n random bytes in hex.
+func (s *Service) newID(prefix string, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", fmt.Errorf("auth: random: %w", err)
+	}
+	return prefix + hex.EncodeToString(b), nil
+}
+
+// newSession creates a session row for userID inside ctx's transaction and returns it with its token.
+func (s *Service) newSession(ctx context.Context, userID string, now time.Time) (Session, string, error) {
+	id, err := s.newID("ses_", 16)
+	if err != nil {
+		return Session{}, "", err
+	}
+	sess := Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return Session{}, "", err
+	}
+	tok, err := s.tokens.issue(sess)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("auth: sign token: %w", err)
+	}
+	return sess, tok, nil
+}
+
+// RegisterInput is what a new account is made from.
+type RegisterInput struct{ Email, Name, Password string }
+
+// RegisterResult is the outcome of Register. Created is false when the email already had an
+// account: then only Message is set and nothing was changed.
+type RegisterResult struct {
+	Created   bool
+	Message   string
+	User      Profile
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Register creates an account on a 14-day Solo trial and logs it in. An email that already
+// has an account yields Created false after the same hashing work, so timing does not tell.
+// Errors: CodeValidation for bad input, ErrBusy when hashing is saturated.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	email, name := NormalizeEmail(in.Email), trimSpace(in.Name)
+	if err := validateEmail(email); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := validateName(name); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := validatePassword("Password", in.Password); err != nil {
+		return RegisterResult{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	id, err := s.newID("usr_", 12)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	now := s.now()
+	trialEnds := now.Add(TrialLength)
+	u := User{
+		ID: id, Email: email, Name: name, PasswordHash: hash,
+		Tier: TierSolo, TrialEndsAt: &trialEnds, CreatedAt: now, UpdatedAt: now,
+	}
+	var res RegisterResult
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		created, err := s.store.CreateUser(ctx, u)
+		if err != nil || !created {
+			return err
+		}
+		sess, tok, err := s.newSession(ctx, u.ID, now)
+		if err != nil {
+			return err
+		}
+		res = RegisterResult{Created: true, User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
+		return nil
+	})
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	if !res.Created {
+		return RegisterResult{Message: MsgRegisterDuplicate}, nil
+	}
+	return res, nil
+}
+
+// LoginInput is a login attempt. TOTPCode and BackupCode are nil when not sent.
+type LoginInput struct {
+	Email, Password      string
+	TOTPCode, BackupCode *string
+}
+
+// LoginResult is the outcome of Login. When TOTPRequired is set the password was right but a
+// second factor must be sent; nothing else is set and no session exists.
+type LoginResult struct {
+	TOTPRequired bool
+	User         Profile
+	Token        string
+	ExpiresAt    time.Time
+}
+
+// Login checks the credentials and opens a new session. Unknown email and wrong password
+// give the same ErrInvalidCredentials after the same work. A stored hash with outdated
+// parameters is replaced. Errors: ErrInvalidCredentials, CodeValidation, ErrBusy.
+func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	email := NormalizeEmail(in.Email)
+	if email == "" || in.Password == "" {
+		return LoginResult{}, invalid("Email and password are required")
+	}
+	if in.TOTPCode != nil && in.BackupCode != nil {
+		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if err == ErrNoRecord {
+		if _, _, err := s.hasher.Verify(ctx, in.Password, s.dummyHash); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if !ok {
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
+		return LoginResult{TOTPRequired: true}, nil
+	}
+	newHash := ""
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return LoginResult{}, err
+		}
+	}
+	now := s.now()
+	var res LoginResult
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		if newHash != "" {
+			if err := s.store.UpdatePasswordHash(ctx, u.ID, newHash, now); err != nil {
+				return err
+			}
+			u.PasswordHash, u.UpdatedAt = newHash, now
+		}
+		sess, tok, err := s.newSession(ctx, u.ID, now)
+		if err != nil {
+			return err
+		}
+		res = LoginResult{User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
+		return nil
+	})
+	return res, err
+}
+
+// Authenticate resolves a bearer token to its live session and user with one store read.
+// Errors: ErrUnauthenticated for a missing, malformed, forged, expired or revoked token.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	c, err := s.tokens.parse(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	u, err := s.store.ActiveSessionUser(ctx, c.SessionID, s.now())
+	if err == ErrNoRecord || (err == nil && u.ID != c.Subject) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{SessionID: c.SessionID, User: u}, nil
+}
+
+// Logout revokes the session of token; the user's other sessions are untouched.
+// Errors: ErrUnauthenticated.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	revoked, err := s.store.RevokeSession(ctx, p.SessionID, s.now())
+	if err != nil {
+		return err
+	}
+	if !revoked {
+		// Lost a race with another logout of the same token: it is dead either way, but this
+		// caller presented a token that is no longer valid.
+		return ErrUnauthenticated
+	}
+	return nil
+}
+
+// Me returns the caller's profile with the effective tier at this moment.
+// Errors: ErrUnauthenticated.
+func (s *Service) Me(ctx context.Context, token string) (Profile, error) {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return Profile{}, err
+	}
+	return p.User.profile(s.now()), nil
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"panguard.ai/auth/internal/auth"
+)
+
+// Rows are this package's own: the domain never sees them and they never leave it.
+
+type userRow struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+
+	ID           string `bun:"id,pk"`
+	Email        string `bun:"email"`
+	Name         string `bun:"name"`
+	PasswordHash string `bun:"password_hash"`
+	Tier         string `bun:"tier"`
+	TrialEndsAt  *int64 `bun:"trial_ends_at"`
+	TOTPEnabled  bool   `bun:"totp_enabled"`
+	CreatedAt    int64  `bun:"created_at"`
+	UpdatedAt    int64  `bun:"updated_at"`
+}
+
+type sessionRow struct {
+	bun.BaseModel `bun:"table:sessions,alias:s"`
+
+	ID        string `bun:"id,pk"`
+	UserID    string `bun:"user_id"`
+	CreatedAt int64  `bun:"created_at"`
+	ExpiresAt int64  `bun:"expires_at"`
+	RevokedAt *int64 `bun:"revoked_at"`
+}
+
+type settingRow struct {
+	bun.BaseModel `bun:"table:settings"`
+
+	Key   string `bun:"key,pk"`
+	Value string `bun:"value"`
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.UnixMilli()
+	return &v
+}
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func fromMSPtr(v *int64) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t := fromMS(*v)
+	return &t
+}
+
+func toUserRow(u auth.User) userRow {
+	return userRow{
+		ID: u.ID, Email: u.Email, Name: u.Name, PasswordHash: u.PasswordHash, Tier: string(u.Tier),
+		TrialEndsAt: msPtr(u.TrialEndsAt), TOTPEnabled: u.TOTPEnabled,
+		CreatedAt: ms(u.CreatedAt), UpdatedAt: ms(u.UpdatedAt),
+	}
+}
+
+func (r userRow) domain() auth.User {
+	return auth.User{
+		ID: r.ID, Email: r.Email, Name: r.Name, PasswordHash: r.PasswordHash, Tier: auth.Tier(r.Tier),
+		TrialEndsAt: fromMSPtr(r.TrialEndsAt), TOTPEnabled: r.TOTPEnabled,
+		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+	}
+}

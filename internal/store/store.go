@@ -1,0 +1,312 @@
+// Package store persists the auth domain with Bun on PostgreSQL (pgdriver) or an embedded,
+// pure-Go SQLite file. It implements auth.Store; its rows never leave the package.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/migrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"panguard.ai/auth/internal/auth"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DefaultSQLitePath is the database file used when no URL is configured.
+const DefaultSQLitePath = "panguard-auth.db"
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The supported databases.
+const (
+	Postgres Dialect = "pg"
+	SQLite   Dialect = "sqlite"
+)
+
+// Store is the Bun-backed implementation of auth.Store.
+type Store struct {
+	db         *bun.DB
+	dialect    Dialect
+	sqlitePath string
+}
+
+// Open connects to rawURL: "postgres://…" (or "postgresql://…") for PostgreSQL,
+// "sqlite://PATH" for a SQLite file, "" for DefaultSQLitePath. It does not migrate.
+// It returns an error for an unknown scheme or a database that cannot be reached.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	s := &Store{}
+	switch {
+	case rawURL == "":
+		rawURL = "sqlite://" + DefaultSQLitePath
+		fallthrough
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if path == "" {
+			return nil, fmt.Errorf("store: sqlite URL needs a path, e.g. sqlite://./panguard-auth.db")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged
+		// commit survive a crash or power loss; immediate transactions take the write lock up
+		// front so concurrent writers queue (busy_timeout) instead of failing on upgrade.
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+		sqldb.SetConnMaxIdleTime(0)
+		s.db, s.dialect, s.sqlitePath = bun.NewDB(sqldb, sqlitedialect.New()), SQLite, path
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		sqldb := sql.OpenDB(pgdriver.NewConnector(
+			pgdriver.WithDSN(rawURL),
+			pgdriver.WithTimeout(5*time.Second),
+			pgdriver.WithApplicationName("panguard-auth"),
+		))
+		sqldb.SetMaxOpenConns(32)
+		sqldb.SetMaxIdleConns(32)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		s.db, s.dialect = bun.NewDB(sqldb, pgdialect.New()), Postgres
+	default:
+		return nil, fmt.Errorf("store: unsupported database URL scheme (want postgres:// or sqlite://)")
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return s, nil
+}
+
+// Dialect reports which database this Store uses.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func (s *Store) migrator() (*migrate.Migrator, error) {
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(migrationFS); err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return migrate.NewMigrator(s.db, ms,
+		migrate.WithTableName("schema_migrations"),
+		migrate.WithLocksTableName("schema_migration_locks"),
+		migrate.WithMarkAppliedOnSuccess(true),
+		migrate.WithTemplateData(map[string]string{"Dialect": string(s.dialect)}),
+	), nil
+}
+
+// withMigrationLock runs fn while holding a lock that every process migrating this database
+// respects, so replicas starting at once migrate one after another.
+func (s *Store) withMigrationLock(ctx context.Context, fn func() error) error {
+	switch s.dialect {
+	case Postgres:
+		// A session-level advisory lock lives on one connection; fn uses others from the pool.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer conn.Close()
+		const key = 0x70616e67 // "pang"
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", key); err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", key)
+		return fn()
+	default:
+		// An flock on a side file dies with its process, so a crash never leaves it held.
+		f, err := os.OpenFile(s.sqlitePath+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return fn()
+	}
+}
+
+// Migrate applies every embedded migration not yet applied, under the migration lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	m, err := s.migrator()
+	if err != nil {
+		return err
+	}
+	return s.withMigrationLock(ctx, func() error {
+		if err := m.Init(ctx); err != nil {
+			return fmt.Errorf("store: migrate init: %w", err)
+		}
+		if _, err := m.Migrate(ctx); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		return nil
+	})
+}
+
+// Rollback undoes the last group of applied migrations, under the migration lock.
+func (s *Store) Rollback(ctx context.Context) error {
+	m, err := s.migrator()
+	if err != nil {
+		return err
+	}
+	return s.withMigrationLock(ctx, func() error {
+		if _, err := m.Rollback(ctx); err != nil {
+			return fmt.Errorf("store: rollback: %w", err)
+		}
+		return nil
+	})
+}
+
+type txKey struct{}
+
+// idb is the transaction carried by ctx, or the pool.
+func (s *Store) idb(ctx context.Context) bun.IDB {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return tx
+	}
+	return s.db
+}
+
+// RunInTx runs fn in a transaction; Store calls made with fn's ctx join it. A nested call
+// joins the outer transaction. fn's error rolls everything back and is returned.
+func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return fn(ctx)
+	}
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+}
+
+// EnsureSetting returns the stored value of key, storing generated first if there is none.
+// Concurrent callers on one database all get the same value.
+func (s *Store) EnsureSetting(ctx context.Context, key, generated string) (string, error) {
+	row := settingRow{Key: key, Value: generated}
+	if _, err := s.db.NewInsert().Model(&row).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	var got settingRow
+	if err := s.db.NewSelect().Model(&got).Where("key = ?", key).Scan(ctx); err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	return got.Value, nil
+}
+
+func noRecord(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.ErrNoRecord
+	}
+	return err
+}
+
+// CreateUser implements auth.Store.
+func (s *Store) CreateUser(ctx context.Context, u auth.User) (bool, error) {
+	row := toUserRow(u)
+	// ON CONFLICT DO NOTHING lets the unique index decide races between concurrent
+	// registrations of one email without an error on either database.
+	res, err := s.idb(ctx).NewInsert().Model(&row).On("CONFLICT (email) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: create user: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: create user: %w", err)
+	}
+	return n == 1, nil
+}
+
+// UserByEmail implements auth.Store.
+func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error) {
+	var row userRow
+	if err := s.idb(ctx).NewSelect().Model(&row).Where("u.email = ?", email).Scan(ctx); err != nil {
+		return auth.User{}, noRecord(err)
+	}
+	return row.domain(), nil
+}
+
+// UpdatePasswordHash implements auth.Store.
+func (s *Store) UpdatePasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
+	_, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+		Set("password_hash = ?", hash).Set("updated_at = ?", ms(at)).
+		Where("id = ?", userID).Exec(ctx)
+	return err
+}
+
+// CreateSession implements auth.Store.
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
+	row := sessionRow{ID: sess.ID, UserID: sess.UserID, CreatedAt: ms(sess.CreatedAt), ExpiresAt: ms(sess.ExpiresAt)}
+	_, err := s.idb(ctx).NewInsert().Model(&row).Exec(ctx)
+	return err
+}
+
+// ActiveSessionUser implements auth.Store with a single indexed join.
+func (s *Store) ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (auth.User, error) {
+	var row userRow
+	err := s.idb(ctx).NewSelect().Model(&row).
+		Join("JOIN sessions AS s ON s.user_id = u.id").
+		Where("s.id = ?", sessionID).
+		Where("s.revoked_at IS NULL").
+		Where("s.expires_at > ?", ms(now)).
+		Scan(ctx)
+	if err != nil {
+		return auth.User{}, noRecord(err)
+	}
+	return row.domain(), nil
+}
+
+// RevokeSession implements auth.Store.
+func (s *Store) RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error) {
+	res, err := s.idb(ctx).NewUpdate().Model((*sessionRow)(nil)).
+		Set("revoked_at = ?", ms(at)).
+		Where("id = ?", sessionID).Where("revoked_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RevokeUserSessions implements auth.Store.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) error {
+	_, err := s.idb(ctx).NewUpdate().Model((*sessionRow)(nil)).
+		Set("revoked_at = ?", ms(at)).
+		Where("user_id = ?", userID).Where("revoked_at IS NULL").
+		Exec(ctx)
+	return err
+}
+
+var _ auth.Store = (*Store)(nil)

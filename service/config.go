@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// config is the service configuration, read from PANGUARD_* environment variables.
+type config struct {
+	Addr        string        `env:"PANGUARD_ADDR" envDefault:":3000"`
+	DatabaseURL string        `env:"PANGUARD_DATABASE_URL"`
+	JWTSecret   string        `env:"PANGUARD_JWT_SECRET"`
+	TokenTTL    time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
+	LogLevel    string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
+
+	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
+	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
+	HashParallelism uint8  `env:"PANGUARD_HASH_PARALLELISM" envDefault:"1"`
+
+	ShutdownTimeout time.Duration `env:"PANGUARD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+}
+
+// loadConfig reads the configuration from environ (os.Environ's form) and checks it.
+func loadConfig(environ map[string]string) (config, error) {
+	var c config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	switch {
+	case c.TokenTTL < time.Minute:
+		return c, fmt.Errorf("config: PANGUARD_TOKEN_TTL must be at least 1m")
+	case c.HashMemoryKiB < 19456 || c.HashIterations < 2 || c.HashParallelism < 1:
+		return c, fmt.Errorf("config: argon2id parameters below the minimum m=19456 KiB, t=2, p=1")
+	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+		return c, fmt.Errorf("config: PANGUARD_JWT_SECRET must be at least 32 bytes")
+	}
+	return c, nil
+}

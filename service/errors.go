@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"connectrpc.com/connect"
+
+	"panguard.ai/auth/internal/auth"
+)
+
+// errorMapping is how one kind of domain failure looks on each transport.
+type errorMapping struct {
+	status  int
+	connect connect.Code
+}
+
+// errorTable is the one place that maps domain failures to HTTP statuses and Connect codes.
+// The `code` reason always comes from the domain error itself.
+var errorTable = map[auth.Kind]errorMapping{
+	auth.KindInvalid:         {http.StatusBadRequest, connect.CodeInvalidArgument},
+	auth.KindUnauthenticated: {http.StatusUnauthorized, connect.CodeUnauthenticated},
+	auth.KindNotFound:        {http.StatusNotFound, connect.CodeNotFound},
+	auth.KindConflict:        {http.StatusConflict, connect.CodeAlreadyExists},
+	auth.KindRateLimited:     {http.StatusTooManyRequests, connect.CodeResourceExhausted},
+	auth.KindUnavailable:     {http.StatusServiceUnavailable, connect.CodeUnavailable},
+	auth.KindInternal:        {http.StatusInternalServerError, connect.CodeInternal},
+}
+
+// publicError turns any error into what a client may see: internal faults lose their text.
+func publicError(ctx context.Context, log *slog.Logger, err error) (*auth.Error, errorMapping) {
+	var e *auth.Error
+	if errors.As(err, &e) {
+		return e, errorTable[e.Kind]
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody reads the answer, but say what happened.
+		e = &auth.Error{Kind: auth.KindUnavailable, Code: auth.CodeUnavailable, Message: "Request canceled"}
+		return e, errorTable[e.Kind]
+	}
+	log.ErrorContext(ctx, "internal error", "err", err)
+	e = &auth.Error{Kind: auth.KindInternal, Code: auth.CodeInternal, Message: "Internal server error"}
+	return e, errorTable[e.Kind]
+}
+
+// errorEnvelope is the REST failure body.
+type errorEnvelope struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// writeEnvelope writes a failure envelope with the given status.
+func writeEnvelope(w http.ResponseWriter, status int, code auth.Code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorEnvelope{OK: false, Error: msg, Code: string(code)})
+}
+
+// writeError writes err as a REST failure envelope via the error table.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e, m := publicError(r.Context(), log, err)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	writeEnvelope(w, m.status, e.Code, e.Message)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+
+	"panguard.ai/auth/internal/auth"
+)
+
+// MaxBodyBytes is the largest request body accepted (64 KiB).
+const MaxBodyBytes = 64 << 10
+
+// Transport-level reasons, beside the domain's.
+const (
+	codeInvalidJSON      auth.Code = "invalid_json"
+	codeTooLarge         auth.Code = "payload_too_large"
+	codeUnsupportedMedia auth.Code = "unsupported_media_type"
+	codeNotFound         auth.Code = "not_found"
+	codeMethodNotAllowed auth.Code = "method_not_allowed"
+	codeNotImplemented   auth.Code = "not_implemented"
+)
+
+// limitBody refuses bodies over MaxBodyBytes with 413 and bodies that are not JSON with 415.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeEnvelope(w, http.StatusRequestEntityTooLarge, codeTooLarge, "Request body is larger than 64 KiB")
+			return
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "" && r.ContentLength != 0 {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+				writeEnvelope(w, http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestError answers a body that could not be decoded: 413 when it was too large, 400 otherwise,
+// with a message that names the problem but not our internals.
+func requestError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		writeEnvelope(w, http.StatusRequestEntityTooLarge, codeTooLarge, "Request body is larger than 64 KiB")
+	case errors.Is(err, io.EOF):
+		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Request body must be a JSON object")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Request body must be a JSON object")
+			return
+		}
+		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Field "+field+" must be a "+jsonKind(typ.Type.Kind().String()))
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Request body is not valid JSON")
+	default:
+		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Request body could not be read as JSON")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string", "ptr":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	default:
+		return "number"
+	}
+}
+
+// routeFallbacks answers 405 (with Allow) for known paths hit with another method and a
+// 404 envelope for everything else, instead of the mux's plain-text pages.
+func routeFallbacks(mux *http.ServeMux, routes map[string][]string) {
+	for path, methods := range routes {
+		sort.Strings(methods)
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeEnvelope(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use "+allow)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeEnvelope(w, http.StatusNotFound, codeNotFound, "No such endpoint")
+	})
+}
+
+type bearerKey struct{}
+
+// bearerToken extracts the token of an "Authorization: Bearer …" header ("" when absent).
+func bearerToken(h http.Header) string {
+	v := h.Get("Authorization")
+	const p = "bearer "
+	if len(v) > len(p) && strings.EqualFold(v[:len(p)], p) {
+		return strings.TrimSpace(v[len(p):])
+	}
+	return ""
+}
+
+func withBearer(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, bearerKey{}, token)
+}
+
+func bearerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(bearerKey{}).(string)
+	return s
+}
+
+// recoverPanics turns a panic into a 500 envelope and a log line, never a dropped connection.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic", "panic", v, "path", r.URL.Path)
+				writeEnvelope(w, http.StatusInternalServerError, auth.CodeInternal, "Internal server error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

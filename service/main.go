@@ -1,0 +1,162 @@
+// Command service runs Panguard Auth: the REST API (and, on the same port, its Connect, gRPC
+// and gRPC-web twin) over PostgreSQL or an embedded SQLite file.
+//
+// With no configuration it serves on :3000 with ./panguard-auth.db. See README.md for the
+// PANGUARD_* variables.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, environ(), nil); err != nil {
+		fmt.Fprintln(os.Stderr, "panguard-auth:", err)
+		os.Exit(1)
+	}
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// app is a running service's parts, shared by main and the tests.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	store   *store.Store
+	auth    *auth.Service
+	handler http.Handler
+}
+
+// newApp opens and migrates the store and builds the service from cfg.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	secret, err := secretSetting(ctx, st, log, "jwt_secret", cfg.JWTSecret, "PANGUARD_JWT_SECRET")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a, err := auth.New(auth.Config{
+		Store:     st,
+		JWTSecret: []byte(secret),
+		TokenTTL:  cfg.TokenTTL,
+		Hash: auth.HashParams{
+			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,
+			SaltLen: auth.DefaultHashParams.SaltLen, KeyLen: auth.DefaultHashParams.KeyLen,
+		},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h, err := newHandler(a, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, store: st, auth: a, handler: h}, nil
+}
+
+// secretSetting returns the configured secret, or the one kept in the database, generating
+// and storing it the first time. Replicas racing on first start all read the same winner.
+func secretSetting(ctx context.Context, st *store.Store, log *slog.Logger, key, configured, envName string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	v, err := st.EnsureSetting(ctx, key, hex.EncodeToString(b))
+	if err != nil {
+		return "", err
+	}
+	log.Warn("no "+envName+" configured: using a generated one kept in the database; set it explicitly in production", "setting", key)
+	return v, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// run serves until ctx ends, then shuts down gracefully. When ready is not nil it receives
+// the bound address once the listener is up.
+func run(ctx context.Context, environ map[string]string, ready chan<- string) error {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("panguard-auth listening", "addr", ln.Addr().String(), "database", string(a.store.Dialect()))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
