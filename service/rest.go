@@ -39,7 +39,9 @@ func profile(p auth.Profile) Profile {
 	}
 }
 
-func message(m string) MessageEnvelope { return MessageEnvelope{Ok: true, Data: MessageResult{Message: m}} }
+func message(m string) MessageEnvelope {
+	return MessageEnvelope{Ok: true, Data: MessageResult{Message: m}}
+}
 
 // Register implements operation register.
 func (s *restServer) Register(ctx context.Context, req RegisterRequestObject) (RegisterResponseObject, error) {
