@@ -2,18 +2,24 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"panguard.ai/auth/internal/auth"
 )
 
 // config is the service configuration, read from PANGUARD_* environment variables.
 type config struct {
-	Addr        string        `env:"PANGUARD_ADDR" envDefault:":3000"`
-	DatabaseURL string        `env:"PANGUARD_DATABASE_URL"`
-	JWTSecret   string        `env:"PANGUARD_JWT_SECRET"`
-	TokenTTL    time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
-	LogLevel    string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
+	Addr        string `env:"PANGUARD_ADDR" envDefault:":3000"`
+	DatabaseURL string `env:"PANGUARD_DATABASE_URL"`
+	JWTSecret   string `env:"PANGUARD_JWT_SECRET"`
+	// EncryptionKey is 32 bytes as hex or base64.
+	EncryptionKey string        `env:"PANGUARD_ENCRYPTION_KEY"`
+	TOTPIssuer    string        `env:"PANGUARD_TOTP_ISSUER" envDefault:"Panguard"`
+	TokenTTL      time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
+	LogLevel      string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
 
 	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
 	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
@@ -35,6 +41,13 @@ func loadConfig(environ map[string]string) (config, error) {
 		return c, fmt.Errorf("config: argon2id parameters below the minimum m=19456 KiB, t=2, p=1")
 	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
 		return c, fmt.Errorf("config: PANGUARD_JWT_SECRET must be at least 32 bytes")
+	case c.TOTPIssuer == "" || strings.ContainsAny(c.TOTPIssuer, ":"):
+		return c, fmt.Errorf("config: PANGUARD_TOTP_ISSUER must be non-empty and without ':'")
+	}
+	if c.EncryptionKey != "" {
+		if _, err := auth.ParseKey(c.EncryptionKey); err != nil {
+			return c, fmt.Errorf("config: PANGUARD_ENCRYPTION_KEY: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -67,10 +67,22 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	encKey, err := secretSetting(ctx, st, log, "encryption_key", cfg.EncryptionKey, "PANGUARD_ENCRYPTION_KEY")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	key, err := auth.ParseKey(encKey)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	a, err := auth.New(auth.Config{
-		Store:     st,
-		JWTSecret: []byte(secret),
-		TokenTTL:  cfg.TokenTTL,
+		Store:         st,
+		JWTSecret:     []byte(secret),
+		EncryptionKey: key,
+		TOTPIssuer:    cfg.TOTPIssuer,
+		TokenTTL:      cfg.TokenTTL,
 		Hash: auth.HashParams{
 			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,
 			SaltLen: auth.DefaultHashParams.SaltLen, KeyLen: auth.DefaultHashParams.KeyLen,

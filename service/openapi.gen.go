@@ -22,6 +22,21 @@ import (
 	"panguard.ai/auth/sdk/apitime"
 )
 
+// Defines values for BackupCodesEnvelopeOk.
+const (
+	BackupCodesEnvelopeOkTrue BackupCodesEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the BackupCodesEnvelopeOk enum.
+func (e BackupCodesEnvelopeOk) Valid() bool {
+	switch e {
+	case BackupCodesEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeOk.
 const (
 	ErrorEnvelopeOkFalse ErrorEnvelopeOk = false
@@ -199,6 +214,35 @@ func (e TotpSetupEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for TotpStatusEnvelopeOk.
+const (
+	TotpStatusEnvelopeOkTrue TotpStatusEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the TotpStatusEnvelopeOk enum.
+func (e TotpStatusEnvelopeOk) Valid() bool {
+	switch e {
+	case TotpStatusEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// BackupCodes defines model for BackupCodes.
+type BackupCodes struct {
+	BackupCodes []string `json:"backupCodes"`
+}
+
+// BackupCodesEnvelope defines model for BackupCodesEnvelope.
+type BackupCodesEnvelope struct {
+	Data BackupCodes           `json:"data"`
+	Ok   BackupCodesEnvelopeOk `json:"ok"`
+}
+
+// BackupCodesEnvelopeOk defines model for BackupCodesEnvelope.Ok.
+type BackupCodesEnvelopeOk bool
+
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
 	Password string `json:"password"`
@@ -298,6 +342,11 @@ type ProfileEnvelope struct {
 // ProfileEnvelopeOk defines model for ProfileEnvelope.Ok.
 type ProfileEnvelopeOk bool
 
+// RegenerateBackupCodesRequest defines model for RegenerateBackupCodesRequest.
+type RegenerateBackupCodesRequest struct {
+	Password string `json:"password"`
+}
+
 // RegisterEnvelope defines model for RegisterEnvelope.
 type RegisterEnvelope struct {
 	// Data For a new account: `user`, `token` and `expiresAt`. For an email that already has an
@@ -391,6 +440,25 @@ type TotpSetupResult struct {
 	Secret string `json:"secret"`
 }
 
+// TotpStatus defines model for TotpStatus.
+type TotpStatus struct {
+	// BackupCodesRemaining Unused backup codes (0 while 2FA is off)
+	BackupCodesRemaining int  `json:"backupCodesRemaining"`
+	Enabled              bool `json:"enabled"`
+
+	// Pending A setup awaits verification
+	Pending bool `json:"pending"`
+}
+
+// TotpStatusEnvelope defines model for TotpStatusEnvelope.
+type TotpStatusEnvelope struct {
+	Data TotpStatus           `json:"data"`
+	Ok   TotpStatusEnvelopeOk `json:"ok"`
+}
+
+// TotpStatusEnvelopeOk defines model for TotpStatusEnvelope.Ok.
+type TotpStatusEnvelopeOk bool
+
 // VerifyTotpRequest defines model for VerifyTotpRequest.
 type VerifyTotpRequest struct {
 	TotpCode string `json:"totpCode"`
@@ -436,6 +504,9 @@ type RegisterJSONRequestBody = RegisterRequest
 
 // ResetPasswordJSONRequestBody defines body for ResetPassword for application/json ContentType.
 type ResetPasswordJSONRequestBody = ResetPasswordRequest
+
+// RegenerateBackupCodesJSONRequestBody defines body for RegenerateBackupCodes for application/json ContentType.
+type RegenerateBackupCodesJSONRequestBody = RegenerateBackupCodesRequest
 
 // DisableTotpJSONRequestBody defines body for DisableTotp for application/json ContentType.
 type DisableTotpJSONRequestBody = DisableTotpRequest
@@ -525,12 +596,18 @@ type ServerInterface interface {
 	// ResetPassword Set a new password with a token from the reset email
 	// (POST /api/auth/reset-password)
 	ResetPassword(w http.ResponseWriter, r *http.Request)
+	// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
+	// (POST /api/auth/totp/backup-codes)
+	RegenerateBackupCodes(w http.ResponseWriter, r *http.Request)
 	// DisableTotp Turn 2FA off (requires the password)
 	// (POST /api/auth/totp/disable)
 	DisableTotp(w http.ResponseWriter, r *http.Request)
 	// SetupTotp Start 2FA setup with a new secret and backup codes
 	// (POST /api/auth/totp/setup)
 	SetupTotp(w http.ResponseWriter, r *http.Request)
+	// GetTotpStatus Whether 2FA is on, and how many backup codes are left
+	// (GET /api/auth/totp/status)
+	GetTotpStatus(w http.ResponseWriter, r *http.Request)
 	// VerifyTotp Confirm the pending secret with a current code and enable 2FA
 	// (POST /api/auth/totp/verify)
 	VerifyTotp(w http.ResponseWriter, r *http.Request)
@@ -629,6 +706,20 @@ func (siw *ServerInterfaceWrapper) ResetPassword(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// RegenerateBackupCodes operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateBackupCodes(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DisableTotp operation middleware
 func (siw *ServerInterfaceWrapper) DisableTotp(w http.ResponseWriter, r *http.Request) {
 
@@ -648,6 +739,20 @@ func (siw *ServerInterfaceWrapper) SetupTotp(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SetupTotp(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTotpStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetTotpStatus(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTotpStatus(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -800,6 +905,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/setup", wrapper.SetupTotp)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/verify", wrapper.VerifyTotp)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/disable", wrapper.DisableTotp)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/totp/status", wrapper.GetTotpStatus)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/backup-codes", wrapper.RegenerateBackupCodes)
 
 	return m
 }
@@ -1473,6 +1580,131 @@ func (response ResetPassword503JSONResponse) VisitResetPasswordResponse(w http.R
 	return err
 }
 
+type RegenerateBackupCodesRequestObject struct {
+	Body *RegenerateBackupCodesJSONRequestBody
+}
+
+type RegenerateBackupCodesResponseObject interface {
+	VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error
+}
+
+type RegenerateBackupCodes200JSONResponse BackupCodesEnvelope
+
+func (response RegenerateBackupCodes200JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes400JSONResponse ErrorEnvelope
+
+func (response RegenerateBackupCodes400JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes401JSONResponse ErrorEnvelope
+
+func (response RegenerateBackupCodes401JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RegenerateBackupCodes413JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RegenerateBackupCodes415JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RegenerateBackupCodes429JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes500JSONResponse struct{ InternalJSONResponse }
+
+func (response RegenerateBackupCodes500JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateBackupCodes503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RegenerateBackupCodes503JSONResponse) VisitRegenerateBackupCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DisableTotpRequestObject struct {
 	Body *DisableTotpJSONRequestBody
 }
@@ -1495,7 +1727,7 @@ func (response DisableTotp200JSONResponse) VisitDisableTotpResponse(w http.Respo
 	return err
 }
 
-type DisableTotp400JSONResponse struct{ BadRequestJSONResponse }
+type DisableTotp400JSONResponse ErrorEnvelope
 
 func (response DisableTotp400JSONResponse) VisitDisableTotpResponse(w http.ResponseWriter) error {
 
@@ -1580,20 +1812,6 @@ func (response DisableTotp500JSONResponse) VisitDisableTotpResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DisableTotp501JSONResponse struct{ NotImplementedJSONResponse }
-
-func (response DisableTotp501JSONResponse) VisitDisableTotpResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1692,23 +1910,89 @@ func (response SetupTotp500JSONResponse) VisitSetupTotpResponse(w http.ResponseW
 	return err
 }
 
-type SetupTotp501JSONResponse struct{ NotImplementedJSONResponse }
+type SetupTotp503JSONResponse struct{ UnavailableJSONResponse }
 
-func (response SetupTotp501JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
+func (response SetupTotp503JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SetupTotp503JSONResponse struct{ UnavailableJSONResponse }
+type GetTotpStatusRequestObject struct {
+}
 
-func (response SetupTotp503JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
+type GetTotpStatusResponseObject interface {
+	VisitGetTotpStatusResponse(w http.ResponseWriter) error
+}
+
+type GetTotpStatus200JSONResponse TotpStatusEnvelope
+
+func (response GetTotpStatus200JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetTotpStatus401JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetTotpStatus429JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetTotpStatus500JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response GetTotpStatus503JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -1845,20 +2129,6 @@ func (response VerifyTotp500JSONResponse) VisitVerifyTotpResponse(w http.Respons
 	return err
 }
 
-type VerifyTotp501JSONResponse struct{ NotImplementedJSONResponse }
-
-func (response VerifyTotp501JSONResponse) VisitVerifyTotpResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type VerifyTotp503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response VerifyTotp503JSONResponse) VisitVerifyTotpResponse(w http.ResponseWriter) error {
@@ -1893,12 +2163,18 @@ type StrictServerInterface interface {
 	// ResetPassword Set a new password with a token from the reset email
 	// (POST /api/auth/reset-password)
 	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
+	// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
+	// (POST /api/auth/totp/backup-codes)
+	RegenerateBackupCodes(ctx context.Context, request RegenerateBackupCodesRequestObject) (RegenerateBackupCodesResponseObject, error)
 	// DisableTotp Turn 2FA off (requires the password)
 	// (POST /api/auth/totp/disable)
 	DisableTotp(ctx context.Context, request DisableTotpRequestObject) (DisableTotpResponseObject, error)
 	// SetupTotp Start 2FA setup with a new secret and backup codes
 	// (POST /api/auth/totp/setup)
 	SetupTotp(ctx context.Context, request SetupTotpRequestObject) (SetupTotpResponseObject, error)
+	// GetTotpStatus Whether 2FA is on, and how many backup codes are left
+	// (GET /api/auth/totp/status)
+	GetTotpStatus(ctx context.Context, request GetTotpStatusRequestObject) (GetTotpStatusResponseObject, error)
 	// VerifyTotp Confirm the pending secret with a current code and enable 2FA
 	// (POST /api/auth/totp/verify)
 	VerifyTotp(ctx context.Context, request VerifyTotpRequestObject) (VerifyTotpResponseObject, error)
@@ -2115,6 +2391,37 @@ func (sh *strictHandler) ResetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// RegenerateBackupCodes operation middleware
+func (sh *strictHandler) RegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
+	var request RegenerateBackupCodesRequestObject
+
+	var body RegenerateBackupCodesJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateBackupCodes(ctx, request.(RegenerateBackupCodesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateBackupCodes")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegenerateBackupCodesResponseObject); ok {
+		if err := validResponse.VisitRegenerateBackupCodesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DisableTotp operation middleware
 func (sh *strictHandler) DisableTotp(w http.ResponseWriter, r *http.Request) {
 	var request DisableTotpRequestObject
@@ -2170,6 +2477,30 @@ func (sh *strictHandler) SetupTotp(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// GetTotpStatus operation middleware
+func (sh *strictHandler) GetTotpStatus(w http.ResponseWriter, r *http.Request) {
+	var request GetTotpStatusRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTotpStatus(ctx, request.(GetTotpStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTotpStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTotpStatusResponseObject); ok {
+		if err := validResponse.VisitGetTotpStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // VerifyTotp operation middleware
 func (sh *strictHandler) VerifyTotp(w http.ResponseWriter, r *http.Request) {
 	var request VerifyTotpRequestObject
@@ -2206,75 +2537,81 @@ func (sh *strictHandler) VerifyTotp(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz9UuO4ln8VlfZWLVQ5wQl0D6Tr1l6aoXfoy8xwIUzf3U5vIuyTRIMteSQZyHRRtU+zD7ZPsqUj2bET",
-	"h9B89ezM/EdsfRwdnfM7n+YzjWSaSQHCaNr7TBXoTAoN+OMti0/hlxy0sb8iKQwI/JNlWcIjZrgUWz9r",
-	"KewzuGFploAbGQPt0SuW8BgHDceMJxDTgIJSUtEePWFaX0sVkzTXhlwA2W11urskmjLFIgNK04DKS9ob",
-	"s0TDbUB1NIWU2cX/omBMe/RftuaEb7m3euvQrn4oriCRGdDb29uAxqAjxTNLBe3RI4FEES6y3JCN0RKJ",
-	"o4CMuBs0tCcbbdLbgB4JA0qw5B5seCJC9wXJBdxkEBmIiQZ1BYqMWZ5YqrknZ7T5hghJYjCMJ5owBQRu",
-	"MqkhtkT/IM2RvZEUhIH45UjvT4HIDBQuTrgmQhrCrhhP2EUCRApiplwXZ5qBPZGQZsjnxDqun7BZIlnc",
-	"l/KYqQm87AkuZDyzxEtL5Osd8nf+lmyMMkfS0Eg5TCxRjtJTZuCYp/xl+SwlSZmYEeV0VJONkWIGhomj",
-	"ZLRJAzoFFltt6n2mp2DUrLU/NqDsz/piH6YyAaIhkiLWxEhyzbjVy7FUQJSdycWEVvXQzDKr5FYWJ6As",
-	"gbcBPRcsN1MQxp75XsxYho18YY05aOzPn1vRsufmCkc8A1R8z7XmYhKQlCVjqVKIA6tddsOAKLiSlxAT",
-	"qchYqgnExMhLEGRjtEC9k49zUcr/C0IIiSEDEYOIZkTn0ZQwTcwUSMwMu2AarHjnc8oc8cUviy147yRh",
-	"VmLwFDrPMqkMxN9DzFkfJeBrKKVFlNHiXiM8QEniMLU0Dq2Y2ksoBQN14Vuu7SH70mQVC5cpi1uGO+uX",
-	"eRNVEXZtlFUDu1gpfL2P85GfgmKkvPgZImO5Vj/Y0i5O6BfV8czgjWjBLmEY2btSwCw/g0VSSu1YXOK7",
-	"PGWipYDFuJSBG/OGpGxmbayYQNNKVos+UxB5SnsfUZ3mB7qQMgEmls4uL0sFDdxhmpjwTqqJNIXRX8ly",
-	"SBlP1vPbDWva51hOuFjNbCv56wQRlzgFnSdmiSdG5fdlCW61ksSVHLhg0WWeHTQKxY8CiByjCltkSqCV",
-	"ayBuBrGs143isYKnwV0CHlAjzQoyzvhNK+YTbnBPMlYyRZoquCcVYVlG7RbGuiq0R//rY9ja+/T59e1f",
-	"lolsvN7gbrWqXtOyHCFO6318ZcGbGdqzVwItw9Nl2Q/oTWsiW/4hy7gd1e67oeWrFk8ttDhsMFPaoxkT",
-	"k5ypuM34lj3+lo4vt/x0PBZahUb+5tqZ4bWieK7RutZZhLOL5YPKeVey6tzvt4A+CqyV+vqMWi2lvFk+",
-	"BUuhWXD5esb2ubNoVsgPhcXH6ialXgfUKM6SQxHfJUoiT7xlt/DwQhxbkAeObpLXG2SNZ0T9jPUDBZXr",
-	"b5Kb70FrNoHHwalf5BkBtb7DEpGpe73eqhQDm/Y4UXLME/g9KVDKoikXLmxZBnkr1CQFJqyL6AOK1bJe",
-	"BgF/eL0MaJ7FvwWJeChA1MRiNV5Uz3mHwjwOOwqtew7UOIUJ1wbU4ygsVnlGeJtvsc5prmvwT5jowpeE",
-	"xbECrd+QXPBfcgiIDSlaXGgQmht+1RgNFJpcX7bT6oRhJU9H2NiAIkbxNHXinLKbYxATK6SdMAxoykX5",
-	"O7jbC61v1ZASrK7d3a2tvXtft9JL/53e5cK9LpH2znq4RMA1YVEkc2F6ZGR9slFARuiUjQgTMRmVjtmo",
-	"TXCO8DdipswQltjwbEamTBMmBqJcS4pkhj71BAQoHpGRN06j9sD6e79Rb3e1qX2sJ1zcB8SlO7zyzvyY",
-	"/7+mukyJ0VyrIetcdKPteAdejV/fpaaPM7i/Az/3CzzbU9CwPhsh4PqkAk5fhD0VgV9OY42UNsP//e//",
-	"GfmsYRlCFye7G8iKqK9KX9Mp+14AvDGikUzTXHAzowHVMpEOSGhAL3LNBWgLsCAMqExxXfWD54cqEmaW",
-	"lPU5rWJj62EMyxN8uiuHVUzpvtsfnh7+4/zo9PDbxhn3ylU55+a05N1DDHMtt7WwYCPXpcnOwOTZ4zyL",
-	"cplndC0W97gjG4U/uYHUp0bnaR3W+hUzO52wKbVTPmBKsRmewmRWz89VMwRqiBQ0WNy3TMN2l/R/7J8Q",
-	"P2adnpTDKlsGtTM1MeUnUHw8uzMzXM2NPSjDVS6wTIBjQa64mZ1ZUfAXAUyB2s8t2BS/3hUg/f5Dv6jM",
-	"oCzg2zkNU2Myh6RcjOUyZ/ed14EOC6tXWDSoKx4BuYApFzFC1InHa3JwfIRTYqanF9Ii+EAMxOEVqFmZ",
-	"p7fujteCNjnLowi07pHR5wGVlwPaI2hIyAAl1P7+3G63b2+tk/OO8SRXUB2MSm5Ho0baJwM6yMNwO5rm",
-	"KROY4cbfMKB2mFXY6iiXQS9G3I7I9RQUkJEdN0JqB0KvyLuvKxVHCmLLN5Zo+3ixCBQMxKgGgtW5+AKJ",
-	"qDxU1kINnStZeVw4rbiidx+H4II353uabCikGWqr1vZJrSIYkIYKpl1qRd0kIFiZHctc4OQUzFTGuAFL",
-	"Enntllws3roF55UkpL+oWLcJWkC8wxHeWaUo8aa4jVgCVnlQpqwToQ1LM1fiPn13QLa3t/fIef+AXHMz",
-	"JSlPEu5rl23i1dYKIQc3xZ+fGOlLue2B2K/e0LxgrYlhl0BG9rVU/Fd82CNvUamIkyS8FidI3iE33KDD",
-	"VmqHnU72T45oQK9AaR87tcN2iBiYgWAZpz263Q7b2y5RPkVNt76Pc4TGWDNpVeOjTOoGaNxPrtnMKpu+",
-	"tgFZNwwdW7BQwFIg3i8PrMSbKSgiFZbQMGvvtR9uuDa6TZE4x4qj2EU6lcoNdTgG2ryV8ezLyrve7UV/",
-	"/2/+eTuSKb13zba5irTgJFpMwQeVRpZuGH4ZrYWFLiMaejS2aFZwy/OXGR/OOe4FhBFUXJJwcYlh3QWA",
-	"hVFh2oUF9/Td78SLKdgVddEiTGTRpZDXCcQT1EW75Y47etMmJYu2Ko0+dkpne/2UxeYMnPdq/bzGIrKd",
-	"3N1bP7naZ3Eb0Ff3OVvZu4MTOusnLPTN4LTt+xxsXuNHK56nKVMz2qOHLgdDCk2uyIiFDjbR9SKynT2H",
-	"gUROuFit/B+UFJP50tYi58JKQZFpmPArmEPBTthptlpt8mEKogoJA2EFuPtun3gDg4sL4Agho8KHGREh",
-	"FRnN3Sq0pVbkA7cawpJ99l2/f2LRaSBQfUby0ht1ayEs7vdI3Ui6HErV43YuwyhwpEgXP71BhooYtXIg",
-	"pABXmdywD7mYkAtppmjgyU4YbjrErqMclsieBdyqCS7n2cHJ37S+DlV8f+Cr1YyfGu9wRiInE4iP8PkV",
-	"S/IaClYSTLQbdl+3wu1WuNvvdHth2AvDdhiG/1lWI3sUZu+nF/8e8R/5+6PzX486P/AjfSROX0UHR6+P",
-	"LrN//nTwfq/dtqamSP1UUjPzDb5Z2uAOJvO4OV3isiN0P7Fu7MEURJEw6BUhcK3W4HzMejqkpKjbWaDo",
-	"tgrpDcFmyUjf2VSPg+d9TbVgt9LMtLii26cmNVLAj2Pa+3gP+ZkbkWB96LkU5N9+arA9xyg1hIuAYELU",
-	"+WBkzCIjUeXLwz7QEjm8/uIWsgaAq7C7aAJ1+ChViZ7P00jmEHppM+zjXMbhTTvmGqfUubnREDBs/t7N",
-	"9aPs7rGcEC6cr4bsD2p2Et1hgQaOayKF9d4wvSBVtammYqI1aPTkly20zE3VRC8ZF/v+6X1Sr34yN0S7",
-	"4HqcJ8nsOT1NzwKn29gD+QatvIXkf9VEom/gB2lyCZCRa6kufXJn5z7+12IP6W9b2nyuBiG4mqX5+On2",
-	"U1UYT5FbyKsM3RXX1+0Eaq2IuRT/BBqk63t4MslaNsOdVudVP9ztbT/SDNebDTrhnYbZJaVrdtlXHKpm",
-	"WeRJUqu2zz2HTr+z0+t253b6AfqwWMBeoQ/ZvET9BxZuy4koVwqEKZDAMyYgMB5DZDAI4aDQcffS4NIy",
-	"FeH3gcei8Ctf2FsdBB2g4Op6SZZIQRjp7LRiNiMj6+2NCEoQ0qDA5ErYKb4GYx2WFHNfBuGsPRBFRdHG",
-	"EHdVbssdl1IwrAzNPWrbvQdiHrlg1eeGa4N7+GWwL9vIPJr6oIsbTaYyiV0chXTYN6U5a2FEORCYduBC",
-	"G2Ax2WCGpFJbPkRAMlCk84qkXOQGdGMQVBz3meKgJo1/gthosT/iWcIjj4x/wOjoYZFQnDt+QiPH5h6M",
-	"uzxVfM8RAb+CuE2Oxu4bId+90qhsQXNGpZ51I0YSvpB7u/1i0brzKwuvs/6SyIZUAYIJw0SyKDzPajeH",
-	"P//mn/m5p3X4nRlYytOWRuBMJtKZgPsYHQ33Sb73rVpr/2WQb4bqkKnMnamzzi8CcFn/8n6zJoClssKh",
-	"9o39VnnbDchc6Vd4DDzXWhrsr7MSdSsQpbQZ3uzNdn/95vr11at850vAuKGx4mUS9Cd1LHipgKiEIK59",
-	"EcuZ7PrtzsOlis4/OK1RKQ5W0hrIe+/NcE38YBvNWkj0n659rc9qN12C6ILFgZVxJMuTVH4611T73Pyz",
-	"IPH0BYkzMN5VLqXXA+VCP5JTpbIraU2lwkZsW7H7sm41YJ5CKq/AfYnoOjQq+lLJu7whzH16SLCWTbjW",
-	"Obr4YwV6ah8u42Tls77HoOQTeKUNHxi+DAz2r2XLZwwXmjn8zcTPhYZFIm08/krZ3koad+nfDCAgRlIp",
-	"iMzzYOAP0pCkyIc3fQg8T+w2pIDLxo4/Ae/pAO/e6YtcuTywHI/JhldRh1DFvWxW8M/iXCP2IVDdN0uR",
-	"+eKkx8ANrz5FrRVbwC9m5Arb0TYRIzvh8oefA4Fffrq2GvwTO170VF4Ltwj3/3ChYFRT6I9dgCVsPgUi",
-	"1VoHP9J54EkDOn49+Wa6y/d+DmlALztJN90WO9K+yV7/8o3a1XvGvsk7V93r7Zud2Sv6qd43WPzobTnG",
-	"F203vcXY998cd//6/u3Zh//Y/vbk8LuTv2+f/PNkkIdh9zWaFPXXYjaddx/SxQkPAs3lVtBVTmRNFgLM",
-	"9/gjkvPTY7x8K421b30fk3IM9x6EtAsdZxWgXW12uC4D+Pm0Z8Bfrz8Le5GNpTa5zT822J0ZpgyinfOr",
-	"vOdnIaniji1+Vb4O+hxMra6BzbtqH+OYzRtv6c5ud6/zzf0dsuW23q/tjxUS+hKRat24PEUMWhahGwrr",
-	"WEW179rkJAGmgRg1I2zCuGg/Z43ddf001ckDImQFZa3cbyw2y6KDxquR7PND7NfBvj+9y5cE3AMpxly5",
-	"gHrB6fPYW5TOUH4xGMbrsiDdgL24t7rC/+r0senzIkgvII4hJjH4/xh29o9jbiAg9l7IdhiG1p3N0ZOa",
-	"GpP1trYSGbFkKrXp2dfYIjR/r3tbCPXtysda1B7Sk/a5KCQUuVQ73T8qCtqVR2WcVnmGh7v9dPt/AQAA",
-	"//8=",
+	"7Hz/ctu2lv+rYPC9M197hpIp2XFsZe7sddLk1r1p6+sfzd2NshZMHkmoSYAFQMtqxjP7NPtg+yQ7OAAp",
+	"UqIsxbacbtv/LJIADg7O+Zyf8GcayTSTAoTRtPeZKtCZFBrwx2sWn8IvOWhjf0VSGBD4J8uyhEfMcCl2",
+	"ftZS2Gdwy9IsAfdlDLRHb1jCY/zocsh4AjENKCglFe3RE6b1RKqYpLk25ArIQavTPSDRmCkWGVCaBlRe",
+	"096QJRruAqqjMaTMTv4XBUPao/9vZ0b4jnurd97a2d+KG0hkBvTu7i6gMehI8cxSQXv0WCBRhIssN2Rr",
+	"sEDiICAD7j66tDsbbNO7gB4LA0qwZA02PBGhR4LkAm4ziAzERIO6AUWGLE8s1dyTM9h+RYQkMRjGE02Y",
+	"AgK3mdQQW6J/kObYnkgKwkD8fKSfj4HIDBROTrgmQhrCbhhP2FUCRApixlwXe5qC3ZGQ5pLPiHVcP2HT",
+	"RLL4XMr3TI3geXdwJeOpJV5aIvf3yD/4a7I1yBxJl0bKy8QS5Sg9ZQbe85Q/L5+lJCkTU6KcjmqyNVDM",
+	"wGXiKBls04COgcVWm3qf6SkYNW0dDQ0o+7M+2YexTIBoiKSINTGSTBi3ejmUCoiyI7kY0aoemmlmldzK",
+	"4giUJfAuoBeC5WYMwtg9r8WMRdjI5+aYgcbR7LkVLbtvrvCLDUDF91xrLkYBSVkylCqFOLDaZRcMiIIb",
+	"eQ0xkYoMpRpBTIy8BkG2BnPUO/m4EKX8PyOEkBgyEDGIaEp0Ho0J08SMgcTMsCumwYp3PqPMEV/8stiC",
+	"504SZiUGd6HzLJPKQPw9xJydowR8DaW0iDKYX2uAGyhJvEwtjZdWTO0hlILhLVt0nWdvZOwMXaYsYBnu",
+	"fl3VX3IDqfuKGYu7tEf/8yNr/Rq2Dj997oR3f6FBoQzaKKsmd+UDphSb4uKlsPY+1hb4VH4rr36GyNjB",
+	"FepKjixQaU9xFVOr27xzWvKZgshT2vtoVA6zxa+kTICJBVLlNQ3cUk2EfsO1lZVzabKKo1CnM/OWvoIZ",
+	"BZvm1iq/bFqqLh8LqzjsmEe1M4OCrQW7hsvIirwCZsWy4cQ8yMxP8W2eMtFSwGKcysCteUVSNrWuihhB",
+	"00w1NiMqrclnR0LgNtPEhHdSjaQpfKelLIeU8WQ1v91nTeu8lyMuHid6OMUp6DwxGxE9P/8SDsw0bPFE",
+	"fxRA5BCR0AJ8Aq1cA3EjSIS60iQeS3ga3CfgATXSLCHjjN+2Yj7iBtckQyVTpKliPqQiLMtoUEMehJ39",
+	"JtRpPN7gfrWqHtOiHKG500f4ytpAZmjPHgm0DE8XZT+gt62RbBXYl3H7VfvcfVq+avHUIrRH1DHt0YyJ",
+	"Uc5U3GZ8x25/R8fXO344bguNayN/c+28mZWieKHRSamzCEcX0weV/S5l1YVfbw59FFhj//UZtVxKebN8",
+	"CpZCs+Dy1Yw9584xsEL+Vlh8rC5S6nVAjeIseSvi+0RJ5Il3kCw8PBPH5uSBo7fp9QZZ4xlR32N9Q0Hl",
+	"+Jvk5nvQmo3gcXDqJ9kgoNZXWCAyda9XW5Xiw6Y1TpQc8gR+TwqUsmjMhYv+FkHeCjVJgQnrafu4bLms",
+	"l7HUH14vA5pn8W9BIh4KEDWxWI4X1X3eozCPw45C6zaBGqcwAgGKGajEGpuOBU5hxLUB9Ti2FLNsEFNn",
+	"S6zy1Ouw8RMmKfElYXGsQOtXJBf8lxwCYuOYFhcahOaG3zSGIAV81KfttDphWMmxEjY0oIhRPE2dDqXs",
+	"9j2IkdWMThgGNOWi/B3c7/rWl2pI51bn7h7U5j5Y15f1KreWdMwsWZ20d9atJgImhEWRzIXpkYF1BAcB",
+	"GaAnOCBMxGRQeoODNsExwp+IGTNDWGJjwikZM02Y6ItyLimSKTryqBg8IgNvEQftvnUyf6Mu9nL7/lj3",
+	"uzgPiEsffOmZ+W/+7/oHZTqT5lpdss5VN9qN9+DFcP8+NX2clf8dONdf4E6fgobVKRABk5MKOH0R9lQE",
+	"fjEFOVDaXP7Pf/33wGd8y7i92Nn9QFaEmlX6mnZ57gXAGyMayTTNBTdTGlAtE+mAhAb0KtdcgLYAC8KA",
+	"yhTXVed7tqkiS2dJWZ1IKxa2bs1luYNP9yXOiiHdd0eXp2//eXF8+vabxhFrJcicR3Va8u4hhrmWUJub",
+	"sJHr0mRnYPLscZ5FOc0GXYv5NZ4hix1QaTKr5xeqGQI1RAoaLO5rpmG3S85/PD8h/ptVelJ+VlkyWJk4",
+	"R6YYZvL7s/qnVleFXXaB1AuRa4hr2UCyFZLJmCdAuu+OsCQ4HG7TpqAN7ou1MhBx45JHRNtzJGzCuNHk",
+	"BhQf+roGXSkkUEYcxfxB807vZ9cTyLtj+yZE/SfLkem9RYZqmvVBydJygkUCnGDnipvpmd2wFydgCtRR",
+	"bk1I8etdYXq/+3Be1Epx2/h2RsPYmMzZRy6GskEinC+Jbiir1zw1qBseAbmCMRcxGp4Tb4XJm/fHOCRm",
+	"enwlrV3ui754ewNqWlbOrBPrz7pNzvIoAq17ZPC5T+V1n/YIugekj4dhf39ut9t3d9Z1fcd4kiuofozQ",
+	"bb9GnLVP+rSfh+FuNM5TJrBYgr+hT+1nVp2qX7liTPHF3YBMxqCADOx3A6S2L/SSEs6q5o1IQWz5xhJt",
+	"H8+XZYO+GNRMW3UsvkAiKg+V9TsuXYBQeVyEIjijDwouvVa6iMJkl0KaS1Ty2pPKV7W6fUAa+gzs9Euq",
+	"mwHB/omhzAUOTsGMZYxLsCSREzflfIuFm3BW78U9FX0lbYK+Dp7rAM+xUvN6VZxQLAFrsShn1l3UhqWZ",
+	"a0Q5ffeG7O7uHpKL8zdkws2YpDxJuO8waBOvylYwObghfv/ESN9w0e6Lo+qpzdpKNDHsGsjAvpaK/4oP",
+	"e+Q1Khpx0oVH5YTLh16GG3TNS42xw8nRyTEN6A0o7aPkdtgOEcgyECzjtEd322F719Vhxqj91st1Lu8Q",
+	"S3KtaiScSd1gBI+SCZtaBdQTG3p3w9CxBetQLAXiI7DAaoEZgyJSYaEbi0IeEeCWa6PbFIlzrDiOXUxb",
+	"KQxSh22gzWsZT7+sCcMHOBjZ/c0/b0cypWt3VjQXKefCAYsz+KDSbtYNwy+jtbBNZexKj4cW4Qpuef4y",
+	"4wN3x72AMILKTBIurjGAvwKw0CpMuzBgnr71djyf4V/SvVAkBFh0LeQkgXiEumiX3HNbb1qkZNFOpR3P",
+	"Dunsrh4y30KF416sHtfY6mEHdw9XD652Q90F9MU6eys77HBAZ/WAue42HLa7zsZmnTho2fM0ZWpKe/St",
+	"y7aRQpMrMmKhg410PS9pR89gIJEjLpYr/wclxWg2tbXSubBSUOSURvwGZlCwF3aaLVmbfBiDqEJCX1gB",
+	"tp6pNyc4uQCOEDIo/JoBEVKRwcw1RPtqRT5wsyEs2Wffnp+fWHTqC1Sfgbz2ht5aCIv7PVI3nC5bVo2t",
+	"nBsxCBwp0kXKr5ChIkat7AspwBW+t7RzXMmVNGM0+mQvDLcdYtdRDiuwGwG3airTeXtw8jetJ6GK1we+",
+	"WkvCU+MdjkjkaATxMT6/YUleQ8FKKpF2w+5+K9xthQfnnW4vDHth2A7D8D/KYnePwvS78dXfI/4j/+74",
+	"4tfjzg/8WB+L0xfRm+P94+vsXz+9+e6w3bampkjyVZJwswVeLixwD5N53JwYc3kwepRY1/bNGESRGuoV",
+	"yY5aKcv5nfXEV0lRtzNH0V0V0hvSCiUjff9hPeMx6z6spTUqLYfzM7p1alIjBfw4pL2Pa8jPzIgEq4Ou",
+	"hXTO3acG2/MepYZwERBMfTsfjAxZZCSqfLnZB1oih9df3OjZAHAVdhet2g4fpSrRczPtng6hFxbDbutF",
+	"HN6230xwSJ2bWw1BxPbv3Vw/yu6+lyPChfPVkP1BzU6iOyzK1Iuw3hsmkqSqZmkqJlqDRk9+0ULL3FRN",
+	"9IJxse+f3if16idzQ7QLuId5kkw36Wl6Fjjdxk7lV2jlLST/f00k+gb+I02uATIykerap/H21vG/5ju9",
+	"f9vS5vM3CMHVzM3HT3efqsJ4itxCXmXorrjbF06gVoqYK+aMoEG6vocnk6xFM9xpdV6chwe93Uea4Xov",
+	"Sye81zC78kPNLvvaUtUsizxJas0cM8+hc97Z63W7Mzv9AH2Y749Yog/ZrAPiDyzclhNRrhQIUyCBZ0xA",
+	"YDiEyGAQwkGh4+6lwaVlKsLvA4954Ve+hLs8CHqDgqvrxXciBWGks9eK2ZQMrLc3IChBSIMCkythh/hq",
+	"m3VYUsx9GYSzdl8UtWMbQ9xXoy9XXEjBsDI096ht1+6LWeSC9b1brg2u4afB2xNG5tHYB13caDKWSezi",
+	"KKTDvinNWQsjyr7AtAMX2gCLyRYzJJXa8iECkoEinRck5SI3oBuDoGK7G4qDmjT+CWKj+U6YjYRHHhn/",
+	"gNHRwyKhOHf8hEaOzTwYd3iquHUVAb+BuE2Oh+4mn+9TalS2oDmjUs+6ESMJn8u93X2xaN17F8rrrD8k",
+	"siVVgGDCMJEsCs+z2rfj97/9Z37uaR1+ZwYW8rSlETiTiXQmYB2jo2Gd5Pu5VWvt7+/5trcOGcvcmTrr",
+	"/CIAlzUx7zdrAlg+Kxxqf2/EKm+7AZkrnSmPgeda84r9dVaibgWilDaXt4fTg19fTvZvXuR7XwLGDS00",
+	"z5OgP6ljwXMFRCUEce2LWM5k1093Fi5VdP7BaY1KwbCS1kDee2+Ga+I/ttGshUR/wfRrXX7fdgmiKxYH",
+	"BPsgpCpIKi+4NtVDt/8sSDx9QeIMjHeVS+n1QDnXeeZUqew/W1GpsBHbjsuctKLyAmwzao6ByCT2bTDa",
+	"yDJNQJjxeGm/sTS6b5gCosdyIlwbLPd3/YvtNmFmQ//4Y7DzaXzV5T3tm4TJWsvWRzpzA2lAh/ujl+MD",
+	"fvhzSAN63Um66a7Yk/ZNtv/LS3WgD419k3duupPd272pfXOzP3l5ezA9/NW+YeHVYXQQvwTrUg5fjPbG",
+	"u7z7c8fOFiaH6YF4Ke2b7MUve2pXd02HfnoIIDfdXV4CylZsatcu1wbdTQAiJsd9mlFIU5bTthYbNrbX",
+	"z3o/EaU/SEOSIo3f9F8GZvnohsx12aPyZyb6UbnBLGEReJ+hIrgOljshCrQUoMmWBwj3/xYK9m9X0NnK",
+	"VCMyx+5K/XJQPoVU3viZXZdkxZOpUPWKMPevG3x7Idc6x+TLUIEe24eLaFy5z/+VMbjhPws8j4N6PpEt",
+	"X8uZa73zJxNvyk+ddZf+HoFwuZ9cqest/Hco9JAjqRREZjNO8Z/I+htITOfKVfjkcPgY7ESgWzf/7Pul",
+	"Cwzd8hJfSDv6r1dT14493UaM7YSL/zGiL9B3cY7wek5wQ1IXO/lL2P3t+ZKf6r3/xY/ejmN80VDZm89q",
+	"/pvj7l+/e3324d93vzl5++3JP3ZP/nXSz8Owu48mSf21GE1nNwjo/IAHge7idY5l6YGaLASYyfdbJBen",
+	"7/HwrTQueqsPLCaFhw+CzLn+4gpiLjdbXJep2dmwDQCp15+5tcjWQlP09u8Etc4MUwZhyzlYPji32FLx",
+	"y+b/r8xKDCuvrzTWkf8OpnLbYgNgUbkbc1i50eJKu+UdlkJ2HqaS9SsnS3sYIiniQqh1eb3kD1zA/eAb",
+	"w6vNMCImYzlx/wiwdmsJO+phaNYROmfklvfGzG7gPCYsmF3SoXsH3cPOy/XDgcUrQF87Gijw7Tky2HXX",
+	"5Cly02VzWkPDHXZX2XdtcpIA00CMmhI2Yly0N9l757qBm/rnAiJkxUZbsN2av1iDfjqvxjGbN9Bfx3L+",
+	"GWQ8CDzfSDHkymXM53x/b7mL3hgURMypIN8t3DaAKK6tbvCfq35sypxDegVxDDGJwf/j3rN/vucGAmIZ",
+	"THbDMLRRTY4O9diYrLezk8iIJWOpTc++xh7g2Xvd20HMblfu3VO7SU/a56JToCiW2uH+UdGxVnlUxt2V",
+	"Z7i5u093/xsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

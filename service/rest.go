@@ -104,18 +104,46 @@ func (s *restServer) ResetPassword(ctx context.Context, req ResetPasswordRequest
 }
 
 // SetupTotp implements operation setupTotp.
-func (s *restServer) SetupTotp(ctx context.Context, req SetupTotpRequestObject) (SetupTotpResponseObject, error) {
-	return SetupTotp501JSONResponse{notImplemented()}, nil
+func (s *restServer) SetupTotp(ctx context.Context, _ SetupTotpRequestObject) (SetupTotpResponseObject, error) {
+	r, err := s.auth.SetupTotp(ctx, bearerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return SetupTotp200JSONResponse{Ok: true, Data: TotpSetupResult{Secret: r.Secret, OtpauthUrl: r.OTPAuthURL, BackupCodes: r.BackupCodes}}, nil
 }
 
 // VerifyTotp implements operation verifyTotp.
 func (s *restServer) VerifyTotp(ctx context.Context, req VerifyTotpRequestObject) (VerifyTotpResponseObject, error) {
-	return VerifyTotp501JSONResponse{notImplemented()}, nil
+	if err := s.auth.VerifyTotp(ctx, bearerFrom(ctx), req.Body.TotpCode); err != nil {
+		return nil, err
+	}
+	return VerifyTotp200JSONResponse(message(auth.MsgTOTPEnabled)), nil
 }
 
 // DisableTotp implements operation disableTotp.
 func (s *restServer) DisableTotp(ctx context.Context, req DisableTotpRequestObject) (DisableTotpResponseObject, error) {
-	return DisableTotp501JSONResponse{notImplemented()}, nil
+	if err := s.auth.DisableTotp(ctx, bearerFrom(ctx), req.Body.Password); err != nil {
+		return nil, err
+	}
+	return DisableTotp200JSONResponse(message(auth.MsgTOTPDisabled)), nil
+}
+
+// GetTotpStatus implements operation getTotpStatus.
+func (s *restServer) GetTotpStatus(ctx context.Context, _ GetTotpStatusRequestObject) (GetTotpStatusResponseObject, error) {
+	st, err := s.auth.GetTotpStatus(ctx, bearerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return GetTotpStatus200JSONResponse{Ok: true, Data: TotpStatus{Enabled: st.Enabled, Pending: st.Pending, BackupCodesRemaining: st.BackupCodesRemaining}}, nil
+}
+
+// RegenerateBackupCodes implements operation regenerateBackupCodes.
+func (s *restServer) RegenerateBackupCodes(ctx context.Context, req RegenerateBackupCodesRequestObject) (RegenerateBackupCodesResponseObject, error) {
+	codes, err := s.auth.RegenerateBackupCodes(ctx, bearerFrom(ctx), req.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	return RegenerateBackupCodes200JSONResponse{Ok: true, Data: BackupCodes{BackupCodes: codes}}, nil
 }
 
 // restHandler mounts the REST API on mux.

@@ -31,6 +31,8 @@ var cheapHash = auth.HashParams{MemoryKiB: 1024, Iterations: 1, Parallelism: 1, 
 
 const secret = "0123456789abcdef0123456789abcdef"
 
+var encKey = []byte("an-encryption-key-of-32-bytes!!!")
+
 type env struct {
 	svc   *auth.Service
 	clock *clock
@@ -41,7 +43,7 @@ func newEnv(t *testing.T, dbURL string, mod ...func(*auth.Config)) env {
 	t.Helper()
 	st := storetest.Open(t, dbURL)
 	c := &clock{now: time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)}
-	cfg := auth.Config{Store: st, Now: c.Now, JWTSecret: []byte(secret), Hash: cheapHash}
+	cfg := auth.Config{Store: st, Now: c.Now, JWTSecret: []byte(secret), EncryptionKey: encKey, Hash: cheapHash}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -297,7 +299,7 @@ func TestPasswordRehashOnLogin(t *testing.T) {
 			t.Fatalf("unexpected hash %q", before.PasswordHash)
 		}
 		// The same database, now served with stronger parameters.
-		strong, err := auth.New(auth.Config{Store: e.store, Now: e.clock.Now, JWTSecret: []byte(secret), Hash: cheapHash})
+		strong, err := auth.New(auth.Config{Store: e.store, Now: e.clock.Now, JWTSecret: []byte(secret), EncryptionKey: encKey, Hash: cheapHash})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ const (
 	CodeInvalidPassword    Code = "invalid_password"
 	CodeAlreadyEnabled     Code = "already_enabled"
 	CodeTOTPNotSetUp       Code = "totp_not_setup"
+	CodeTOTPNotEnabled     Code = "totp_not_enabled"
 	CodeRateLimited        Code = "rate_limited"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"

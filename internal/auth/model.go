@@ -46,8 +46,13 @@ type User struct {
 	Tier        Tier
 	TrialEndsAt *time.Time
 	TOTPEnabled bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// TOTPSecret and TOTPPendingSecret are sealed (encrypted) secrets, "" when absent.
+	TOTPSecret        string
+	TOTPPendingSecret string
+	// TOTPLastStep is the last TOTP time step accepted; codes of it or earlier are refused.
+	TOTPLastStep int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // EffectiveTier is the tier the user has at now: a trial that has ended falls back to

@@ -30,6 +30,21 @@ type Store interface {
 	// RevokeSession revokes one session, reporting whether it was active.
 	RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error)
 	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+
+	// SetPendingTOTP stores a new pending secret unless 2FA is enabled, reporting whether it did.
+	SetPendingTOTP(ctx context.Context, userID, sealedSecret string, at time.Time) (bool, error)
+	// EnableTOTP promotes the pending secret to the active one and records step, only if the
+	// pending secret is still sealedPending and step is after the last used one.
+	EnableTOTP(ctx context.Context, userID, sealedPending string, step int64, at time.Time) (bool, error)
+	// AdvanceTOTPStep records step as used if it is after the last used one (compare-and-set).
+	AdvanceTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// DisableTOTP removes both secrets and every backup code.
+	DisableTOTP(ctx context.Context, userID string, at time.Time) error
+	// ReplaceBackupCodes deletes the user's backup codes and stores the given hashes.
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// ConsumeBackupCode marks an unused code as used, reporting whether it was unused.
+	ConsumeBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error)
+	CountBackupCodes(ctx context.Context, userID string) (int, error)
 }
 
 // Config holds what a Service is built from. Zero values take the documented defaults.
@@ -52,6 +67,10 @@ type Config struct {
 	Hash        HashParams
 	HashSlots   int
 	HashMaxWait time.Duration
+	// EncryptionKey (32 bytes) seals TOTP secrets and keys backup-code hashes.
+	EncryptionKey []byte
+	// TOTPIssuer names the service in authenticator apps (default "Panguard").
+	TOTPIssuer string
 }
 
 // Service implements the account and authentication operations.
@@ -62,6 +81,9 @@ type Service struct {
 	hasher *Hasher
 	tokens *tokens
 	ttl    time.Duration
+	sealer *sealer
+	// totpIssuer is shown by authenticator apps.
+	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
 	dummyHash string
 }
@@ -96,6 +118,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Hash == (HashParams{}) {
 		cfg.Hash = DefaultHashParams
 	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = "Panguard"
+	}
+	sl, err := newSealer(cfg.EncryptionKey, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		store:  cfg.Store,
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Millisecond) },
@@ -103,12 +132,12 @@ func New(cfg Config) (*Service, error) {
 		hasher: NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait),
 		tokens: newTokens(cfg.JWTSecret, cfg.Issuer, cfg.Audience, cfg.TokenTTL, cfg.TokenLeeway, cfg.Now),
 		ttl:    cfg.TokenTTL,
+		sealer: sl, totpIssuer: cfg.TOTPIssuer,
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	var err error
 	if s.dummyHash, err = s.hasher.Hash(context.Background(), hex.EncodeToString(dummy)); err != nil {
 		return nil, err
 	}
@@ -220,8 +249,10 @@ type LoginResult struct {
 }
 
 // Login checks the credentials and opens a new session. Unknown email and wrong password
-// give the same ErrInvalidCredentials after the same work. A stored hash with outdated
-// parameters is replaced. Errors: ErrInvalidCredentials, CodeValidation, ErrBusy.
+// give the same ErrInvalidCredentials after the same work. With 2FA on, a TOTP or backup code
+// is required (without one the result is TOTPRequired) and consumed in the same transaction
+// that opens the session. A stored hash with outdated parameters is replaced.
+// Errors: ErrInvalidCredentials, ErrInvalidTOTP, CodeValidation, ErrBusy.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
 	email := NormalizeEmail(in.Email)
 	if email == "" || in.Password == "" {
@@ -264,6 +295,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 				return err
 			}
 			u.PasswordHash, u.UpdatedAt = newHash, now
+		}
+		if u.TOTPEnabled {
+			if err := s.checkSecondFactor(ctx, u, in.TOTPCode, in.BackupCode, now); err != nil {
+				return err
+			}
 		}
 		sess, tok, err := s.newSession(ctx, u.ID, now)
 		if err != nil {

@@ -22,6 +22,19 @@ type userRow struct {
 	TOTPEnabled  bool   `bun:"totp_enabled"`
 	CreatedAt    int64  `bun:"created_at"`
 	UpdatedAt    int64  `bun:"updated_at"`
+
+	TOTPSecret        *string `bun:"totp_secret"`
+	TOTPPendingSecret *string `bun:"totp_pending_secret"`
+	TOTPLastStep      int64   `bun:"totp_last_step"`
+}
+
+type backupCodeRow struct {
+	bun.BaseModel `bun:"table:backup_codes,alias:bc"`
+
+	UserID    string `bun:"user_id,pk"`
+	CodeHash  string `bun:"code_hash,pk"`
+	CreatedAt int64  `bun:"created_at"`
+	UsedAt    *int64 `bun:"used_at"`
 }
 
 type sessionRow struct {
@@ -66,7 +79,22 @@ func toUserRow(u auth.User) userRow {
 		ID: u.ID, Email: u.Email, Name: u.Name, PasswordHash: u.PasswordHash, Tier: string(u.Tier),
 		TrialEndsAt: msPtr(u.TrialEndsAt), TOTPEnabled: u.TOTPEnabled,
 		CreatedAt: ms(u.CreatedAt), UpdatedAt: ms(u.UpdatedAt),
+		TOTPSecret: strPtr(u.TOTPSecret), TOTPPendingSecret: strPtr(u.TOTPPendingSecret), TOTPLastStep: u.TOTPLastStep,
 	}
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (r userRow) domain() auth.User {
@@ -74,5 +102,6 @@ func (r userRow) domain() auth.User {
 		ID: r.ID, Email: r.Email, Name: r.Name, PasswordHash: r.PasswordHash, Tier: auth.Tier(r.Tier),
 		TrialEndsAt: fromMSPtr(r.TrialEndsAt), TOTPEnabled: r.TOTPEnabled,
 		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+		TOTPSecret: deref(r.TOTPSecret), TOTPPendingSecret: deref(r.TOTPPendingSecret), TOTPLastStep: r.TOTPLastStep,
 	}
 }

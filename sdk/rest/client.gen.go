@@ -17,6 +17,21 @@ import (
 	"panguard.ai/auth/sdk/apitime"
 )
 
+// Defines values for BackupCodesEnvelopeOk.
+const (
+	BackupCodesEnvelopeOkTrue BackupCodesEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the BackupCodesEnvelopeOk enum.
+func (e BackupCodesEnvelopeOk) Valid() bool {
+	switch e {
+	case BackupCodesEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeOk.
 const (
 	ErrorEnvelopeOkFalse ErrorEnvelopeOk = false
@@ -194,6 +209,35 @@ func (e TotpSetupEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for TotpStatusEnvelopeOk.
+const (
+	TotpStatusEnvelopeOkTrue TotpStatusEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the TotpStatusEnvelopeOk enum.
+func (e TotpStatusEnvelopeOk) Valid() bool {
+	switch e {
+	case TotpStatusEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// BackupCodes defines model for BackupCodes.
+type BackupCodes struct {
+	BackupCodes []string `json:"backupCodes"`
+}
+
+// BackupCodesEnvelope defines model for BackupCodesEnvelope.
+type BackupCodesEnvelope struct {
+	Data BackupCodes           `json:"data"`
+	Ok   BackupCodesEnvelopeOk `json:"ok"`
+}
+
+// BackupCodesEnvelopeOk defines model for BackupCodesEnvelope.Ok.
+type BackupCodesEnvelopeOk bool
+
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
 	Password string `json:"password"`
@@ -293,6 +337,11 @@ type ProfileEnvelope struct {
 // ProfileEnvelopeOk defines model for ProfileEnvelope.Ok.
 type ProfileEnvelopeOk bool
 
+// RegenerateBackupCodesRequest defines model for RegenerateBackupCodesRequest.
+type RegenerateBackupCodesRequest struct {
+	Password string `json:"password"`
+}
+
 // RegisterEnvelope defines model for RegisterEnvelope.
 type RegisterEnvelope struct {
 	// Data For a new account: `user`, `token` and `expiresAt`. For an email that already has an
@@ -386,6 +435,25 @@ type TotpSetupResult struct {
 	Secret string `json:"secret"`
 }
 
+// TotpStatus defines model for TotpStatus.
+type TotpStatus struct {
+	// BackupCodesRemaining Unused backup codes (0 while 2FA is off)
+	BackupCodesRemaining int  `json:"backupCodesRemaining"`
+	Enabled              bool `json:"enabled"`
+
+	// Pending A setup awaits verification
+	Pending bool `json:"pending"`
+}
+
+// TotpStatusEnvelope defines model for TotpStatusEnvelope.
+type TotpStatusEnvelope struct {
+	Data TotpStatus           `json:"data"`
+	Ok   TotpStatusEnvelopeOk `json:"ok"`
+}
+
+// TotpStatusEnvelopeOk defines model for TotpStatusEnvelope.Ok.
+type TotpStatusEnvelopeOk bool
+
 // VerifyTotpRequest defines model for VerifyTotpRequest.
 type VerifyTotpRequest struct {
 	TotpCode string `json:"totpCode"`
@@ -431,6 +499,9 @@ type RegisterJSONRequestBody = RegisterRequest
 
 // ResetPasswordJSONRequestBody defines body for ResetPassword for application/json ContentType.
 type ResetPasswordJSONRequestBody = ResetPasswordRequest
+
+// RegenerateBackupCodesJSONRequestBody defines body for RegenerateBackupCodes for application/json ContentType.
+type RegenerateBackupCodesJSONRequestBody = RegenerateBackupCodesRequest
 
 // DisableTotpJSONRequestBody defines body for DisableTotp for application/json ContentType.
 type DisableTotpJSONRequestBody = DisableTotpRequest
@@ -668,6 +739,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/auth/reset-password (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegenerateBackupCodesWithBody Replace every backup code with 10 new ones (requires the password)
+	//
+	// The old codes stop working at once. The new codes are shown only in this response.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+	RegenerateBackupCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
+	//
+	// The old codes stop working at once. The new codes are shown only in this response.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+	RegenerateBackupCodes(ctx context.Context, body RegenerateBackupCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DisableTotpWithBody Turn 2FA off (requires the password)
 	//
 	// Removes the secret and every backup code; a later setup issues a fresh set.
@@ -693,6 +782,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/auth/totp/setup (the `SetupTotp` operationId).
 	SetupTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTotpStatus Whether 2FA is on, and how many backup codes are left
+	//
+	// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
+	GetTotpStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTotpWithBody Confirm the pending secret with a current code and enable 2FA
 	//
@@ -903,6 +997,44 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 	return c.Client.Do(req)
 }
 
+// RegenerateBackupCodesWithBody Replace every backup code with 10 new ones (requires the password)
+//
+// The old codes stop working at once. The new codes are shown only in this response.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+func (c *Client) RegenerateBackupCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateBackupCodesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
+//
+// The old codes stop working at once. The new codes are shown only in this response.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+func (c *Client) RegenerateBackupCodes(ctx context.Context, body RegenerateBackupCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateBackupCodesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DisableTotpWithBody Turn 2FA off (requires the password)
 //
 // Removes the secret and every backup code; a later setup issues a fresh set.
@@ -949,6 +1081,21 @@ func (c *Client) DisableTotp(ctx context.Context, body DisableTotpJSONRequestBod
 // Corresponds with POST /api/auth/totp/setup (the `SetupTotp` operationId).
 func (c *Client) SetupTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetupTotpRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTotpStatus Whether 2FA is on, and how many backup codes are left
+//
+// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
+func (c *Client) GetTotpStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTotpStatusRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1207,6 +1354,46 @@ func NewResetPasswordRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewRegenerateBackupCodesRequest calls the generic RegenerateBackupCodes builder with application/json body
+func NewRegenerateBackupCodesRequest(server string, body RegenerateBackupCodesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegenerateBackupCodesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRegenerateBackupCodesRequestWithBody constructs an http.Request for the RegenerateBackupCodes method, with any body, and a specified content type
+func NewRegenerateBackupCodesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/auth/totp/backup-codes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDisableTotpRequest calls the generic DisableTotp builder with application/json body
 func NewDisableTotpRequest(server string, body DisableTotpJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1267,6 +1454,33 @@ func NewSetupTotpRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTotpStatusRequest constructs an http.Request for the GetTotpStatus method
+func NewGetTotpStatusRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/auth/totp/status")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1456,6 +1670,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/auth/reset-password (the `ResetPassword` operationId).
 	ResetPasswordWithResponse(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
 
+	// RegenerateBackupCodesWithBodyWithResponse Replace every backup code with 10 new ones (requires the password)
+	//
+	// The old codes stop working at once. The new codes are shown only in this response.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+	RegenerateBackupCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateBackupCodesResponse, error)
+
+	// RegenerateBackupCodesWithResponse Replace every backup code with 10 new ones (requires the password)
+	//
+	// The old codes stop working at once. The new codes are shown only in this response.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+	RegenerateBackupCodesWithResponse(ctx context.Context, body RegenerateBackupCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateBackupCodesResponse, error)
+
 	// DisableTotpWithBodyWithResponse Turn 2FA off (requires the password)
 	//
 	// Removes the secret and every backup code; a later setup issues a fresh set.
@@ -1483,6 +1715,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/auth/totp/setup (the `SetupTotp` operationId).
 	SetupTotpWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SetupTotpResponse, error)
+
+	// GetTotpStatusWithResponse Whether 2FA is on, and how many backup codes are left
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
+	GetTotpStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTotpStatusResponse, error)
 
 	// VerifyTotpWithBodyWithResponse Confirm the pending secret with a current code and enable 2FA
 	//
@@ -2032,6 +2271,103 @@ func (r ResetPasswordResponse) ContentType() string {
 	return ""
 }
 
+// RegenerateBackupCodesResponse429Headers the declared response headers of an HTTP 429 response for RegenerateBackupCodes
+type RegenerateBackupCodesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RegenerateBackupCodesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BackupCodesEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorEnvelope
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegenerateBackupCodesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON200() *BackupCodesEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON400() *ErrorEnvelope {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON401() *ErrorEnvelope {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RegenerateBackupCodesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RegenerateBackupCodesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegenerateBackupCodesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegenerateBackupCodesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegenerateBackupCodesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DisableTotpResponse429Headers the declared response headers of an HTTP 429 response for DisableTotp
 type DisableTotpResponse429Headers struct {
 	RetryAfter *int
@@ -2043,7 +2379,7 @@ type DisableTotpResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *MessageEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
+	JSON400 *ErrorEnvelope
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ErrorEnvelope
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -2054,8 +2390,6 @@ type DisableTotpResponse struct {
 	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
-	// JSON501 the response for an HTTP 501 `application/json` response
-	JSON501 *NotImplemented
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -2068,7 +2402,7 @@ func (r DisableTotpResponse) GetJSON200() *MessageEnvelope {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DisableTotpResponse) GetJSON400() *BadRequest {
+func (r DisableTotpResponse) GetJSON400() *ErrorEnvelope {
 	return r.JSON400
 }
 
@@ -2095,11 +2429,6 @@ func (r DisableTotpResponse) GetJSON429() *RateLimited {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DisableTotpResponse) GetJSON500() *Internal {
 	return r.JSON500
-}
-
-// GetJSON501 returns the response for an HTTP 501 `application/json` response
-func (r DisableTotpResponse) GetJSON501() *NotImplemented {
-	return r.JSON501
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -2154,8 +2483,6 @@ type SetupTotpResponse struct {
 	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
-	// JSON501 the response for an HTTP 501 `application/json` response
-	JSON501 *NotImplemented
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -2185,11 +2512,6 @@ func (r SetupTotpResponse) GetJSON429() *RateLimited {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SetupTotpResponse) GetJSON500() *Internal {
 	return r.JSON500
-}
-
-// GetJSON501 returns the response for an HTTP 501 `application/json` response
-func (r SetupTotpResponse) GetJSON501() *NotImplemented {
-	return r.JSON501
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -2226,6 +2548,82 @@ func (r SetupTotpResponse) ContentType() string {
 	return ""
 }
 
+// GetTotpStatusResponse429Headers the declared response headers of an HTTP 429 response for GetTotpStatus
+type GetTotpStatusResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetTotpStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TotpStatusEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTotpStatusResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTotpStatusResponse) GetJSON200() *TotpStatusEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTotpStatusResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTotpStatusResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTotpStatusResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTotpStatusResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTotpStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTotpStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTotpStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTotpStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifyTotpResponse429Headers the declared response headers of an HTTP 429 response for VerifyTotp
 type VerifyTotpResponse429Headers struct {
 	RetryAfter *int
@@ -2250,8 +2648,6 @@ type VerifyTotpResponse struct {
 	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Internal
-	// JSON501 the response for an HTTP 501 `application/json` response
-	JSON501 *NotImplemented
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -2296,11 +2692,6 @@ func (r VerifyTotpResponse) GetJSON429() *RateLimited {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r VerifyTotpResponse) GetJSON500() *Internal {
 	return r.JSON500
-}
-
-// GetJSON501 returns the response for an HTTP 501 `application/json` response
-func (r VerifyTotpResponse) GetJSON501() *NotImplemented {
-	return r.JSON501
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -2495,6 +2886,36 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 	return ParseResetPasswordResponse(rsp)
 }
 
+// RegenerateBackupCodesWithBodyWithResponse Replace every backup code with 10 new ones (requires the password)
+//
+// The old codes stop working at once. The new codes are shown only in this response.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+func (c *ClientWithResponses) RegenerateBackupCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateBackupCodesResponse, error) {
+	rsp, err := c.RegenerateBackupCodesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateBackupCodesResponse(rsp)
+}
+
+// RegenerateBackupCodesWithResponse Replace every backup code with 10 new ones (requires the password)
+//
+// The old codes stop working at once. The new codes are shown only in this response.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/totp/backup-codes (the `RegenerateBackupCodes` operationId).
+func (c *ClientWithResponses) RegenerateBackupCodesWithResponse(ctx context.Context, body RegenerateBackupCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateBackupCodesResponse, error) {
+	rsp, err := c.RegenerateBackupCodes(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateBackupCodesResponse(rsp)
+}
+
 // DisableTotpWithBodyWithResponse Turn 2FA off (requires the password)
 //
 // Removes the secret and every backup code; a later setup issues a fresh set.
@@ -2539,6 +2960,19 @@ func (c *ClientWithResponses) SetupTotpWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseSetupTotpResponse(rsp)
+}
+
+// GetTotpStatusWithResponse Whether 2FA is on, and how many backup codes are left
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
+func (c *ClientWithResponses) GetTotpStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTotpStatusResponse, error) {
+	rsp, err := c.GetTotpStatus(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTotpStatusResponse(rsp)
 }
 
 // VerifyTotpWithBodyWithResponse Confirm the pending secret with a current code and enable 2FA
@@ -3046,29 +3480,29 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 	return response, nil
 }
 
-// ParseDisableTotpResponse parses an HTTP response from a DisableTotpWithResponse call
-func ParseDisableTotpResponse(rsp *http.Response) (*DisableTotpResponse, error) {
+// ParseRegenerateBackupCodesResponse parses an HTTP response from a RegenerateBackupCodesWithResponse call
+func ParseRegenerateBackupCodesResponse(rsp *http.Response) (*RegenerateBackupCodesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DisableTotpResponse{
+	response := &RegenerateBackupCodesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest MessageEnvelope
+		var dest BackupCodesEnvelope
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest ErrorEnvelope
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -3109,12 +3543,93 @@ func ParseDisableTotpResponse(rsp *http.Response) (*DisableTotpResponse, error) 
 		}
 		response.JSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON501 = &dest
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RegenerateBackupCodesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDisableTotpResponse parses an HTTP response from a DisableTotpWithResponse call
+func ParseDisableTotpResponse(rsp *http.Response) (*DisableTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -3190,13 +3705,6 @@ func ParseSetupTotpResponse(rsp *http.Response) (*SetupTotpResponse, error) {
 		}
 		response.JSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3209,6 +3717,73 @@ func ParseSetupTotpResponse(rsp *http.Response) (*SetupTotpResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers SetupTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTotpStatusResponse parses an HTTP response from a GetTotpStatusWithResponse call
+func ParseGetTotpStatusResponse(rsp *http.Response) (*GetTotpStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTotpStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TotpStatusEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetTotpStatusResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -3291,13 +3866,6 @@ func ParseVerifyTotpResponse(rsp *http.Response) (*VerifyTotpResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable

@@ -1,0 +1,295 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+// TOTP parameters: what every authenticator app understands.
+const (
+	totpPeriod      = 30
+	totpDigits      = otp.DigitsSix
+	totpSkew        = 1 // steps accepted either side of now
+	BackupCodeCount = 10
+	backupCodeLen   = 10
+	backupAlphabet  = "abcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+// Messages of the TOTP operations.
+const (
+	MsgTOTPEnabled  = "Two-factor authentication enabled successfully"
+	MsgTOTPDisabled = "Two-factor authentication disabled"
+)
+
+var (
+	// errInvalidTOTPSetup is a wrong code while confirming a setup: the request, not the
+	// caller's identity, is wrong, so it is KindInvalid (400) rather than 401.
+	errInvalidTOTPSetup = &Error{Kind: KindInvalid, Code: CodeInvalidTOTP, Message: ErrInvalidTOTP.Message}
+	// ErrTOTPNotEnabled is returned by operations that need 2FA on when it is off.
+	ErrTOTPNotEnabled = &Error{Kind: KindInvalid, Code: CodeTOTPNotEnabled, Message: "Two-factor authentication is not enabled"}
+)
+
+// TOTPSetup is a new pending secret and the backup codes that go with it, shown once.
+type TOTPSetup struct {
+	Secret      string // base32
+	OTPAuthURL  string
+	BackupCodes []string
+}
+
+// TOTPStatus describes a user's second factor.
+type TOTPStatus struct {
+	Enabled              bool
+	Pending              bool
+	BackupCodesRemaining int
+}
+
+func (s *Service) totpOpts() totp.ValidateOpts {
+	return totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1}
+}
+
+func (s *Service) step(t time.Time) int64 { return t.Unix() / totpPeriod }
+
+// matchStep returns the time step within ±totpSkew of now whose code equals code, or 0.
+func (s *Service) matchStep(secret, code string, now time.Time) int64 {
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		return 0
+	}
+	cur := s.step(now)
+	var found int64
+	for d := int64(-totpSkew); d <= totpSkew; d++ {
+		want, err := totp.GenerateCodeCustom(secret, time.Unix((cur+d)*totpPeriod, 0), s.totpOpts())
+		// Every candidate is compared, in constant time, so timing does not tell which matched.
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			found = cur + d
+		}
+	}
+	return found
+}
+
+func (s *Service) newBackupCodes(userID string) (codes, hashes []string, err error) {
+	codes, hashes = make([]string, BackupCodeCount), make([]string, BackupCodeCount)
+	buf := make([]byte, 1)
+	for i := range codes {
+		var b strings.Builder
+		for b.Len() < backupCodeLen {
+			if _, err := io.ReadFull(s.rand, buf); err != nil {
+				return nil, nil, fmt.Errorf("auth: random: %w", err)
+			}
+			// Rejection sampling keeps the alphabet uniform: 252 = 7*36.
+			if buf[0] < 252 {
+				b.WriteByte(backupAlphabet[buf[0]%36])
+			}
+		}
+		codes[i] = b.String()
+		hashes[i] = s.sealer.codeHash(userID, codes[i])
+	}
+	return codes, hashes, nil
+}
+
+// normalizeBackupCode accepts what people type: any case, spaces or dashes.
+func normalizeBackupCode(c string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == ' ' || r == '-':
+			return -1
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return r
+	}, strings.TrimSpace(c))
+}
+
+// SetupTotp creates a new pending TOTP secret and 10 backup codes for the caller, replacing
+// any earlier pending setup. 2FA turns on only when VerifyTotp confirms a code.
+// Errors: ErrUnauthenticated, ErrAlreadyEnabled.
+func (s *Service) SetupTotp(ctx context.Context, token string) (TOTPSetup, error) {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	if p.User.TOTPEnabled {
+		return TOTPSetup{}, ErrAlreadyEnabled
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: s.totpIssuer, AccountName: p.User.Email, Period: totpPeriod, SecretSize: 20,
+		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, Rand: s.rand,
+	})
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("auth: totp secret: %w", err)
+	}
+	sealed, err := s.sealer.seal(key.Secret(), p.User.ID)
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	codes, hashes, err := s.newBackupCodes(p.User.ID)
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	now := s.now()
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.SetPendingTOTP(ctx, p.User.ID, sealed, now)
+		if err != nil {
+			return err
+		}
+		if !ok { // enabled meanwhile by a concurrent verify
+			return ErrAlreadyEnabled
+		}
+		return s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, now)
+	})
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	u := "otpauth://totp/" + url.PathEscape(s.totpIssuer+":"+p.User.Email) +
+		"?secret=" + key.Secret() + "&issuer=" + url.QueryEscape(s.totpIssuer)
+	return TOTPSetup{Secret: key.Secret(), OTPAuthURL: u, BackupCodes: codes}, nil
+}
+
+// VerifyTotp confirms the pending secret with a current code (±1 step) and enables 2FA.
+// The code's time step is recorded, so the same code cannot then be used to log in.
+// Errors: ErrUnauthenticated, ErrAlreadyEnabled, ErrTOTPNotSetUp, invalid_totp_code (400).
+func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	u := p.User
+	if u.TOTPEnabled {
+		return ErrAlreadyEnabled
+	}
+	if u.TOTPPendingSecret == "" {
+		return ErrTOTPNotSetUp
+	}
+	secret, err := s.sealer.open(u.TOTPPendingSecret, u.ID)
+	if err != nil {
+		return err
+	}
+	step := s.matchStep(secret, code, s.now())
+	if step == 0 {
+		return errInvalidTOTPSetup
+	}
+	ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// The step was already used, or a concurrent setup/verify changed the secret.
+		return errInvalidTOTPSetup
+	}
+	return nil
+}
+
+// checkSecondFactor consumes a TOTP or backup code of u inside ctx's transaction.
+// Errors: ErrInvalidTOTP.
+func (s *Service) checkSecondFactor(ctx context.Context, u User, totpCode, backupCode *string, now time.Time) error {
+	if backupCode != nil {
+		c := normalizeBackupCode(*backupCode)
+		if len(c) != backupCodeLen {
+			return ErrInvalidTOTP
+		}
+		ok, err := s.store.ConsumeBackupCode(ctx, u.ID, s.sealer.codeHash(u.ID, c), now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrInvalidTOTP
+		}
+		return nil
+	}
+	secret, err := s.sealer.open(u.TOTPSecret, u.ID)
+	if err != nil {
+		return err
+	}
+	step := s.matchStep(secret, *totpCode, now)
+	if step == 0 {
+		return ErrInvalidTOTP
+	}
+	// Compare-and-set on the last used step: a replayed code loses, on any replica.
+	ok, err := s.store.AdvanceTOTPStep(ctx, u.ID, step)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrInvalidTOTP
+	}
+	return nil
+}
+
+// DisableTotp turns 2FA off after checking the password, removing the secret and every
+// backup code (also a pending setup). Errors: ErrUnauthenticated, ErrInvalidPassword,
+// ErrTOTPNotEnabled, CodeValidation, ErrBusy.
+func (s *Service) DisableTotp(ctx context.Context, token, password string) error {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	if err := s.checkPassword(ctx, p.User, password); err != nil {
+		return err
+	}
+	if !p.User.TOTPEnabled && p.User.TOTPPendingSecret == "" {
+		return ErrTOTPNotEnabled
+	}
+	return s.store.DisableTOTP(ctx, p.User.ID, s.now())
+}
+
+// GetTotpStatus reports whether 2FA is on and how many backup codes are left.
+// Errors: ErrUnauthenticated.
+func (s *Service) GetTotpStatus(ctx context.Context, token string) (TOTPStatus, error) {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return TOTPStatus{}, err
+	}
+	st := TOTPStatus{Enabled: p.User.TOTPEnabled, Pending: !p.User.TOTPEnabled && p.User.TOTPPendingSecret != ""}
+	if st.Enabled {
+		if st.BackupCodesRemaining, err = s.store.CountBackupCodes(ctx, p.User.ID); err != nil {
+			return TOTPStatus{}, err
+		}
+	}
+	return st, nil
+}
+
+// RegenerateBackupCodes replaces every backup code with 10 new ones after checking the
+// password; the old codes stop working at once. Errors: ErrUnauthenticated,
+// ErrInvalidPassword, ErrTOTPNotEnabled, CodeValidation, ErrBusy.
+func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password string) ([]string, error) {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(ctx, p.User, password); err != nil {
+		return nil, err
+	}
+	if !p.User.TOTPEnabled {
+		return nil, ErrTOTPNotEnabled
+	}
+	codes, hashes, err := s.newBackupCodes(p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, s.now()); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// checkPassword verifies the password of an already authenticated user.
+func (s *Service) checkPassword(ctx context.Context, u User, password string) error {
+	if password == "" {
+		return invalid("Password is required")
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrInvalidPassword
+	}
+	return nil
+}
