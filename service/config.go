@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +21,10 @@ type config struct {
 	TOTPIssuer    string        `env:"PANGUARD_TOTP_ISSUER" envDefault:"Panguard"`
 	TokenTTL      time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
 	LogLevel      string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
+
+	SMTPURL   string `env:"PANGUARD_SMTP_URL"`
+	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
+	PublicURL string `env:"PANGUARD_PUBLIC_URL" envDefault:"http://localhost:3000"`
 
 	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
 	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
@@ -43,6 +48,9 @@ func loadConfig(environ map[string]string) (config, error) {
 		return c, fmt.Errorf("config: PANGUARD_JWT_SECRET must be at least 32 bytes")
 	case c.TOTPIssuer == "" || strings.ContainsAny(c.TOTPIssuer, ":"):
 		return c, fmt.Errorf("config: PANGUARD_TOTP_ISSUER must be non-empty and without ':'")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("config: PANGUARD_PUBLIC_URL must be an http(s) URL")
 	}
 	if c.EncryptionKey != "" {
 		if _, err := auth.ParseKey(c.EncryptionKey); err != nil {

@@ -24,7 +24,6 @@ const (
 	codeUnsupportedMedia auth.Code = "unsupported_media_type"
 	codeNotFound         auth.Code = "not_found"
 	codeMethodNotAllowed auth.Code = "method_not_allowed"
-	codeNotImplemented   auth.Code = "not_implemented"
 )
 
 // limitBody refuses bodies over MaxBodyBytes with 413 and bodies that are not JSON with 415.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/mail"
+	"panguard.ai/auth/internal/outbox"
 	"panguard.ai/auth/internal/store"
 )
 
@@ -49,7 +52,31 @@ type app struct {
 	log     *slog.Logger
 	store   *store.Store
 	auth    *auth.Service
+	sender  *outbox.Sender
 	handler http.Handler
+}
+
+// newTransport picks SMTP when configured, else the log.
+func newTransport(cfg config, log *slog.Logger) (mail.Transport, error) {
+	if cfg.SMTPURL == "" {
+		log.Warn("no PANGUARD_SMTP_URL configured: emails (with their reset links) are printed to this log")
+		return mail.LogTransport{Log: log}, nil
+	}
+	helo := ""
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		helo = u.Hostname()
+	}
+	return mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, helo)
+}
+
+// runBackground runs the outbox sender until ctx ends; the returned channel closes when it has stopped.
+func (a *app) runBackground(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.sender.Run(ctx)
+	}()
+	return done
 }
 
 // newApp opens and migrates the store and builds the service from cfg.
@@ -77,8 +104,24 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	a, err := auth.New(auth.Config{
+	transport, err := newTransport(cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var svc *auth.Service
+	sender := outbox.New(outbox.Config{
+		Store: st,
+		Log:   log,
+		Handlers: map[string]outbox.Handler{
+			auth.OutboxResetRequest: func(ctx context.Context, p string) error { return svc.HandleResetRequest(ctx, p) },
+			auth.OutboxEmail:        mail.Handler(transport),
+		},
+	})
+	svc, err = auth.New(auth.Config{
 		Store:         st,
+		PublicURL:     cfg.PublicURL,
+		OnEnqueue:     sender.Wake,
 		JWTSecret:     []byte(secret),
 		EncryptionKey: key,
 		TOTPIssuer:    cfg.TOTPIssuer,
@@ -92,12 +135,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	h, err := newHandler(a, log)
+	h, err := newHandler(svc, log)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, store: st, auth: a, handler: h}, nil
+	return &app{cfg: cfg, log: log, store: st, auth: svc, sender: sender, handler: h}, nil
 }
 
 // secretSetting returns the configured secret, or the one kept in the database, generating
@@ -139,6 +182,9 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 		return err
 	}
 	defer a.store.Close()
+	bgctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := a.runBackground(bgctx)
+	defer func() { stopBackground(); <-bgDone }()
 
 	srv := &http.Server{
 		Handler:           a.handler,

@@ -22,7 +22,7 @@ import (
 func testConfig(dbURL string) config {
 	return config{
 		Addr: "127.0.0.1:0", DatabaseURL: dbURL, TokenTTL: 24 * time.Hour, LogLevel: "error",
-		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard",
+		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard", PublicURL: "http://panguard.test", MailFrom: "Panguard <no-reply@panguard.test>",
 	}
 }
 
@@ -37,6 +37,13 @@ func startServer(t *testing.T, dbURL string) (*httptest.Server, *app) {
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(func() { srv.Close(); a.store.Close() })
 	return srv, a
+}
+
+// startHTTP serves a's handler on an httptest server and returns its URL.
+func startHTTP(t *testing.T, a *app) string {
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func eachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {

@@ -470,9 +470,6 @@ type BadRequest = ErrorEnvelope
 // Internal defines model for Internal.
 type Internal = ErrorEnvelope
 
-// NotImplemented defines model for NotImplemented.
-type NotImplemented = ErrorEnvelope
-
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorEnvelope
 
@@ -915,8 +912,6 @@ type BadRequestJSONResponse ErrorEnvelope
 
 type InternalJSONResponse ErrorEnvelope
 
-type NotImplementedJSONResponse ErrorEnvelope
-
 type PayloadTooLargeJSONResponse ErrorEnvelope
 
 type RateLimitedResponseHeaders struct {
@@ -1027,20 +1022,6 @@ func (response ForgotPassword500JSONResponse) VisitForgotPasswordResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ForgotPassword501JSONResponse struct{ NotImplementedJSONResponse }
-
-func (response ForgotPassword501JSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1548,20 +1529,6 @@ func (response ResetPassword500JSONResponse) VisitResetPasswordResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ResetPassword501JSONResponse struct{ NotImplementedJSONResponse }
-
-func (response ResetPassword501JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2537,81 +2504,80 @@ func (sh *strictHandler) VerifyTotp(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Hz/ctu2lv+rYPC9M197hpIp2XFsZe7sddLk1r1p6+sfzd2NshZMHkmoSYAFQMtqxjP7NPtg+yQ7OAAp",
-	"UqIsxbacbtv/LJIADg7O+Zyf8GcayTSTAoTRtPeZKtCZFBrwx2sWn8IvOWhjf0VSGBD4J8uyhEfMcCl2",
-	"ftZS2Gdwy9IsAfdlDLRHb1jCY/zocsh4AjENKCglFe3RE6b1RKqYpLk25ArIQavTPSDRmCkWGVCaBlRe",
-	"096QJRruAqqjMaTMTv4XBUPao/9vZ0b4jnurd97a2d+KG0hkBvTu7i6gMehI8cxSQXv0WCBRhIssN2Rr",
-	"sEDiICAD7j66tDsbbNO7gB4LA0qwZA02PBGhR4LkAm4ziAzERIO6AUWGLE8s1dyTM9h+RYQkMRjGE02Y",
-	"AgK3mdQQW6J/kObYnkgKwkD8fKSfj4HIDBROTrgmQhrCbhhP2FUCRApixlwXe5qC3ZGQ5pLPiHVcP2HT",
-	"RLL4XMr3TI3geXdwJeOpJV5aIvf3yD/4a7I1yBxJl0bKy8QS5Sg9ZQbe85Q/L5+lJCkTU6KcjmqyNVDM",
-	"wGXiKBls04COgcVWm3qf6SkYNW0dDQ0o+7M+2YexTIBoiKSINTGSTBi3ejmUCoiyI7kY0aoemmlmldzK",
-	"4giUJfAuoBeC5WYMwtg9r8WMRdjI5+aYgcbR7LkVLbtvrvCLDUDF91xrLkYBSVkylCqFOLDaZRcMiIIb",
-	"eQ0xkYoMpRpBTIy8BkG2BnPUO/m4EKX8PyOEkBgyEDGIaEp0Ho0J08SMgcTMsCumwYp3PqPMEV/8stiC",
-	"504SZiUGd6HzLJPKQPw9xJydowR8DaW0iDKYX2uAGyhJvEwtjZdWTO0hlILhLVt0nWdvZOwMXaYsYBnu",
-	"fl3VX3IDqfuKGYu7tEf/8yNr/Rq2Dj997oR3f6FBoQzaKKsmd+UDphSb4uKlsPY+1hb4VH4rr36GyNjB",
-	"FepKjixQaU9xFVOr27xzWvKZgshT2vtoVA6zxa+kTICJBVLlNQ3cUk2EfsO1lZVzabKKo1CnM/OWvoIZ",
-	"BZvm1iq/bFqqLh8LqzjsmEe1M4OCrQW7hsvIirwCZsWy4cQ8yMxP8W2eMtFSwGKcysCteUVSNrWuihhB",
-	"00w1NiMqrclnR0LgNtPEhHdSjaQpfKelLIeU8WQ1v91nTeu8lyMuHid6OMUp6DwxGxE9P/8SDsw0bPFE",
-	"fxRA5BCR0AJ8Aq1cA3EjSIS60iQeS3ga3CfgATXSLCHjjN+2Yj7iBtckQyVTpKliPqQiLMtoUEMehJ39",
-	"JtRpPN7gfrWqHtOiHKG500f4ytpAZmjPHgm0DE8XZT+gt62RbBXYl3H7VfvcfVq+avHUIrRH1DHt0YyJ",
-	"Uc5U3GZ8x25/R8fXO344bguNayN/c+28mZWieKHRSamzCEcX0weV/S5l1YVfbw59FFhj//UZtVxKebN8",
-	"CpZCs+Dy1Yw9584xsEL+Vlh8rC5S6nVAjeIseSvi+0RJ5Il3kCw8PBPH5uSBo7fp9QZZ4xlR32N9Q0Hl",
-	"+Jvk5nvQmo3gcXDqJ9kgoNZXWCAyda9XW5Xiw6Y1TpQc8gR+TwqUsmjMhYv+FkHeCjVJgQnrafu4bLms",
-	"l7HUH14vA5pn8W9BIh4KEDWxWI4X1X3eozCPw45C6zaBGqcwAgGKGajEGpuOBU5hxLUB9Ti2FLNsEFNn",
-	"S6zy1Ouw8RMmKfElYXGsQOtXJBf8lxwCYuOYFhcahOaG3zSGIAV81KfttDphWMmxEjY0oIhRPE2dDqXs",
-	"9j2IkdWMThgGNOWi/B3c7/rWl2pI51bn7h7U5j5Y15f1KreWdMwsWZ20d9atJgImhEWRzIXpkYF1BAcB",
-	"GaAnOCBMxGRQeoODNsExwp+IGTNDWGJjwikZM02Y6ItyLimSKTryqBg8IgNvEQftvnUyf6Mu9nL7/lj3",
-	"uzgPiEsffOmZ+W/+7/oHZTqT5lpdss5VN9qN9+DFcP8+NX2clf8dONdf4E6fgobVKRABk5MKOH0R9lQE",
-	"fjEFOVDaXP7Pf/33wGd8y7i92Nn9QFaEmlX6mnZ57gXAGyMayTTNBTdTGlAtE+mAhAb0KtdcgLYAC8KA",
-	"yhTXVed7tqkiS2dJWZ1IKxa2bs1luYNP9yXOiiHdd0eXp2//eXF8+vabxhFrJcicR3Va8u4hhrmWUJub",
-	"sJHr0mRnYPLscZ5FOc0GXYv5NZ4hix1QaTKr5xeqGQI1RAoaLO5rpmG3S85/PD8h/ptVelJ+VlkyWJk4",
-	"R6YYZvL7s/qnVleFXXaB1AuRa4hr2UCyFZLJmCdAuu+OsCQ4HG7TpqAN7ou1MhBx45JHRNtzJGzCuNHk",
-	"BhQf+roGXSkkUEYcxfxB807vZ9cTyLtj+yZE/SfLkem9RYZqmvVBydJygkUCnGDnipvpmd2wFydgCtRR",
-	"bk1I8etdYXq/+3Be1Epx2/h2RsPYmMzZRy6GskEinC+Jbiir1zw1qBseAbmCMRcxGp4Tb4XJm/fHOCRm",
-	"enwlrV3ui754ewNqWlbOrBPrz7pNzvIoAq17ZPC5T+V1n/YIugekj4dhf39ut9t3d9Z1fcd4kiuofozQ",
-	"bb9GnLVP+rSfh+FuNM5TJrBYgr+hT+1nVp2qX7liTPHF3YBMxqCADOx3A6S2L/SSEs6q5o1IQWz5xhJt",
-	"H8+XZYO+GNRMW3UsvkAiKg+V9TsuXYBQeVyEIjijDwouvVa6iMJkl0KaS1Ty2pPKV7W6fUAa+gzs9Euq",
-	"mwHB/omhzAUOTsGMZYxLsCSREzflfIuFm3BW78U9FX0lbYK+Dp7rAM+xUvN6VZxQLAFrsShn1l3UhqWZ",
-	"a0Q5ffeG7O7uHpKL8zdkws2YpDxJuO8waBOvylYwObghfv/ESN9w0e6Lo+qpzdpKNDHsGsjAvpaK/4oP",
-	"e+Q1Khpx0oVH5YTLh16GG3TNS42xw8nRyTEN6A0o7aPkdtgOEcgyECzjtEd322F719Vhxqj91st1Lu8Q",
-	"S3KtaiScSd1gBI+SCZtaBdQTG3p3w9CxBetQLAXiI7DAaoEZgyJSYaEbi0IeEeCWa6PbFIlzrDiOXUxb",
-	"KQxSh22gzWsZT7+sCcMHOBjZ/c0/b0cypWt3VjQXKefCAYsz+KDSbtYNwy+jtbBNZexKj4cW4Qpuef4y",
-	"4wN3x72AMILKTBIurjGAvwKw0CpMuzBgnr71djyf4V/SvVAkBFh0LeQkgXiEumiX3HNbb1qkZNFOpR3P",
-	"Dunsrh4y30KF416sHtfY6mEHdw9XD652Q90F9MU6eys77HBAZ/WAue42HLa7zsZmnTho2fM0ZWpKe/St",
-	"y7aRQpMrMmKhg410PS9pR89gIJEjLpYr/wclxWg2tbXSubBSUOSURvwGZlCwF3aaLVmbfBiDqEJCX1gB",
-	"tp6pNyc4uQCOEDIo/JoBEVKRwcw1RPtqRT5wsyEs2Wffnp+fWHTqC1Sfgbz2ht5aCIv7PVI3nC5bVo2t",
-	"nBsxCBwp0kXKr5ChIkat7AspwBW+t7RzXMmVNGM0+mQvDLcdYtdRDiuwGwG3airTeXtw8jetJ6GK1we+",
-	"WkvCU+MdjkjkaATxMT6/YUleQ8FKKpF2w+5+K9xthQfnnW4vDHth2A7D8D/KYnePwvS78dXfI/4j/+74",
-	"4tfjzg/8WB+L0xfRm+P94+vsXz+9+e6w3bampkjyVZJwswVeLixwD5N53JwYc3kwepRY1/bNGESRGuoV",
-	"yY5aKcv5nfXEV0lRtzNH0V0V0hvSCiUjff9hPeMx6z6spTUqLYfzM7p1alIjBfw4pL2Pa8jPzIgEq4Ou",
-	"hXTO3acG2/MepYZwERBMfTsfjAxZZCSqfLnZB1oih9df3OjZAHAVdhet2g4fpSrRczPtng6hFxbDbutF",
-	"HN6230xwSJ2bWw1BxPbv3Vw/yu6+lyPChfPVkP1BzU6iOyzK1Iuw3hsmkqSqZmkqJlqDRk9+0ULL3FRN",
-	"9IJxse+f3if16idzQ7QLuId5kkw36Wl6Fjjdxk7lV2jlLST/f00k+gb+I02uATIykerap/H21vG/5ju9",
-	"f9vS5vM3CMHVzM3HT3efqsJ4itxCXmXorrjbF06gVoqYK+aMoEG6vocnk6xFM9xpdV6chwe93Uea4Xov",
-	"Sye81zC78kPNLvvaUtUsizxJas0cM8+hc97Z63W7Mzv9AH2Y749Yog/ZrAPiDyzclhNRrhQIUyCBZ0xA",
-	"YDiEyGAQwkGh4+6lwaVlKsLvA4954Ve+hLs8CHqDgqvrxXciBWGks9eK2ZQMrLc3IChBSIMCkythh/hq",
-	"m3VYUsx9GYSzdl8UtWMbQ9xXoy9XXEjBsDI096ht1+6LWeSC9b1brg2u4afB2xNG5tHYB13caDKWSezi",
-	"KKTDvinNWQsjyr7AtAMX2gCLyRYzJJXa8iECkoEinRck5SI3oBuDoGK7G4qDmjT+CWKj+U6YjYRHHhn/",
-	"gNHRwyKhOHf8hEaOzTwYd3iquHUVAb+BuE2Oh+4mn+9TalS2oDmjUs+6ESMJn8u93X2xaN17F8rrrD8k",
-	"siVVgGDCMJEsCs+z2rfj97/9Z37uaR1+ZwYW8rSlETiTiXQmYB2jo2Gd5Pu5VWvt7+/5trcOGcvcmTrr",
-	"/CIAlzUx7zdrAlg+Kxxqf2/EKm+7AZkrnSmPgeda84r9dVaibgWilDaXt4fTg19fTvZvXuR7XwLGDS00",
-	"z5OgP6ljwXMFRCUEce2LWM5k1093Fi5VdP7BaY1KwbCS1kDee2+Ga+I/ttGshUR/wfRrXX7fdgmiKxYH",
-	"BPsgpCpIKi+4NtVDt/8sSDx9QeIMjHeVS+n1QDnXeeZUqew/W1GpsBHbjsuctKLyAmwzao6ByCT2bTDa",
-	"yDJNQJjxeGm/sTS6b5gCosdyIlwbLPd3/YvtNmFmQ//4Y7DzaXzV5T3tm4TJWsvWRzpzA2lAh/ujl+MD",
-	"fvhzSAN63Um66a7Yk/ZNtv/LS3WgD419k3duupPd272pfXOzP3l5ezA9/NW+YeHVYXQQvwTrUg5fjPbG",
-	"u7z7c8fOFiaH6YF4Ke2b7MUve2pXd02HfnoIIDfdXV4CylZsatcu1wbdTQAiJsd9mlFIU5bTthYbNrbX",
-	"z3o/EaU/SEOSIo3f9F8GZvnohsx12aPyZyb6UbnBLGEReJ+hIrgOljshCrQUoMmWBwj3/xYK9m9X0NnK",
-	"VCMyx+5K/XJQPoVU3viZXZdkxZOpUPWKMPevG3x7Idc6x+TLUIEe24eLaFy5z/+VMbjhPws8j4N6PpEt",
-	"X8uZa73zJxNvyk+ddZf+HoFwuZ9cqest/Hco9JAjqRREZjNO8Z/I+htITOfKVfjkcPgY7ESgWzf/7Pul",
-	"Cwzd8hJfSDv6r1dT14493UaM7YSL/zGiL9B3cY7wek5wQ1IXO/lL2P3t+ZKf6r3/xY/ejmN80VDZm89q",
-	"/pvj7l+/e3324d93vzl5++3JP3ZP/nXSz8Owu48mSf21GE1nNwjo/IAHge7idY5l6YGaLASYyfdbJBen",
-	"7/HwrTQueqsPLCaFhw+CzLn+4gpiLjdbXJep2dmwDQCp15+5tcjWQlP09u8Etc4MUwZhyzlYPji32FLx",
-	"y+b/r8xKDCuvrzTWkf8OpnLbYgNgUbkbc1i50eJKu+UdlkJ2HqaS9SsnS3sYIiniQqh1eb3kD1zA/eAb",
-	"w6vNMCImYzlx/wiwdmsJO+phaNYROmfklvfGzG7gPCYsmF3SoXsH3cPOy/XDgcUrQF87Gijw7Tky2HXX",
-	"5Cly02VzWkPDHXZX2XdtcpIA00CMmhI2Yly0N9l757qBm/rnAiJkxUZbsN2av1iDfjqvxjGbN9Bfx3L+",
-	"GWQ8CDzfSDHkymXM53x/b7mL3hgURMypIN8t3DaAKK6tbvCfq35sypxDegVxDDGJwf/j3rN/vucGAmIZ",
-	"THbDMLRRTY4O9diYrLezk8iIJWOpTc++xh7g2Xvd20HMblfu3VO7SU/a56JToCiW2uH+UdGxVnlUxt2V",
-	"Z7i5u093/xsAAP//",
+	"7Fzvcts4kn8VFG6rzq6iZEp2EluprVsnk+x4NrPjtZ3J3kU5CyZbEsYkwAFAy5qUqu5p7sHuSa7QAClS",
+	"oizFtpLsTL5ZJAE0Gt2//gt/pJFMMylAGE17H6kCnUmhAX+8YPEZ/JqDNvZXJIUBgX+yLEt4xAyXYu8X",
+	"LYV9BrcszRJwX8ZAe/SGJTzGjy6HjCcQ04CCUlLRHj1lWk+kikmaa0OugBy2Ot1DEo2ZYpEBpWlA5TXt",
+	"DVmiYRZQHY0hZXbyPykY0h79t7054Xvurd57ZWd/JW4gkRnQ2WwW0Bh0pHhmqaA9eiKQKMJFlhuyM1gi",
+	"cRCQAXcfXdqdDXbpLKAnwoASLNmADY9E6LEguYDbDCIDMdGgbkCRIcsTSzX35Ax2nxMhSQyG8UQTpoDA",
+	"bSY1xJboUzZNJIsvpHzD1Ag+H+0XYyBXMp4Srom0dD89IH/jL8jOIHMkXRopLxNLlGPvGTPwhqfcQPwZ",
+	"qZSSpExMiXIirsnOQDEDl4mjZLBLAzoGFlth7H2kZ2DUtHU8NKDsz/pk78YyAaIhkiLWxEgyYdyK9VAq",
+	"IMqO5GJEq2JsppnVEXuUI1CWwFlA3wqWmzEIY/e8ETOWtS5fmGOuc8fz51wK3DdX+MUWNO1HrjUXo4Ck",
+	"LBlKlUIcWOG0CwZEwY28hphIRYZSjSAmRl6DIDuDBeqdfLwV7IbxhF0ln1GKj0kMGYgYRDQlOo/GhGli",
+	"xkBiZtgV02DFO59T5ogvflnVxHMnCbMSg7vQeZZJZSD+EWLOLlACvoRSCmnIYHGtAW6gJPEytTReWjG1",
+	"h1AKhjcM0XWevZSxsxOZkhkow92vq/pLbiB1XzFjYYv26H+/Z63fwtbRh4+dcPYnGhTKoI2yajIrHzCl",
+	"2BQXL4W19762wIfyW3n1C0TGDq5QV3JkiUp7iuuYWt3mzGnJRwoiT2nvvVE5zBe/kjIBJpZIldc0cEs1",
+	"Efod11ZWLqTJKna2TmfmDWUFMwo2LaxVftm0VF0+llZx2LGIaucGBVsLdg2XkRV5BcyKZcOJeZBZnOL7",
+	"PGWipYDFOJWBW/OcpGxqLb0YQdNMNTYjKm3IZ0dC4DbTxITXUo2kKVyPlSyHlPFkPb/dZ03rvJEjLh4m",
+	"ejjFGeg8MVsRPT//Cg7MNWz5RH8SQOQQkdACfAKtXANxI0iEutIkHit4Gtwl4AE10qwg45zftmI+4gbX",
+	"JEMlU6SpYj6kIizLaFBDHoSdp02o03i8wd1qVT2mZTlCc6eP8ZW1gczQnj0SaBmeLst+QG9bI9kqsC/j",
+	"9qv2hfu0fNXiqUVoj6hj2qMZE6OcqbjN+J7d/p6Or/f8cNwWGtdG/ubaeTNrRfGtRielziIcXUwfVPa7",
+	"klVv/XoL6KPAGvsvz6jVUsqb5VOwFJoFl69n7AV3joEV8lfC4mN1kVKvA2oUZ8krEd8lSiJPvINk4eEz",
+	"cWxBHjh6m15vkDWeEfU91jcUVI6/SW5+BK3ZCB4Gp36SLQJqfYUlIlP3er1VKT5sWuNUySFP4PekQCmL",
+	"xly46G8Z5K1QkxSYsJ62j8tWy3oZS/3h9TKgeRZ/DRJxX4CoicVqvKju8w6FeRh2FFq3DdQ4gxEIUMxA",
+	"JdbYdixwBiOuDaiHsaWYZYuYOl9inadeh42fMceHLwmLYwVaPye54L/mEBAbx7S40CA0N/ymMQQp4KM+",
+	"bafVCcNKipKwoQFFjOJp6nQoZbdvQIysZnTCMKApF+Xv4G7Xt75UQza0Onf3sDb34aa+rFe5jaRjbsnq",
+	"pL22bjURMCEsimQuTI8MrCM4CMgAPcEBYSImg9IbHLQJjhH+RMyYGcISGxNOyZhpwkRflHNJkUzRkUfF",
+	"4BEZeIs4aPetk/mVutir7ftD3e/iPCAuffCVZ+a/+df1D8p0Js21umSdq260Hx/Ak+HTu9T0YVb+d+Bc",
+	"f4I7fQYa1qdABExOK+D0SdhTEfjlFORAaXP5f//zvwOf8S3j9mJndwNZEWpW6Wva5YUXAG+MaCTTNBfc",
+	"TGlAtUykAxIa0KtccwHaAiwIAypTXFed7/mmiiydJWV9Iq1Y2Lo1l+UOPtyVOCuGdF8fX569+sfbk7NX",
+	"3zWO2ChB5jyqs5J39zHMtYTawoSNXJcmOweTZw/zLMpptuhaLK7xGbLYAZUms3r+VjVDoIZIQYPFfcE0",
+	"7HfJxU8Xp8R/s05Pys8qSwZrE+fIFMNMfndW/8zqqrDLLpH6VuQa4lo2kOyEZDLmCZDu62MsCQ6Hu7Qp",
+	"aIO7Yq0MRNy45DHR9hwJmzBuNLkBxYe+rkHXCgmUEUcxf9C807vZ9Qjy7ti+DVH/2XJkemeRoZpmvVey",
+	"tJxgmQAn2LniZnpuN+zFCZgCdZxbE1L8el2Y3h/eXRS1Utw2vp3TMDYmc/aRi6FskAjnS6Ibyuo1Tw3q",
+	"hkdArmDMRYyG59RbYfLyzQkOiZkeX0lrl/uiL17dgJqWlTPrxPqzbpPzPIpA6x4ZfOxTed2nPYLuAenj",
+	"YdjfH9vt9mxmXdfXjCe5gurHCN32a8RZ+6RP+3kY7kfjPGUCiyX4G/rUfmbVqfqVK8YUX8wGZDIGBWRg",
+	"vxsgtX2hV5Rw1vU+RApiyzeWaPt4sSwb9MWgZtqqY/EFElF5qKzfcekChMrjIhTBGX1QcOm10kUUJrsU",
+	"0lyikteeVL6q1e0D0tBnYKdfUd0MyMBON5S5wMEpmLGMcQmWJHLit1st7uIGih6MNkHHBg9xgIdWKXA9",
+	"L44jloCFVxQq6xtqw9LMNW2cvX5J9vf3j8jbi5dkws2YpDxJuG8naBOvt1YKObghfrPESN9d0e6L4+oR",
+	"EavfeLqaGHYNZGBfS8V/w4c98gK1ijhRwnNxkuTjLMMN+uGletjh5Pj0hAb0BpT2IXE7bIeIWhkIlnHa",
+	"o/vtsL3vii5jVHXr0jr/doj1t1Y17M2kbrB4x8mETa226YmNs7th6NiCRSeWAvHhVmBF3oxBEamwqo0V",
+	"IK/+cMu10W2KxDlWnMQugK1UAakDMtDmhYynn9Zx4aMZDOP+4p+3I5nSjdsomiuSC76/BRV8UGnN6obh",
+	"p9FaGKIyUKUnQwtnBbc8f5nxUbrjXkAYQc0lCRfXGK1fAVgcFaZdWCtP32Y7Xkznr2hVKKJ/Fl0LOUkg",
+	"HkFqNzoL6IHbetMiJYv2Kq1rdkhnf/2QxX4pHPdk/bjGvg47uHu0fnC19WkW0Ceb7K3sRsMB+5tQOO+f",
+	"QXucpylTU9qjr1yOjBQqWTlsiwFspOvZRDt6rs+JHHGxWovfKSlG86mtbc2FPc4iEzTiNzDX6YOw02x/",
+	"2uTdGERVt/vCSqL1J70RwMkFcMSCQeGNDIiQigzmDh1aRSu7gZsN8cU++/7i4tTCTF+gHgzktTfPFuot",
+	"gPdI3dy5HFc1InLGfxA4UqSLb58jQ0WM6tUXUoArV+9o526SK2nGaKrJQRjuOuitwxXWTbeCUtUEpPPR",
+	"4PQvWk9CFW+OYLVGgscGLhyRyNEI4hN8fsOSvAZnlQQg7Ybdp61wvxUeXnS6vTDshWE7DMP/KkvUPQrT",
+	"H8ZXf434T/yHk7e/nXT+zk/0iTh7Er08eXpynf3z55c/HLXb1mYUqblK6my+wLOlBe5gMo+b01kue0WP",
+	"E+uQvhyDKBI6vSJFUStAOW+xnq4qKep2FiiaVbG5IRlQMtJ3DdbzFPOewVoyotIouDijW6cmNVLAT0Pa",
+	"e7+B/MytQbA+VFpKwsw+NBiRNyg1hIuAYMLaOVNkyCIjUeXLzd7TpISde7VnNgBchd1Ff7LDR6lK9NxO",
+	"k6ZD6KXFsMV4GYd37TcTHFLn5k6D67/7ze7eYXffyBHhwjldyP6gZifRrxVlwkRYNwzTP1JVcysVE61B",
+	"o0u+bKFlbqomesm42PeP71x69ZO5IdqFycM8SabbdBk9C5xuY3/xc7TyFpL/XROJvoH/SJNrgIxMpLr2",
+	"yTevz2sPtNZb/XVLm8+6IARX8y3vP8w+VIXxDLmFvMrQXXFXDpxArRUxV4IZQYN0/QiPJlnLZrjT6jy5",
+	"CA97+w80w/UOlE54p2F2RYOaXfYVoapZFnmS1Fow5p5D56Jz0Ot253b6Hvqw2NWwQh+yed/CH1i4LSei",
+	"XCkQpkACz5iAwHAIkcEghINCx91Lg8uvVITfBx6Lwq984XV1EPQSBVfXS+ZECsJI56AVsykZWG9vQFCC",
+	"kAYFJlfCDvE1MuuwpJixMghn7b4oKr42hrirsl6uuJRLYWWM7VHbrt0X88gFq3K3XBtcw0+Ddx6MzKOx",
+	"D7q40WQsk9jFUUiHfVOasxZGlH2B+QMutAEWkx1mSCq15UMEJANFOk9IykVuQDcGQcV2txQHNWn8I8RG",
+	"i/0rWwmPPDL+AaOj+0VCce74CY0cm3sw7vBUcVcqAn4DcZucDIkZF5K+QtmC5oxKPX1GjCR8IYk2+2TR",
+	"uvMGk9dZf0hkR6oAwYRhRlgUnme128bvf/dbou1xHX5nBpYSrqUROJeJdCZgE6OjYZMs+oVVa+1v3flm",
+	"tQ4Zy9yZOuv8IgCXlSzvN2sCWPQqHGp/28Mqb7sBmSv9JA+B51rLif11XqJuBaKUNpe3R9PD355Nnt48",
+	"yQ8+BYwbGl8+T6b9tI4FnysgKiGIa1+Ncia7frrzcKmi8/dOa1TKfJW0BvLeezNcE/+xjWYtJPproV/q",
+	"xveuSxBdsTgg2L0gVUFSeS21qYr5LcNxF+Cdg/E+bymGHvEWGr+cTpTtX2tKDjb02nMpkFZU3j9thr8x",
+	"EJnEvgtFG1nG+4QZD3z2G0uj+4YpIHosJ8J1oXLhTH2x3Sbwa2jffggIPo7TubqlfJt4V+uYek/n/hwN",
+	"6PDp6Nn4kB/9EtKAXneSbrovDqR9kz399Zk61EfGvsk7N93J/u3B1L65eTp5dns4PfrNvmHh1VF0GD8D",
+	"6xsOn4wOxvu8+0vHzhYmR+mheCbtm+zJrwdqX3dNh364D7I2XR1ega5WbGq3HjdGz20gG2a5fb5QSFPW",
+	"xXaW+yV2N09fPxKlf5eGJEU+vumS/zyx3JCCLltEvgHug5J8WcIi8Ma/IrgOljshCrQUoMmOBwj37w4K",
+	"9u9W0NnKVCMyx+5G+2pQPoNU3viZXZNixSWpUPWcMPefE3x3H9c6xyzKUIEe24fLaFy5Tv+FMbjhYv/n",
+	"8TQvJrLlizILnW/+ZOJtOZzz5s7fIxCudngrBbql/22Erm4klYLIbMe7/YasX0GGOVeuVCeHw4dgJwLd",
+	"polk365cYOiOl/hC2tF/vZq6bujpLmJsJ1z+hw19gb6Lc4Q3c4IbsrPYSF/C7tfnS36ot94XP3p7jvFF",
+	"i2NvMT35H467f/7hxfm7/9z/7vTV96d/2z/952k/D8PuUzRJ6s/FaDpv4KeLA+4Fusu3KVbF+TVZCDAl",
+	"77dI3p69wcO30rjsrd6zKhQe3QsyF9p7K4i52mxxXeZY58O2AKRefxbWIjtLPcm7vxPUOjdMGYQt52D5",
+	"4NxiS8UvW/y3LmsxrLw90lgQ/iuYymWHLYBF5WrKUeVCiavRlldICtm5n0rWb3ysbEaIpIgLodbl7Y4/",
+	"cCX2nW/Vrna1iJiM5cT9H77apSHscYeh2UTonJFb3eQyvwDzkLBgfkeGHhx2jzrPNg8Hlm/gfOlooMC3",
+	"z5GKrrsmj5FkLrvMGjrnsE3KvmuT0wSYBmLUlLAR46K9zSY619bb1AgXECErNtqC7c7ivRb003k1jtm+",
+	"gf4ylvNbkHEv8HwpxZArlzFf8P295S6aXFAQMaeCfLdw2wCiuLa6wf9t+r4pcw7pFcQxxCQG/29nz//x",
+	"hhsIiGUw2Q/D0EY1OTrUY2Oy3t5eIiOWjKU2Pfsam3nn73VvDzG7Xbn2Tu0mPWkfi5J/UfW0w/2jovWs",
+	"8qiMuyvPcHOzD7P/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -89,18 +89,20 @@ func (s *restServer) Me(ctx context.Context, _ MeRequestObject) (MeResponseObjec
 	return Me200JSONResponse{Ok: true, Data: profile(p)}, nil
 }
 
-func notImplemented() NotImplementedJSONResponse {
-	return NotImplementedJSONResponse{Ok: false, Code: string(codeNotImplemented), Error: "This operation is not available on this server yet"}
-}
-
 // ForgotPassword implements operation forgotPassword.
 func (s *restServer) ForgotPassword(ctx context.Context, req ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error) {
-	return ForgotPassword501JSONResponse{notImplemented()}, nil
+	if err := s.auth.ForgotPassword(ctx, req.Body.Email); err != nil {
+		return nil, err
+	}
+	return ForgotPassword200JSONResponse(message(auth.MsgForgotPassword)), nil
 }
 
 // ResetPassword implements operation resetPassword.
 func (s *restServer) ResetPassword(ctx context.Context, req ResetPasswordRequestObject) (ResetPasswordResponseObject, error) {
-	return ResetPassword501JSONResponse{notImplemented()}, nil
+	if err := s.auth.ResetPassword(ctx, req.Body.Token, req.Body.NewPassword); err != nil {
+		return nil, err
+	}
+	return ResetPassword200JSONResponse(message(auth.MsgPasswordReset)), nil
 }
 
 // SetupTotp implements operation setupTotp.

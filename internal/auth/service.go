@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,17 @@ type Store interface {
 	// ConsumeBackupCode marks an unused code as used, reporting whether it was unused.
 	ConsumeBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error)
 	CountBackupCodes(ctx context.Context, userID string) (int, error)
+
+	// Enqueue writes an outbox entry (inside ctx's transaction, if any).
+	Enqueue(ctx context.Context, e OutboxEntry) error
+	// CreateResetToken voids the user's unused tokens and stores t.
+	CreateResetToken(ctx context.Context, t ResetToken) error
+	// ConsumeResetToken marks the token with this hash used if it is unused and unexpired at
+	// now, returning its user id, or ErrNoRecord.
+	ConsumeResetToken(ctx context.Context, hash string, now time.Time) (userID string, err error)
+	// ClaimDuplicateNotice records now as the user's last registration-attempt notice unless
+	// one was recorded less than interval ago, reporting whether it did.
+	ClaimDuplicateNotice(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error)
 }
 
 // Config holds what a Service is built from. Zero values take the documented defaults.
@@ -71,6 +83,10 @@ type Config struct {
 	EncryptionKey []byte
 	// TOTPIssuer names the service in authenticator apps (default "Panguard").
 	TOTPIssuer string
+	// PublicURL is the base of links in emails (default "http://localhost:3000").
+	PublicURL string
+	// OnEnqueue, when set, is called after outbox work has been committed, to wake a sender.
+	OnEnqueue func()
 }
 
 // Service implements the account and authentication operations.
@@ -82,6 +98,9 @@ type Service struct {
 	tokens *tokens
 	ttl    time.Duration
 	sealer *sealer
+	// publicURL is the base of links in emails; onEnqueue wakes the outbox sender.
+	publicURL string
+	onEnqueue func()
 	// totpIssuer is shown by authenticator apps.
 	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
@@ -118,6 +137,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Hash == (HashParams{}) {
 		cfg.Hash = DefaultHashParams
 	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:3000"
+	}
+	if cfg.OnEnqueue == nil {
+		cfg.OnEnqueue = func() {}
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Panguard"
 	}
@@ -133,6 +158,7 @@ func New(cfg Config) (*Service, error) {
 		tokens: newTokens(cfg.JWTSecret, cfg.Issuer, cfg.Audience, cfg.TokenTTL, cfg.TokenLeeway, cfg.Now),
 		ttl:    cfg.TokenTTL,
 		sealer: sl, totpIssuer: cfg.TOTPIssuer,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"), onEnqueue: cfg.OnEnqueue,
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
@@ -184,7 +210,8 @@ type RegisterResult struct {
 }
 
 // Register creates an account on a 14-day Solo trial and logs it in. An email that already
-// has an account yields Created false after the same hashing work, so timing does not tell.
+// has an account yields Created false after the same hashing work, so timing does not tell,
+// and queues a password-reset email to its holder (at most one per DuplicateNoticeInterval).
 // Errors: CodeValidation for bad input, ErrBusy when hashing is saturated.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	email, name := NormalizeEmail(in.Email), trimSpace(in.Name)
@@ -228,6 +255,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 		return RegisterResult{}, err
 	}
 	if !res.Created {
+		// Tell the holder, in the background and throttled; the caller learns nothing.
+		if err := s.enqueue(ctx, OutboxResetRequest, resetRequest{Email: email, Reason: reasonDuplicate}); err != nil {
+			return RegisterResult{}, err
+		}
+		s.onEnqueue()
 		return RegisterResult{Message: MsgRegisterDuplicate}, nil
 	}
 	return res, nil

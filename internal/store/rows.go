@@ -105,3 +105,27 @@ func (r userRow) domain() auth.User {
 		TOTPSecret: deref(r.TOTPSecret), TOTPPendingSecret: deref(r.TOTPPendingSecret), TOTPLastStep: r.TOTPLastStep,
 	}
 }
+
+type resetTokenRow struct {
+	bun.BaseModel `bun:"table:reset_tokens,alias:rt"`
+
+	TokenHash string `bun:"token_hash,pk"`
+	UserID    string `bun:"user_id"`
+	CreatedAt int64  `bun:"created_at"`
+	ExpiresAt int64  `bun:"expires_at"`
+	UsedAt    *int64 `bun:"used_at"`
+}
+
+type outboxRow struct {
+	bun.BaseModel `bun:"table:outbox,alias:o"`
+
+	ID            string  `bun:"id,pk"`
+	Kind          string  `bun:"kind"`
+	Payload       string  `bun:"payload"`
+	Status        string  `bun:"status"`
+	Attempts      int     `bun:"attempts"`
+	NextAttemptAt int64   `bun:"next_attempt_at"`
+	LastError     *string `bun:"last_error"`
+	CreatedAt     int64   `bun:"created_at"`
+	UpdatedAt     int64   `bun:"updated_at"`
+}

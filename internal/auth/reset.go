@@ -1,0 +1,190 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Password-reset rules.
+const (
+	ResetTokenTTL = time.Hour
+	// DuplicateNoticeInterval is the least time between two "someone tried to register with
+	// your email" messages to one account, so registration cannot flood an inbox.
+	DuplicateNoticeInterval = 15 * time.Minute
+	resetTokenPrefix        = "rst_"
+)
+
+// Messages of the password operations.
+const (
+	MsgForgotPassword = "If an account with that email exists, a reset link has been sent."
+	MsgPasswordReset  = "Password reset successfully"
+)
+
+// Outbox kinds. A reset request is resolved in the background (so the request path does the
+// same work whether or not the account exists); it queues an email in the same transaction
+// that creates the token.
+const (
+	OutboxResetRequest = "reset_request"
+	OutboxEmail        = "email"
+)
+
+// Email templates.
+const (
+	TemplatePasswordReset       = "password_reset"
+	TemplateRegistrationAttempt = "registration_attempt"
+)
+
+const (
+	reasonForgot    = "forgot_password"
+	reasonDuplicate = "duplicate_registration"
+)
+
+// OutboxEntry is a unit of background work, written in the transaction that decides it.
+type OutboxEntry struct {
+	ID        string
+	Kind      string
+	Payload   string // JSON
+	Attempts  int
+	CreatedAt time.Time
+}
+
+// Email is a message to send: which template, to whom, and its data. It is rendered at send
+// time by the mailer.
+type Email struct {
+	To               string `json:"to"`
+	Template         string `json:"template"`
+	Name             string `json:"name"`
+	Link             string `json:"link"`
+	ExpiresInMinutes int    `json:"expiresInMinutes"`
+}
+
+// ResetToken is a stored password-reset token: only its SHA-256 hash is kept.
+type ResetToken struct {
+	Hash      string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+type resetRequest struct {
+	Email  string `json:"email"`
+	Reason string `json:"reason"`
+}
+
+func hashResetToken(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) enqueue(ctx context.Context, kind string, v any) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("auth: outbox payload: %w", err)
+	}
+	id, err := s.newID("obx_", 12)
+	if err != nil {
+		return err
+	}
+	return s.store.Enqueue(ctx, OutboxEntry{ID: id, Kind: kind, Payload: string(payload), CreatedAt: s.now()})
+}
+
+// ForgotPassword queues a password-reset email for email. It answers the same, after the same
+// work, whether or not an account exists: resolving the address happens in the background
+// (HandleResetRequest). Errors: CodeValidation for a malformed address.
+func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	email = NormalizeEmail(email)
+	if err := validateEmail(email); err != nil {
+		return err
+	}
+	if err := s.enqueue(ctx, OutboxResetRequest, resetRequest{Email: email, Reason: reasonForgot}); err != nil {
+		return err
+	}
+	s.onEnqueue()
+	return nil
+}
+
+// HandleResetRequest resolves a queued reset request (an OutboxResetRequest payload): for an
+// existing account it voids older tokens, creates a new one and queues the email, all in one
+// transaction; for an unknown address it does nothing. A registration-attempt notice is sent
+// at most once per DuplicateNoticeInterval per account. Errors: store failures (retried by
+// the caller) and a malformed payload.
+func (s *Service) HandleResetRequest(ctx context.Context, payload string) error {
+	var req resetRequest
+	if err := json.Unmarshal([]byte(payload), &req); err != nil {
+		return fmt.Errorf("auth: reset request payload: %w", err)
+	}
+	u, err := s.store.UserByEmail(ctx, req.Email)
+	if err == ErrNoRecord {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := s.newID(resetTokenPrefix, 32)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	queued := false
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		template := TemplatePasswordReset
+		if req.Reason == reasonDuplicate {
+			ok, err := s.store.ClaimDuplicateNotice(ctx, u.ID, now, DuplicateNoticeInterval)
+			if err != nil || !ok {
+				return err
+			}
+			template = TemplateRegistrationAttempt
+		}
+		tok := ResetToken{Hash: hashResetToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ResetTokenTTL)}
+		if err := s.store.CreateResetToken(ctx, tok); err != nil {
+			return err
+		}
+		queued = true
+		return s.enqueue(ctx, OutboxEmail, Email{
+			To: u.Email, Name: u.Name, Template: template,
+			Link:             s.publicURL + "/reset-password?token=" + raw,
+			ExpiresInMinutes: int(ResetTokenTTL / time.Minute),
+		})
+	})
+	if err == nil && queued {
+		s.onEnqueue()
+	}
+	return err
+}
+
+// ResetPassword sets a new password with a token from a reset email, consuming the token and
+// revoking every session of the user in one transaction.
+// Errors: CodeValidation for a bad new password, ErrInvalidResetToken for a malformed,
+// unknown, used, voided or expired token, ErrBusy.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	if err := validatePassword("New password", newPassword); err != nil {
+		return err
+	}
+	token = strings.TrimSpace(token)
+	if !strings.HasPrefix(token, resetTokenPrefix) || len(token) > 128 {
+		return ErrInvalidResetToken
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.RunInTx(ctx, func(ctx context.Context) error {
+		userID, err := s.store.ConsumeResetToken(ctx, hashResetToken(token), now)
+		if err == ErrNoRecord {
+			return ErrInvalidResetToken
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
+			return err
+		}
+		return s.store.RevokeUserSessions(ctx, userID, now)
+	})
+}

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"panguard.ai/auth/internal/auth"
+)
+
+// CreateResetToken implements auth.Store: older unused tokens of the user are voided
+// (deleted), so only the newest link works.
+func (s *Store) CreateResetToken(ctx context.Context, t auth.ResetToken) error {
+	return s.RunInTx(ctx, func(ctx context.Context) error {
+		if _, err := s.idb(ctx).NewDelete().Model((*resetTokenRow)(nil)).
+			Where("user_id = ?", t.UserID).Where("used_at IS NULL").Exec(ctx); err != nil {
+			return err
+		}
+		row := resetTokenRow{TokenHash: t.Hash, UserID: t.UserID, CreatedAt: ms(t.CreatedAt), ExpiresAt: ms(t.ExpiresAt)}
+		_, err := s.idb(ctx).NewInsert().Model(&row).Exec(ctx)
+		return err
+	})
+}
+
+// ConsumeResetToken implements auth.Store with one conditional UPDATE … RETURNING, so a
+// token can be used once even under concurrent resets.
+func (s *Store) ConsumeResetToken(ctx context.Context, hash string, now time.Time) (string, error) {
+	var userID string
+	err := s.idb(ctx).NewUpdate().Model((*resetTokenRow)(nil)).
+		Set("used_at = ?", ms(now)).
+		Where("token_hash = ?", hash).Where("used_at IS NULL").Where("expires_at > ?", ms(now)).
+		Returning("user_id").
+		Scan(ctx, &userID)
+	if err != nil {
+		return "", noRecord(err)
+	}
+	return userID, nil
+}
+
+// ClaimDuplicateNotice implements auth.Store as a compare-and-set on duplicate_notice_at.
+func (s *Store) ClaimDuplicateNotice(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error) {
+	return affected(s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+		Set("duplicate_notice_at = ?", ms(now)).
+		Where("id = ?", userID).
+		Where("(duplicate_notice_at IS NULL OR duplicate_notice_at <= ?)", ms(now.Add(-interval))).
+		Exec(ctx))
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	smtpmock "github.com/mocktools/go-smtp-mock/v2"
+
+	"panguard.ai/auth/internal/storetest"
+	"panguard.ai/auth/sdk/rest"
+)
+
+// startSMTP runs a real SMTP server for the test and returns it with its URL.
+func startSMTP(t *testing.T) (*smtpmock.Server, string) {
+	t.Helper()
+	s := smtpmock.New(smtpmock.ConfigurationAttr{MultipleMessageReceiving: true, HostAddress: "127.0.0.1"})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s, fmt.Sprintf("smtp://127.0.0.1:%d", s.PortNumber())
+}
+
+// received is a delivered email, decoded.
+type received struct {
+	To, Subject, Text, HTML string
+}
+
+// decodeMail parses a raw RFC 5322 message with a multipart/alternative body.
+func decodeMail(t *testing.T, raw string) received {
+	t.Helper()
+	m, err := netmail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not an RFC 5322 message: %v\n%s", err, raw)
+	}
+	dec := new(mime.WordDecoder)
+	subject, _ := dec.DecodeHeader(m.Header.Get("Subject"))
+	r := received{To: m.Header.Get("To"), Subject: subject}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q (%v): want multipart/alternative", m.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = p
+		switch strings.ToLower(p.Header.Get("Content-Transfer-Encoding")) {
+		case "quoted-printable":
+			body = quotedprintable.NewReader(p)
+		case "base64":
+			body = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		b, _ := io.ReadAll(body)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch ct {
+		case "text/plain":
+			r.Text = string(b)
+		case "text/html":
+			r.HTML = string(b)
+		}
+	}
+	return r
+}
+
+func waitMail(t *testing.T, s *smtpmock.Server, n int) []received {
+	t.Helper()
+	msgs, err := s.WaitForMessagesAndPurge(n, 10*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for %d emails: %v", n, err)
+	}
+	out := make([]received, len(msgs))
+	for i, m := range msgs {
+		out[i] = decodeMail(t, m.MsgRequest())
+	}
+	return out
+}
+
+// startWithMail runs the service with its outbox sender, delivering to smtpURL.
+func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *app) {
+	t.Helper()
+	cfg := testConfig(dbURL)
+	cfg.SMTPURL = smtpURL
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := a.runBackground(ctx)
+	srv := startHTTP(t, a)
+	t.Cleanup(func() { cancel(); <-done; a.store.Close() })
+	return srv, a
+}
+
+var resetTokenRE = regexp.MustCompile(`rst_[0-9a-f]{64}`)
+
+func TestPasswordResetByEmail(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		smtp, smtpURL := startSMTP(t)
+		base, _ := startWithMail(t, dbURL, smtpURL)
+		c := sdkClient(t, base)
+		ctx := context.Background()
+		reg, _ := c.RegisterWithResponse(ctx, rest.RegisterJSONRequestBody{Email: "reset@example.com", Name: "Reset <b>Me</b>", Password: "oldpassword"})
+		old := *reg.JSON200.Data.Token
+
+		known, _ := c.ForgotPasswordWithResponse(ctx, rest.ForgotPasswordJSONRequestBody{Email: "reset@example.com"})
+		unknown, _ := c.ForgotPasswordWithResponse(ctx, rest.ForgotPasswordJSONRequestBody{Email: "ghost@example.com"})
+		if known.StatusCode() != 200 || !bytes.Equal(known.Body, unknown.Body) {
+			t.Fatalf("known and unknown differ: %s / %s", known.Body, unknown.Body)
+		}
+		if known.JSON200.Data.Message != "If an account with that email exists, a reset link has been sent." {
+			t.Fatalf("message: %s", known.Body)
+		}
+		msgs := waitMail(t, smtp, 1)
+		time.Sleep(300 * time.Millisecond) // would a second (wrong) email arrive?
+		if extra := smtp.Messages(); len(extra) != 0 {
+			t.Fatalf("%d extra emails (one for the unknown address?)", len(extra))
+		}
+		m := msgs[0]
+		if m.To != "<reset@example.com>" && m.To != "reset@example.com" {
+			t.Fatalf("to %q", m.To)
+		}
+		if m.Subject != "Reset your Panguard password" || strings.Contains(m.HTML, "<b>Me</b>") {
+			t.Fatalf("subject %q / html not escaped: %s", m.Subject, m.HTML)
+		}
+		token := resetTokenRE.FindString(m.Text)
+		if token == "" || !strings.Contains(m.Text, "http://panguard.test/reset-password?token="+token) {
+			t.Fatalf("no link in %q", m.Text)
+		}
+
+		r, _ := c.ResetPasswordWithResponse(ctx, rest.ResetPasswordJSONRequestBody{Token: token, NewPassword: "newpassword"})
+		if r.JSON200 == nil || r.JSON200.Data.Message != "Password reset successfully" {
+			t.Fatalf("reset: %d %s", r.StatusCode(), r.Body)
+		}
+		again, _ := c.ResetPasswordWithResponse(ctx, rest.ResetPasswordJSONRequestBody{Token: token, NewPassword: "newpassword2"})
+		if again.StatusCode() != 400 || again.JSON400.Code != "invalid_reset_token" || again.JSON400.Error != "Reset token is invalid or has expired" {
+			t.Fatalf("reuse: %d %s", again.StatusCode(), again.Body)
+		}
+		if me, _ := c.MeWithResponse(ctx, bearer(old)); me.StatusCode() != 401 {
+			t.Fatalf("old session alive after reset: %d", me.StatusCode())
+		}
+		l, _ := c.LoginWithResponse(ctx, rest.LoginJSONRequestBody{Email: "reset@example.com", Password: "newpassword"})
+		if l.StatusCode() != 200 {
+			t.Fatalf("login with new password: %s", l.Body)
+		}
+	})
+}
+
+func TestQueuedEmailSurvivesACrash(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		// First process: answers forgot-password but its sender never runs (it "crashes").
+		first, _ := startServer(t, dbURL)
+		c := sdkClient(t, first.URL)
+		ctx := context.Background()
+		c.RegisterWithResponse(ctx, rest.RegisterJSONRequestBody{Email: "crash@example.com", Name: "C", Password: "password1"})
+		if r, _ := c.ForgotPasswordWithResponse(ctx, rest.ForgotPasswordJSONRequestBody{Email: "crash@example.com"}); r.StatusCode() != 200 {
+			t.Fatalf("forgot: %s", r.Body)
+		}
+		first.Close()
+		// A new process on the same database delivers what was acknowledged.
+		smtp, smtpURL := startSMTP(t)
+		startWithMail(t, dbURL, smtpURL)
+		msgs := waitMail(t, smtp, 1)
+		if !resetTokenRE.MatchString(msgs[0].Text) {
+			t.Fatalf("delivered mail has no token: %q", msgs[0].Text)
+		}
+	})
+}
+
+func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	smtp, smtpURL := startSMTP(t)
+	// Queue the work with no sender running, then start two replicas' senders at once.
+	first, _ := startServer(t, dbURL)
+	c := sdkClient(t, first.URL)
+	ctx := context.Background()
+	const n = 24
+	for i := range n {
+		email := fmt.Sprintf("u%d@example.com", i)
+		c.RegisterWithResponse(ctx, rest.RegisterJSONRequestBody{Email: email, Name: "U", Password: "password1"})
+		c.ForgotPasswordWithResponse(ctx, rest.ForgotPasswordJSONRequestBody{Email: email})
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); startWithMail(t, dbURL, smtpURL) }()
+	}
+	wg.Wait()
+	msgs := waitMail(t, smtp, n)
+	time.Sleep(2 * time.Second) // time for any duplicate to show up
+	seen := map[string]int{}
+	for _, m := range append(msgs, decodeAll(t, smtp.Messages())...) {
+		seen[m.To]++
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct recipients, want %d", len(seen), n)
+	}
+	for to, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s got %d emails", to, k)
+		}
+	}
+}
+
+func decodeAll(t *testing.T, ms []smtpmock.Message) []received {
+	out := make([]received, len(ms))
+	for i, m := range ms {
+		out[i] = decodeMail(t, m.MsgRequest())
+	}
+	return out
+}
