@@ -19,11 +19,15 @@ test: ## run every test on SQLite and PostgreSQL (starts a throwaway PostgreSQL 
 test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 	$(GO) test -count=1 $(PKGS)
 
+BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
+
 generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
 	$(GO) generate $(PKGS)
+	cd proto && $(BUF) generate
 
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt and buf lint
 	$(GO) vet $(PKGS)
+	cd proto && $(BUF) lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 tidy: ## go mod tidy

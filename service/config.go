@@ -26,6 +26,9 @@ type config struct {
 	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
 	PublicURL string `env:"PANGUARD_PUBLIC_URL" envDefault:"http://localhost:3000"`
 
+	// CORSOrigins are the browser origins allowed to call the Connect/gRPC-web API.
+	CORSOrigins []string `env:"PANGUARD_CORS_ORIGINS" envSeparator:","`
+
 	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
 	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
 	HashParallelism uint8  `env:"PANGUARD_HASH_PARALLELISM" envDefault:"1"`

@@ -135,7 +135,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	h, err := newHandler(svc, log)
+	h, err := newHandler(svc, log, cfg.CORSOrigins)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -159,6 +159,16 @@ func secretSetting(ctx context.Context, st *store.Store, log *slog.Logger, key, 
 	}
 	log.Warn("no "+envName+" configured: using a generated one kept in the database; set it explicitly in production", "setting", key)
 	return v, nil
+}
+
+// protocols serves HTTP/1.1 and HTTP/2 — including HTTP/2 without TLS (h2c), which plain
+// gRPC clients use.
+func protocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }
 
 func newLogger(level string) *slog.Logger {
@@ -193,6 +203,7 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		Protocols:         protocols(),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,17 +1,26 @@
 package main
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/sdk/gen/panguard/auth/v1/authv1connect"
 )
 
-// newHandler builds the whole HTTP surface of the service on one mux.
-func newHandler(a *auth.Service, log *slog.Logger) (http.Handler, error) {
+// newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
+// the same operations over Connect, gRPC and gRPC-web, reflection, health and the spec.
+func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string) (http.Handler, error) {
 	mux := http.NewServeMux()
 	restHandler(a, mux, func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, log, err) })
+	connectHandlers(a, mux, log, corsOrigins)
+	if err := specHandlers(mux); err != nil {
+		return nil, err
+	}
 	routes, err := specRoutes()
 	if err != nil {
 		return nil, err
@@ -20,13 +29,39 @@ func newHandler(a *auth.Service, log *slog.Logger) (http.Handler, error) {
 	return recoverPanics(log, securityHeaders(mux)), nil
 }
 
+// specHandlers serves the embedded contract at /api/openapi.yaml and /api/openapi.json, so
+// Swagger UI, Prism or client generators can point at a running instance.
+func specHandlers(mux *http.ServeMux) error {
+	var doc any
+	if err := yaml.Unmarshal(openapiYAML, &doc); err != nil {
+		return err
+	}
+	asJSON, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	serve := func(body []byte, ctype string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("Access-Control-Allow-Origin", "*") // a public document
+			w.Write(body)
+		}
+	}
+	mux.Handle("GET /api/openapi.yaml", serve(openapiYAML, "application/yaml"))
+	mux.Handle("GET /api/openapi.json", serve(asJSON, "application/json"))
+	return nil
+}
+
 // specRoutes lists each path of openapi.yaml with its methods, for the 405 answers.
 func specRoutes() (map[string][]string, error) {
 	spec, err := GetSwagger()
 	if err != nil {
 		return nil, err
 	}
-	routes := map[string][]string{}
+	routes := map[string][]string{
+		"/api/openapi.yaml": {http.MethodGet, http.MethodHead},
+		"/api/openapi.json": {http.MethodGet, http.MethodHead},
+	}
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {
 			routes[path] = append(routes[path], strings.ToUpper(method))
@@ -37,12 +72,13 @@ func specRoutes() (map[string][]string, error) {
 
 // securityHeaders sets the headers every response carries.
 func securityHeaders(next http.Handler) http.Handler {
+	rpcPrefix := "/" + authv1connect.AuthServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
-		if strings.HasPrefix(r.URL.Path, "/api/auth/") {
+		if strings.HasPrefix(r.URL.Path, "/api/auth/") || strings.HasPrefix(r.URL.Path, rpcPrefix) {
 			// Auth answers carry tokens, secrets and personal data: never cache them.
 			h.Set("Cache-Control", "no-store")
 		}
