@@ -26,6 +26,11 @@ type config struct {
 	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
 	PublicURL string `env:"PANGUARD_PUBLIC_URL" envDefault:"http://localhost:3000"`
 
+	// RateLimit is the per-IP budget of credential operations per minute (0: off).
+	RateLimit int `env:"PANGUARD_RATE_LIMIT" envDefault:"20"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `env:"PANGUARD_TRUSTED_PROXIES" envSeparator:","`
+
 	// CORSOrigins are the browser origins allowed to call the Connect/gRPC-web API.
 	CORSOrigins []string `env:"PANGUARD_CORS_ORIGINS" envSeparator:","`
 
@@ -54,6 +59,12 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("config: PANGUARD_PUBLIC_URL must be an http(s) URL")
+	}
+	if c.RateLimit < 0 {
+		return c, fmt.Errorf("config: PANGUARD_RATE_LIMIT must be 0 (off) or more")
+	}
+	if _, err := newClientIPs(c.TrustedProxies); err != nil {
+		return c, fmt.Errorf("config: %w", err)
 	}
 	if c.EncryptionKey != "" {
 		if _, err := auth.ParseKey(c.EncryptionKey); err != nil {

@@ -121,6 +121,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	svc, err = auth.New(auth.Config{
 		Store:         st,
 		PublicURL:     cfg.PublicURL,
+		RateLimit:     cfg.RateLimit,
 		OnEnqueue:     sender.Wake,
 		JWTSecret:     []byte(secret),
 		EncryptionKey: key,
@@ -135,7 +136,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	h, err := newHandler(svc, log, cfg.CORSOrigins)
+	ips, err := newClientIPs(cfg.TrustedProxies)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h, err := newHandler(svc, log, cfg.CORSOrigins, ips)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -228,7 +228,7 @@ func drivers(t *testing.T, base string) map[string]driver {
 type scenario struct {
 	email, password     string
 	first, second       string // session tokens
-	secret              string
+	secret, verifyCode  string
 	backupCodes         []string
 	resetToken, newPass string
 	mail                func() string // waits for the next email and returns its reset token
@@ -270,10 +270,10 @@ func TestScenarioOverEveryProtocol(t *testing.T) {
 					{"setup TOTP", func() (err error) { sc.secret, sc.backupCodes, err = d.setupTotp(ctx, sc.first); return }, ""},
 					{"verify with a wrong code", func() error { return d.verifyTotp(ctx, sc.first, "000000") }, "invalid_totp_code"},
 					// Verify with the previous step's code so that the current step is still unused for login.
-					{"verify", func() error { return d.verifyTotp(ctx, sc.first, code(-1)) }, ""},
+					{"verify", func() error { sc.verifyCode = code(-1); return d.verifyTotp(ctx, sc.first, sc.verifyCode) }, ""},
 					{"login needs a code", func() error { _, err := d.login(ctx, sc.email, sc.password, "", ""); return err }, "totp_required"},
 					{"login with a wrong code", func() error { _, err := d.login(ctx, sc.email, sc.password, "000000", ""); return err }, "invalid_totp_code"},
-					{"login with the verify code again", func() error { _, err := d.login(ctx, sc.email, sc.password, code(-1), ""); return err }, "invalid_totp_code"},
+					{"login with the verify code again", func() error { _, err := d.login(ctx, sc.email, sc.password, sc.verifyCode, ""); return err }, "invalid_totp_code"},
 					{"login with a code", func() (err error) { sc.second, err = d.login(ctx, sc.email, sc.password, code(0), ""); return }, ""},
 					{"login with a backup code", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.backupCodes[0]); return err }, ""},
 					{"the backup code is spent", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.backupCodes[0]); return err }, "invalid_totp_code"},

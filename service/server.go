@@ -14,7 +14,7 @@ import (
 
 // newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
 // the same operations over Connect, gRPC and gRPC-web, reflection, health and the spec.
-func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string) (http.Handler, error) {
+func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string, ips clientIPs) (http.Handler, error) {
 	mux := http.NewServeMux()
 	restHandler(a, mux, func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, log, err) })
 	connectHandlers(a, mux, log, corsOrigins)
@@ -26,7 +26,15 @@ func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string) (http.H
 		return nil, err
 	}
 	routeFallbacks(mux, routes)
-	return recoverPanics(log, securityHeaders(mux)), nil
+	return recoverPanics(log, securityHeaders(withClientIP(ips, mux))), nil
+}
+
+// withClientIP puts the client's address into the context for the domain's rate limits.
+func withClientIP(ips clientIPs, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := auth.WithClientIP(r.Context(), ips.of(r.RemoteAddr, r.Header))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // specHandlers serves the embedded contract at /api/openapi.yaml and /api/openapi.json, so

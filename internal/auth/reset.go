@@ -95,8 +95,11 @@ func (s *Service) enqueue(ctx context.Context, kind string, v any) error {
 
 // ForgotPassword queues a password-reset email for email. It answers the same, after the same
 // work, whether or not an account exists: resolving the address happens in the background
-// (HandleResetRequest). Errors: CodeValidation for a malformed address.
+// (HandleResetRequest). Errors: CodeValidation for a malformed address, CodeRateLimited.
 func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	if err := s.allow(ctx); err != nil {
+		return err
+	}
 	email = NormalizeEmail(email)
 	if err := validateEmail(email); err != nil {
 		return err
@@ -158,10 +161,13 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 }
 
 // ResetPassword sets a new password with a token from a reset email, consuming the token and
-// revoking every session of the user in one transaction.
+// revoking every session of the user and clearing its brute-force locks in one transaction.
 // Errors: CodeValidation for a bad new password, ErrInvalidResetToken for a malformed,
-// unknown, used, voided or expired token, ErrBusy.
+// unknown, used, voided or expired token, CodeRateLimited, ErrBusy.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	if err := s.allow(ctx); err != nil {
+		return err
+	}
 	if err := validatePassword("New password", newPassword); err != nil {
 		return err
 	}
@@ -185,6 +191,15 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
 			return err
 		}
-		return s.store.RevokeUserSessions(ctx, userID, now)
+		if err := s.store.RevokeUserSessions(ctx, userID, now); err != nil {
+			return err
+		}
+		// The owner proved control of the mailbox: lift every brute-force lock on the account.
+		u, err := s.store.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		acct, _ := accountKeys(ctx, u.Email)
+		return s.store.ClearFailures(ctx, []string{acct}, []string{"acct-ip:" + u.Email + "|"})
 	})
 }

@@ -57,6 +57,21 @@ type Store interface {
 	// ClaimDuplicateNotice records now as the user's last registration-attempt notice unless
 	// one was recorded less than interval ago, reporting whether it did.
 	ClaimDuplicateNotice(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error)
+	// UserByID returns a user.
+	UserByID(ctx context.Context, id string) (User, error)
+
+	// TakeToken spends one request of key's budget: one request per emission on average,
+	// bursts up to window/emission. It reports whether it was allowed and, if not, when to retry.
+	TakeToken(ctx context.Context, key string, now time.Time, emission, window time.Duration) (bool, time.Duration, error)
+	// Throttles returns the failure state of the keys that have one.
+	Throttles(ctx context.Context, keys ...string) (map[string]Throttle, error)
+	// AddFailure counts a failure for key (restarting after decay) and returns the count.
+	AddFailure(ctx context.Context, key string, now time.Time, decay time.Duration) (int, error)
+	// LockUntil locks key until the given time unless it is already locked longer.
+	LockUntil(ctx context.Context, key string, until time.Time) error
+	// ClearFailures forgets the failures of the keys, and of every key starting with one of
+	// the prefixes.
+	ClearFailures(ctx context.Context, keys []string, prefixes []string) error
 }
 
 // Config holds what a Service is built from. Zero values take the documented defaults.
@@ -87,6 +102,9 @@ type Config struct {
 	PublicURL string
 	// OnEnqueue, when set, is called after outbox work has been committed, to wake a sender.
 	OnEnqueue func()
+	// RateLimit is the per-client-IP budget of credential operations per minute (register,
+	// login, forgot/reset password, TOTP verify/disable, backup codes); 0 turns it off.
+	RateLimit int
 }
 
 // Service implements the account and authentication operations.
@@ -101,6 +119,7 @@ type Service struct {
 	// publicURL is the base of links in emails; onEnqueue wakes the outbox sender.
 	publicURL string
 	onEnqueue func()
+	rateLimit int
 	// totpIssuer is shown by authenticator apps.
 	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
@@ -159,6 +178,7 @@ func New(cfg Config) (*Service, error) {
 		ttl:    cfg.TokenTTL,
 		sealer: sl, totpIssuer: cfg.TOTPIssuer,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), onEnqueue: cfg.OnEnqueue,
+		rateLimit: cfg.RateLimit,
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
@@ -212,8 +232,11 @@ type RegisterResult struct {
 // Register creates an account on a 14-day Solo trial and logs it in. An email that already
 // has an account yields Created false after the same hashing work, so timing does not tell,
 // and queues a password-reset email to its holder (at most one per DuplicateNoticeInterval).
-// Errors: CodeValidation for bad input, ErrBusy when hashing is saturated.
+// Errors: CodeValidation for bad input, CodeRateLimited, ErrBusy when hashing is saturated.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	if err := s.allow(ctx); err != nil {
+		return RegisterResult{}, err
+	}
 	email, name := NormalizeEmail(in.Email), trimSpace(in.Name)
 	if err := validateEmail(email); err != nil {
 		return RegisterResult{}, err
@@ -284,8 +307,12 @@ type LoginResult struct {
 // give the same ErrInvalidCredentials after the same work. With 2FA on, a TOTP or backup code
 // is required (without one the result is TOTPRequired) and consumed in the same transaction
 // that opens the session. A stored hash with outdated parameters is replaced.
-// Errors: ErrInvalidCredentials, ErrInvalidTOTP, CodeValidation, ErrBusy.
+// Repeated failures make the client wait (see the brute-force policy in throttle.go).
+// Errors: ErrInvalidCredentials, ErrInvalidTOTP, CodeValidation, CodeRateLimited, ErrBusy.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	if err := s.allow(ctx); err != nil {
+		return LoginResult{}, err
+	}
 	email := NormalizeEmail(in.Email)
 	if email == "" || in.Password == "" {
 		return LoginResult{}, invalid("Email and password are required")
@@ -293,12 +320,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if in.TOTPCode != nil && in.BackupCode != nil {
 		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
 	}
+	if err := s.checkLock(ctx, email); err != nil {
+		return LoginResult{}, err
+	}
 	u, err := s.store.UserByEmail(ctx, email)
 	if err == ErrNoRecord {
 		if _, _, err := s.hasher.Verify(ctx, in.Password, s.dummyHash); err != nil {
 			return LoginResult{}, err
 		}
-		return LoginResult{}, ErrInvalidCredentials
+		return LoginResult{}, s.failed(ctx, email, ErrInvalidCredentials)
 	}
 	if err != nil {
 		return LoginResult{}, err
@@ -308,7 +338,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		return LoginResult{}, err
 	}
 	if !ok {
-		return LoginResult{}, ErrInvalidCredentials
+		return LoginResult{}, s.failed(ctx, email, ErrInvalidCredentials)
 	}
 	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
 		return LoginResult{TOTPRequired: true}, nil
@@ -340,7 +370,18 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		res = LoginResult{User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
 		return nil
 	})
-	return res, err
+	if CodeOf(err) == CodeInvalidTOTP {
+		// Counted outside the transaction, which the failure rolled back.
+		return LoginResult{}, s.failed(ctx, email, err)
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	_, pair := accountKeys(ctx, email)
+	if err := s.store.ClearFailures(ctx, []string{pair}, nil); err != nil {
+		return LoginResult{}, err
+	}
+	return res, nil
 }
 
 // Authenticate resolves a bearer token to its live session and user with one store read.

@@ -154,13 +154,20 @@ func (s *Service) SetupTotp(ctx context.Context, token string) (TOTPSetup, error
 
 // VerifyTotp confirms the pending secret with a current code (±1 step) and enables 2FA.
 // The code's time step is recorded, so the same code cannot then be used to log in.
-// Errors: ErrUnauthenticated, ErrAlreadyEnabled, ErrTOTPNotSetUp, invalid_totp_code (400).
+// Errors: ErrUnauthenticated, ErrAlreadyEnabled, ErrTOTPNotSetUp, invalid_totp_code (400),
+// CodeRateLimited.
 func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
+	if err := s.allow(ctx); err != nil {
+		return err
+	}
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
 		return err
 	}
 	u := p.User
+	if err := s.checkLock(ctx, u.Email); err != nil {
+		return err
+	}
 	if u.TOTPEnabled {
 		return ErrAlreadyEnabled
 	}
@@ -173,7 +180,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	}
 	step := s.matchStep(secret, code, s.now())
 	if step == 0 {
-		return errInvalidTOTPSetup
+		return s.failed(ctx, u.Email, errInvalidTOTPSetup)
 	}
 	ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
 	if err != nil {
@@ -181,7 +188,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	}
 	if !ok {
 		// The step was already used, or a concurrent setup/verify changed the secret.
-		return errInvalidTOTPSetup
+		return s.failed(ctx, u.Email, errInvalidTOTPSetup)
 	}
 	return nil
 }
@@ -224,7 +231,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, u User, totpCode, backu
 
 // DisableTotp turns 2FA off after checking the password, removing the secret and every
 // backup code (also a pending setup). Errors: ErrUnauthenticated, ErrInvalidPassword,
-// ErrTOTPNotEnabled, CodeValidation, ErrBusy.
+// ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
 func (s *Service) DisableTotp(ctx context.Context, token, password string) error {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
@@ -257,7 +264,7 @@ func (s *Service) GetTotpStatus(ctx context.Context, token string) (TOTPStatus, 
 
 // RegenerateBackupCodes replaces every backup code with 10 new ones after checking the
 // password; the old codes stop working at once. Errors: ErrUnauthenticated,
-// ErrInvalidPassword, ErrTOTPNotEnabled, CodeValidation, ErrBusy.
+// ErrInvalidPassword, ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
 func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password string) ([]string, error) {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
@@ -279,17 +286,24 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password str
 	return codes, nil
 }
 
-// checkPassword verifies the password of an already authenticated user.
+// checkPassword verifies the password of an already authenticated user, under the same
+// per-IP budget and brute-force policy as login.
 func (s *Service) checkPassword(ctx context.Context, u User, password string) error {
+	if err := s.allow(ctx); err != nil {
+		return err
+	}
 	if password == "" {
 		return invalid("Password is required")
+	}
+	if err := s.checkLock(ctx, u.Email); err != nil {
+		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return ErrInvalidPassword
+		return s.failed(ctx, u.Email, ErrInvalidPassword)
 	}
 	return nil
 }

@@ -257,6 +257,15 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error
 	return row.domain(), nil
 }
 
+// UserByID implements auth.Store.
+func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
+	var row userRow
+	if err := s.idb(ctx).NewSelect().Model(&row).Where("u.id = ?", id).Scan(ctx); err != nil {
+		return auth.User{}, noRecord(err)
+	}
+	return row.domain(), nil
+}
+
 // UpdatePasswordHash implements auth.Store.
 func (s *Store) UpdatePasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
 	_, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).

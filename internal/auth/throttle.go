@@ -1,0 +1,126 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Throttle is the stored failure state of one key.
+type Throttle struct {
+	Failures    int
+	LockedUntil time.Time
+	UpdatedAt   time.Time
+}
+
+// The brute-force policy. Failed password and second-factor checks are counted per account
+// (by normalized email, so unknown emails behave exactly like real ones) and per account+IP.
+//
+//   - A client (account+IP) gets pairFree failures, then must wait 1 s, 2 s, 4 s … up to
+//     maxLock between attempts.
+//   - The account as a whole gets accountFree failures, then the same backoff applies — but
+//     only to clients that have themselves failed on this account. A user on a fresh IP who
+//     types the right password is never blocked by someone else's guessing.
+//   - Counters decay after failureDecay without failures; a successful login clears the
+//     client's counter and a password reset clears the account's.
+const (
+	pairFree     = 5
+	accountFree  = 20
+	maxLock      = 15 * time.Minute
+	failureDecay = time.Hour
+)
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the caller's IP address, as the transport determined it.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+func clientIP(ctx context.Context) string {
+	if ip, ok := ctx.Value(clientIPKey{}).(string); ok && ip != "" {
+		return ip
+	}
+	return "unknown"
+}
+
+func rateLimited(retry time.Duration) *Error {
+	if retry < time.Second {
+		retry = time.Second
+	}
+	return &Error{Kind: KindRateLimited, Code: CodeRateLimited, Message: "Too many requests; retry later", RetryAfter: retry}
+}
+
+// allow spends one unit of the caller's per-IP budget (RateLimit per minute).
+// Errors: CodeRateLimited with RetryAfter.
+func (s *Service) allow(ctx context.Context) error {
+	if s.rateLimit <= 0 {
+		return nil
+	}
+	ok, retry, err := s.store.TakeToken(ctx, "ip:"+clientIP(ctx), s.now(), time.Minute/time.Duration(s.rateLimit), time.Minute)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return rateLimited(retry)
+	}
+	return nil
+}
+
+func accountKeys(ctx context.Context, email string) (account, pair string) {
+	return "acct:" + email, "acct-ip:" + email + "|" + clientIP(ctx)
+}
+
+// checkLock refuses, before any password work, a client that must still wait.
+func (s *Service) checkLock(ctx context.Context, email string) error {
+	acct, pair := accountKeys(ctx, email)
+	th, err := s.store.Throttles(ctx, acct, pair)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	p, a := th[pair], th[acct]
+	if p.LockedUntil.After(now) {
+		return rateLimited(p.LockedUntil.Sub(now))
+	}
+	if p.Failures > 0 && a.LockedUntil.After(now) {
+		return rateLimited(a.LockedUntil.Sub(now))
+	}
+	return nil
+}
+
+func backoff(excess int) time.Duration {
+	if excess > 20 {
+		return maxLock
+	}
+	d := time.Second << (excess - 1)
+	return min(d, maxLock)
+}
+
+// recordFailure counts a failed password or second-factor check and locks as the policy says.
+func (s *Service) recordFailure(ctx context.Context, email string) error {
+	acct, pair := accountKeys(ctx, email)
+	now := s.now()
+	for _, k := range []struct {
+		key  string
+		free int
+	}{{pair, pairFree}, {acct, accountFree}} {
+		n, err := s.store.AddFailure(ctx, k.key, now, failureDecay)
+		if err != nil {
+			return err
+		}
+		if n > k.free {
+			if err := s.store.LockUntil(ctx, k.key, now.Add(backoff(n-k.free))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// failed records a failure for email and returns orig (or the store's error).
+func (s *Service) failed(ctx context.Context, email string, orig error) error {
+	if err := s.recordFailure(ctx, email); err != nil {
+		return err
+	}
+	return orig
+}

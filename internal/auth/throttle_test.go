@@ -1,0 +1,175 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/storetest"
+)
+
+func fromIP(ip string) context.Context { return auth.WithClientIP(context.Background(), ip) }
+
+func retryAfter(err error) time.Duration {
+	var e *auth.Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+func TestPerIPRateLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, func(c *auth.Config) { c.RateLimit = 20 })
+		forgot := func(ip string) error { return e.svc.ForgotPassword(fromIP(ip), "x@example.com") }
+		for i := range 20 {
+			if err := forgot("198.51.100.7"); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		steps := []struct {
+			name    string
+			advance time.Duration
+			ip      string
+			limited bool
+		}{
+			{"the 21st request in the minute", 0, "198.51.100.7", true},
+			{"another client is unaffected", 0, "198.51.100.8", false},
+			{"still limited a second later", time.Second, "198.51.100.7", true},
+			{"one request earned back after 3 s", 2 * time.Second, "198.51.100.7", false},
+			{"and spent again", 0, "198.51.100.7", true},
+			{"the full budget after a quiet minute", time.Minute, "198.51.100.7", false},
+		}
+		for _, s := range steps {
+			e.clock.Advance(s.advance)
+			err := forgot(s.ip)
+			if s.limited {
+				wantCode(t, err, auth.CodeRateLimited)
+				if ra := retryAfter(err); ra < time.Second || ra > 3*time.Second || auth.KindOf(err) != auth.KindRateLimited {
+					t.Fatalf("%s: retry after %v", s.name, ra)
+				}
+			} else if err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+		}
+	})
+}
+
+func TestRateLimitOff(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	for i := range 50 {
+		if err := e.svc.ForgotPassword(fromIP("203.0.113.1"), "x@example.com"); err != nil {
+			t.Fatalf("request %d limited with the limit off: %v", i, err)
+		}
+	}
+}
+
+func TestBruteForceBackoff(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		register(t, e, "victim@example.com", "password1")
+		attacker, user := fromIP("192.0.2.66"), fromIP("192.0.2.10")
+		try := func(ctx context.Context, pw string) error {
+			_, err := e.svc.Login(ctx, auth.LoginInput{Email: "victim@example.com", Password: pw})
+			return err
+		}
+		for i := range 5 {
+			wantCode(t, try(attacker, fmt.Sprintf("guess-%d", i)), auth.CodeInvalidCredentials)
+		}
+		// The 6th failure locks this client for 1 s, the 7th for 2 s, ...
+		wantCode(t, try(attacker, "guess-5"), auth.CodeInvalidCredentials)
+		err := try(attacker, "password1")
+		wantCode(t, err, auth.CodeRateLimited) // even the right password waits: no guessing while locked
+		if ra := retryAfter(err); ra != time.Second {
+			t.Fatalf("retry after %v, want 1s", ra)
+		}
+		if err := try(user, "password1"); err != nil {
+			t.Fatalf("the real user on another IP is blocked: %v", err)
+		}
+		e.clock.Advance(time.Second)
+		wantCode(t, try(attacker, "guess-6"), auth.CodeInvalidCredentials)
+		if ra := retryAfter(try(attacker, "guess-7")); ra != 2*time.Second {
+			t.Fatalf("second lock %v, want 2s", ra)
+		}
+		// Unknown accounts behave the same, so locks reveal nothing.
+		for i := range 6 {
+			if err := e.svc.ForgotPassword(attacker, "nobody@example.com"); err != nil { // another operation, unaffected
+				t.Fatal(err)
+			}
+			_, err := e.svc.Login(attacker, auth.LoginInput{Email: "nobody@example.com", Password: fmt.Sprint(i)})
+			wantCode(t, err, auth.CodeInvalidCredentials)
+		}
+		_, err = e.svc.Login(attacker, auth.LoginInput{Email: "nobody@example.com", Password: "x"})
+		wantCode(t, err, auth.CodeRateLimited)
+	})
+}
+
+func TestAccountWideLockSparesCleanClientsAndResetClearsIt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		box := &inbox{}
+		s := newSender(e, box)
+		register(t, e, "target@example.com", "password1")
+		// A distributed attack: 21 addresses, one guess each, trips the account-wide counter.
+		for i := range 21 {
+			_, err := e.svc.Login(fromIP(fmt.Sprintf("10.0.0.%d", i)), auth.LoginInput{Email: "target@example.com", Password: "nope"})
+			wantCode(t, err, auth.CodeInvalidCredentials)
+		}
+		_, err := e.svc.Login(fromIP("10.0.0.3"), auth.LoginInput{Email: "target@example.com", Password: "nope"})
+		wantCode(t, err, auth.CodeRateLimited)
+		if _, err := e.svc.Login(fromIP("192.0.2.10"), auth.LoginInput{Email: "target@example.com", Password: "password1"}); err != nil {
+			t.Fatalf("a clean client is blocked by the account-wide lock: %v", err)
+		}
+		// A password reset clears everything for the account.
+		if err := e.svc.ForgotPassword(fromIP("192.0.2.10"), "target@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, s)
+		if err := e.svc.ResetPassword(fromIP("192.0.2.10"), tokenIn(t, box.take()[0]), "password2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Login(fromIP("10.0.0.3"), auth.LoginInput{Email: "target@example.com", Password: "password2"}); err != nil {
+			t.Fatalf("lock survived the reset: %v", err)
+		}
+	})
+}
+
+func TestSecondFactorFailuresAreThrottled(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	token, _ := enable2FA(t, e, "mfa@example.com")
+	ctx := fromIP("192.0.2.99")
+	for range 5 {
+		_, err := e.svc.Login(ctx, auth.LoginInput{Email: "mfa@example.com", Password: "password1", TOTPCode: ptr("000000")})
+		wantCode(t, err, auth.CodeInvalidTOTP)
+	}
+	_, err := e.svc.Login(ctx, auth.LoginInput{Email: "mfa@example.com", Password: "password1", BackupCode: ptr("aaaaaaaaaa")})
+	wantCode(t, err, auth.CodeInvalidTOTP)
+	_, err = e.svc.Login(ctx, auth.LoginInput{Email: "mfa@example.com", Password: "password1", TOTPCode: ptr("000000")})
+	wantCode(t, err, auth.CodeRateLimited)
+	// Password checks of authenticated operations count too.
+	wantCode(t, e.svc.DisableTotp(ctx, token, "wrong-password"), auth.CodeRateLimited)
+}
+
+func TestBackoffIsSharedByTwoInstances(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	a := newEnv(t, dbURL)
+	b := newEnv(t, dbURL)
+	b.clock = a.clock
+	register(t, a, "shared@example.com", "password1")
+	ctx := fromIP("198.51.100.1")
+	for i := range 6 {
+		svc := a.svc
+		if i%2 == 1 {
+			svc = b.svc
+		}
+		_, err := svc.Login(ctx, auth.LoginInput{Email: "shared@example.com", Password: "nope"})
+		wantCode(t, err, auth.CodeInvalidCredentials)
+	}
+	for _, svc := range []*auth.Service{a.svc, b.svc} {
+		_, err := svc.Login(ctx, auth.LoginInput{Email: "shared@example.com", Password: "password1"})
+		wantCode(t, err, auth.CodeRateLimited)
+	}
+}
