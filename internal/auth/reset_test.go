@@ -46,7 +46,7 @@ func (b *inbox) take() []mail.Message {
 func newSender(e env, box *inbox) *outbox.Sender {
 	return outbox.New(outbox.Config{
 		Store: e.store.(*store.Store), Now: e.clock.Now, MaxAttempts: 3,
-		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Handlers: map[string]outbox.Handler{
 			auth.OutboxResetRequest: e.svc.HandleResetRequest,
 			auth.OutboxEmail:        mail.Handler(box),
