@@ -25,8 +25,9 @@ generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and 
 	$(GO) generate $(PKGS)
 	cd proto && $(BUF) generate
 
-lint: ## go vet, gofmt and buf lint
+lint: ## go vet, staticcheck, gofmt and buf lint
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 	cd proto && $(BUF) lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 

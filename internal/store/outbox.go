@@ -87,7 +87,7 @@ func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int, err erro
 		N      int    `bun:"n"`
 	}
 	err = s.db.NewSelect().Model((*outboxRow)(nil)).
-		ColumnExpr("status, COUNT(*) AS n").Where("status IN (?)", bun.In([]string{outboxPending, outboxFailed})).
+		ColumnExpr("status, COUNT(*) AS n").Where("status IN (?)", bun.List([]string{outboxPending, outboxFailed})).
 		Group("status").Scan(ctx, &rows)
 	for _, r := range rows {
 		switch r.Status {

@@ -44,7 +44,7 @@ func (s *Store) TakeToken(ctx context.Context, key string, now time.Time, emissi
 // Throttles implements auth.Store.
 func (s *Store) Throttles(ctx context.Context, keys ...string) (map[string]auth.Throttle, error) {
 	var rows []throttleRow
-	if err := s.db.NewSelect().Model(&rows).Where("key IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&rows).Where("key IN (?)", bun.List(keys)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	out := make(map[string]auth.Throttle, len(rows))
@@ -83,7 +83,7 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 		Set("failures = 0").Set("locked_until = 0")
 	q = q.WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		if len(keys) > 0 {
-			q = q.WhereOr("key IN (?)", bun.In(keys))
+			q = q.WhereOr("key IN (?)", bun.List(keys))
 		}
 		for _, p := range prefixes {
 			// substr, not LIKE: emails may contain the LIKE wildcards _ and %.
