@@ -1,0 +1,147 @@
+// Command panguard is a command-line client of Panguard Auth, built only on the public SDK
+// (panguard.ai/auth/sdk): register, log in (with two-factor authentication), show the
+// current account, manage TOTP and backup codes, and reset a forgotten password.
+//
+// Usage:
+//
+//	panguard [--api URL] [--json] <command> [flags]
+//
+// Run "panguard help" for the list of commands. See README.md next to this file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// defaultAPIURL is the server used when neither --api, PANGUARD_API_URL nor the saved
+// credentials name one.
+const defaultAPIURL = "http://localhost:3000"
+
+// main runs the command with the process's arguments, streams and environment.
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand: its name as typed, a one-line summary for the usage text and
+// the function that runs it with the arguments after its name.
+type command struct {
+	name    string
+	summary string
+	run     func(a *app, args []string) error
+}
+
+// commands lists every subcommand in the order the usage text shows them.
+var commands = []command{
+	{"register", "create an account (14-day Solo trial) and log in", (*app).cmdRegister},
+	{"login", "log in; asks for an authentication code when 2FA is on", (*app).cmdLogin},
+	{"whoami", "show the account of the current session", (*app).cmdWhoami},
+	{"logout", "end the session on the server and delete the local credentials", (*app).cmdLogout},
+	{"2fa setup", "start two-factor setup: secret, QR code and backup codes", (*app).cmd2FASetup},
+	{"2fa verify", "confirm two-factor setup with a code from your app", (*app).cmd2FAVerify},
+	{"2fa disable", "turn two-factor authentication off (asks for your password)", (*app).cmd2FADisable},
+	{"2fa status", "show whether 2FA is on and how many backup codes are left", (*app).cmd2FAStatus},
+	{"2fa backup-codes", "replace all backup codes with 10 new ones (asks for your password)", (*app).cmd2FABackupCodes},
+	{"forgot-password", "email yourself a password reset link", (*app).cmdForgotPassword},
+	{"reset-password", "set a new password with the token from the reset email", (*app).cmdResetPassword},
+	{"help", "show this help", nil},
+}
+
+// usage writes the top-level help text to w.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `panguard — command-line client of Panguard Auth
+
+Usage:
+  panguard [--api URL] [--json] <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, `
+Global flags (also accepted after the command):
+  --api URL   server to talk to (default: $PANGUARD_API_URL, else the URL saved at login,
+              else %s)
+  --json      print one JSON object per command on stdout, errors included
+
+Run "panguard <command> -h" for the flags of a command.
+
+Environment:
+  PANGUARD_API_URL     default server URL
+  PANGUARD_CONFIG_DIR  directory of credentials.json (default ~/.panguard)
+
+Exit status: 0 on success, 1 on errors, 2 on usage errors.
+`, defaultAPIURL)
+}
+
+// run is the whole program: it parses args (without the program name), talks to the server
+// and returns the exit status. Prompts and diagnostics go to stderr, results to stdout;
+// env reads the environment (os.Getenv in main, a map in tests).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, prompt: newPrompter(stdin, stderr)}
+
+	fs := flag.NewFlagSet("panguard", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.globalFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		return a.fail(usageErrorf("%v", err))
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		usage(stdout)
+		return 0
+	}
+	if name == "2fa" {
+		if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+			usage2FA(stderr)
+			if len(rest) == 0 {
+				return 2
+			}
+			return 0
+		}
+		name, rest = "2fa "+rest[0], rest[1:]
+	}
+	for _, c := range commands {
+		if c.name == name && c.run != nil {
+			if err := c.run(a, rest); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 0
+				}
+				return a.fail(err)
+			}
+			return 0
+		}
+	}
+	return a.fail(usageErrorf("unknown command %q (run: panguard help)", name))
+}
+
+// usage2FA lists the 2fa subcommands.
+func usage2FA(w io.Writer) {
+	fmt.Fprintln(w, "Usage: panguard 2fa <setup|verify|disable|status|backup-codes> [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, "2fa ") {
+			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+		}
+	}
+}
