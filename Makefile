@@ -2,7 +2,8 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short generate lint tidy clean
+.PHONY: help run build test test-short fuzz generate lint tidy clean
+FUZZTIME ?= 10s
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +21,13 @@ test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 	$(GO) test -count=1 $(PKGS)
 
 BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) ./service
+	$(GO) test -run '^$$' -fuzz '^FuzzValidators$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePHC$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenParse$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./sdk/apitime
 
 generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
 	$(GO) generate $(PKGS)

@@ -37,8 +37,22 @@ type config struct {
 	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
 	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
 	HashParallelism uint8  `env:"PANGUARD_HASH_PARALLELISM" envDefault:"1"`
+	// HashConcurrency bounds the password hashes running at once (0: one per CPU);
+	// HashQueueTimeout is how long a request waits for a slot before a fast 503.
+	HashConcurrency  int           `env:"PANGUARD_HASH_CONCURRENCY" envDefault:"0"`
+	HashQueueTimeout time.Duration `env:"PANGUARD_HASH_QUEUE_TIMEOUT" envDefault:"2s"`
+
+	// TLSCertFile and TLSKeyFile make the service terminate TLS itself (and send HSTS).
+	TLSCertFile string `env:"PANGUARD_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"PANGUARD_TLS_KEY_FILE"`
 
 	ShutdownTimeout time.Duration `env:"PANGUARD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+}
+
+// hsts reports whether responses should carry Strict-Transport-Security: when this process
+// terminates TLS, or when its public URL is https (TLS terminated by a proxy).
+func (c config) hsts() bool {
+	return c.TLSCertFile != "" || strings.HasPrefix(c.PublicURL, "https://")
 }
 
 // loadConfig reads the configuration from environ (os.Environ's form) and checks it.
@@ -59,6 +73,12 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("config: PANGUARD_PUBLIC_URL must be an http(s) URL")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return c, fmt.Errorf("config: set both PANGUARD_TLS_CERT_FILE and PANGUARD_TLS_KEY_FILE, or neither")
+	}
+	if c.HashConcurrency < 0 || c.HashQueueTimeout <= 0 {
+		return c, fmt.Errorf("config: PANGUARD_HASH_CONCURRENCY must be >= 0 and PANGUARD_HASH_QUEUE_TIMEOUT > 0")
 	}
 	if c.RateLimit < 0 {
 		return c, fmt.Errorf("config: PANGUARD_RATE_LIMIT must be 0 (off) or more")

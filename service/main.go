@@ -122,6 +122,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Store:         st,
 		PublicURL:     cfg.PublicURL,
 		RateLimit:     cfg.RateLimit,
+		HashSlots:     cfg.HashConcurrency,
+		HashMaxWait:   cfg.HashQueueTimeout,
 		OnEnqueue:     sender.Wake,
 		JWTSecret:     []byte(secret),
 		EncryptionKey: key,
@@ -141,7 +143,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	h, err := newHandler(svc, log, cfg.CORSOrigins, ips)
+	h, err := newHandler(svc, log, cfg.CORSOrigins, ips, cfg.hsts())
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -221,7 +223,13 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if cfg.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

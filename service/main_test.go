@@ -22,7 +22,7 @@ import (
 func testConfig(dbURL string) config {
 	return config{
 		Addr: "127.0.0.1:0", DatabaseURL: dbURL, TokenTTL: 24 * time.Hour, LogLevel: "error",
-		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard", PublicURL: "http://panguard.test", MailFrom: "Panguard <no-reply@panguard.test>",
+		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, HashQueueTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard", PublicURL: "http://panguard.test", MailFrom: "Panguard <no-reply@panguard.test>",
 	}
 }
 
@@ -222,6 +222,7 @@ func TestBadInputGetsClear4xx(t *testing.T) {
 		{"logout without token", "POST", "/logout", "", ``, 401, "unauthenticated", nil},
 		{"invalid UTF-8 name", "POST", "/register", js, "{\"email\":\"u@example.com\",\"name\":\"\xff\xfe\",\"password\":\"password1\"}", 400, "validation_failed", nil},
 		{"NUL in name", "POST", "/register", js, `{"email":"u@example.com","name":"a\u0000b","password":"password1"}`, 400, "validation_failed", nil},
+		{"NUL in login email (found by FuzzHTTP)", "POST", "/login", js, `{"email":"\u0000@b.co","password":"password1"}`, 400, "validation_failed", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

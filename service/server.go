@@ -14,7 +14,7 @@ import (
 
 // newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
 // the same operations over Connect, gRPC and gRPC-web, reflection, health and the spec.
-func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string, ips clientIPs) (http.Handler, error) {
+func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string, ips clientIPs, hsts bool) (http.Handler, error) {
 	mux := http.NewServeMux()
 	restHandler(a, mux, func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, log, err) })
 	connectHandlers(a, mux, log, corsOrigins)
@@ -26,7 +26,7 @@ func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string, ips cli
 		return nil, err
 	}
 	routeFallbacks(mux, routes)
-	return recoverPanics(log, securityHeaders(withClientIP(ips, mux))), nil
+	return recoverPanics(log, securityHeaders(hsts, withClientIP(ips, mux))), nil
 }
 
 // withClientIP puts the client's address into the context for the domain's rate limits.
@@ -78,14 +78,17 @@ func specRoutes() (map[string][]string, error) {
 	return routes, nil
 }
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every response carries (HSTS when served over TLS).
+func securityHeaders(hsts bool, next http.Handler) http.Handler {
 	rpcPrefix := "/" + authv1connect.AuthServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/auth/") || strings.HasPrefix(r.URL.Path, rpcPrefix) {
 			// Auth answers carry tokens, secrets and personal data: never cache them.
 			h.Set("Cache-Control", "no-store")

@@ -317,6 +317,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if email == "" || in.Password == "" {
 		return LoginResult{}, invalid("Email and password are required")
 	}
+	if err := validateEmail(email); err != nil {
+		// Syntax only, so it tells nothing about accounts; and nothing malformed (NUL bytes,
+		// invalid UTF-8) travels on to the database.
+		return LoginResult{}, err
+	}
 	if in.TOTPCode != nil && in.BackupCode != nil {
 		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
 	}
