@@ -59,18 +59,26 @@ func TestEqualTiming(t *testing.T) {
 		aN, bN string
 	}{
 		{"login: unknown email vs wrong password", 15,
-			func(i int) time.Duration { return call("login", fmt.Sprintf(`{"email":"nobody%d@example.com","password":"password1"}`, i)) },
-			func(i int) time.Duration { return call("login", `{"email":"known@example.com","password":"wrong-password"}`) },
+			func(i int) time.Duration {
+				return call("login", fmt.Sprintf(`{"email":"nobody%d@example.com","password":"password1"}`, i))
+			},
+			func(i int) time.Duration {
+				return call("login", `{"email":"known@example.com","password":"wrong-password"}`)
+			},
 			"unknown", "wrong password"},
 		{"register: new vs duplicate", 15,
 			func(i int) time.Duration {
 				return call("register", fmt.Sprintf(`{"email":"new%d-%d@example.com","name":"N","password":"password1"}`, i, seq))
 			},
-			func(i int) time.Duration { return call("register", `{"email":"known@example.com","name":"N","password":"password1"}`) },
+			func(i int) time.Duration {
+				return call("register", `{"email":"known@example.com","name":"N","password":"password1"}`)
+			},
 			"new", "duplicate"},
 		{"forgot-password: known vs unknown", 61,
 			func(i int) time.Duration { return call("forgot-password", `{"email":"known@example.com"}`) },
-			func(i int) time.Duration { return call("forgot-password", fmt.Sprintf(`{"email":"ghost%d@example.com"}`, i)) },
+			func(i int) time.Duration {
+				return call("forgot-password", fmt.Sprintf(`{"email":"ghost%d@example.com"}`, i))
+			},
 			"known", "unknown"},
 	}
 	for _, p := range pairs {
