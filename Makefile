@@ -4,6 +4,8 @@ PKGS := ./...
 
 .PHONY: help run build test test-short fuzz generate lint tidy clean
 FUZZTIME ?= 10s
+# FuzzHTTP spends its first seconds replaying ~300 seeds through the whole service.
+FUZZTIME_HTTP ?= 30s
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,8 +24,8 @@ test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 
 BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
-	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) ./service
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME_HTTP, 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME_HTTP) ./service
 	$(GO) test -run '^$$' -fuzz '^FuzzValidators$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePHC$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenParse$$' -fuzztime $(FUZZTIME) ./internal/auth
