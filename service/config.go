@@ -47,6 +47,8 @@ type config struct {
 	TLSKeyFile  string `env:"PANGUARD_TLS_KEY_FILE"`
 
 	ShutdownTimeout time.Duration `env:"PANGUARD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// RequestTimeout bounds each request, database waits included.
+	RequestTimeout time.Duration `env:"PANGUARD_REQUEST_TIMEOUT" envDefault:"10s"`
 }
 
 // hsts reports whether responses should carry Strict-Transport-Security: when this process
@@ -76,6 +78,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return c, fmt.Errorf("config: set both PANGUARD_TLS_CERT_FILE and PANGUARD_TLS_KEY_FILE, or neither")
+	}
+	if c.RequestTimeout <= 0 {
+		return c, fmt.Errorf("config: PANGUARD_REQUEST_TIMEOUT must be positive")
 	}
 	if c.HashConcurrency < 0 || c.HashQueueTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_HASH_CONCURRENCY must be >= 0 and PANGUARD_HASH_QUEUE_TIMEOUT > 0")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -170,7 +171,7 @@ func (s *connectServer) RegenerateBackupCodes(ctx context.Context, req *connect.
 // errorInterceptor turns every error a handler returns into a Connect error through
 // errorTable, with the stable reason as a google.rpc.ErrorInfo detail (and RetryInfo when
 // known). Errors connect-go made itself (bad encoding, too large) pass unchanged.
-func errorInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
+func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			res, err := next(ctx, req)
@@ -182,6 +183,8 @@ func errorInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
 				return nil, err
 			}
 			e, m := publicError(ctx, log, err)
+			proc := req.Spec().Procedure
+			mt.failures.WithLabelValues(proc[strings.LastIndexByte(proc, '/')+1:], string(e.Code)).Inc()
 			cerr := connect.NewError(m.connect, errors.New(e.Message))
 			if d, derr := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: string(e.Code), Domain: errorDomain}); derr == nil {
 				cerr.AddDetail(d)
@@ -199,9 +202,9 @@ func errorInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
 
 // connectHandlers mounts the Connect/gRPC/gRPC-web service, reflection and health on mux.
 // Browser origins in corsOrigins get CORS on the RPC paths; no other origin does.
-func connectHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, corsOrigins []string) {
+func connectHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, mt *metrics, corsOrigins []string) {
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(errorInterceptor(log)),
+		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt)),
 		connect.WithReadMaxBytes(MaxBodyBytes),
 	}
 	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, opts...)

@@ -8,10 +8,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"connectrpc.com/connect"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/store"
 )
 
 // errorMapping is how one kind of domain failure looks on each transport.
@@ -32,11 +34,21 @@ var errorTable = map[auth.Kind]errorMapping{
 	auth.KindInternal:        {http.StatusInternalServerError, connect.CodeInternal},
 }
 
-// publicError turns any error into what a client may see: internal faults lose their text.
+// errUnavailable answers requests while the database cannot be reached.
+var errUnavailable = &auth.Error{Kind: auth.KindUnavailable, Code: auth.CodeUnavailable,
+	Message: "The service is temporarily unavailable; retry shortly", RetryAfter: time.Second}
+
+// publicError turns any error into what a client may see: internal faults lose their text,
+// and an unreachable database is a 503 to retry, not a 500.
 func publicError(ctx context.Context, log *slog.Logger, err error) (*auth.Error, errorMapping) {
+	log = logFrom(ctx, log)
 	var e *auth.Error
 	if errors.As(err, &e) {
 		return e, errorTable[e.Kind]
+	}
+	if store.IsUnavailable(err) {
+		log.WarnContext(ctx, "database unavailable", "err", err)
+		return errUnavailable, errorTable[errUnavailable.Kind]
 	}
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nobody reads the answer, but say what happened.
@@ -64,9 +76,11 @@ func writeEnvelope(w http.ResponseWriter, status int, code auth.Code, msg string
 	_ = json.NewEncoder(w).Encode(errorEnvelope{OK: false, Error: msg, Code: string(code)})
 }
 
-// writeError writes err as a REST failure envelope via the error table.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// writeError writes err as a REST failure envelope via the error table, counting it under
+// the operation op.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mt *metrics, op string, err error) {
 	e, m := publicError(r.Context(), log, err)
+	mt.failures.WithLabelValues(op, string(e.Code)).Inc()
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,12 +51,14 @@ func environ() map[string]string {
 
 // app is a running service's parts, shared by main and the tests.
 type app struct {
-	cfg     config
-	log     *slog.Logger
-	store   *store.Store
-	auth    *auth.Service
-	sender  *outbox.Sender
-	handler http.Handler
+	cfg      config
+	log      *slog.Logger
+	store    *store.Store
+	auth     *auth.Service
+	sender   *outbox.Sender
+	metrics  *metrics
+	draining atomic.Bool
+	handler  http.Handler
 }
 
 // newTransport picks SMTP when configured, else the log.
@@ -112,6 +115,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	var svc *auth.Service
+	mt := newMetrics()
 	sender := outbox.New(outbox.Config{
 		Store: st,
 		Log:   log,
@@ -126,6 +130,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RateLimit:     cfg.RateLimit,
 		HashSlots:     cfg.HashConcurrency,
 		HashMaxWait:   cfg.HashQueueTimeout,
+		OnHashWait:    func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
 		OnEnqueue:     sender.Wake,
 		JWTSecret:     []byte(secret),
 		EncryptionKey: key,
@@ -145,12 +150,17 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	h, err := newHandler(svc, log, cfg.CORSOrigins, ips, cfg.hsts())
+	a := &app{cfg: cfg, log: log, store: st, auth: svc, sender: sender, metrics: mt}
+	mt.watch(svc, st, sender, log)
+	a.handler, err = newHandler(handlerDeps{
+		auth: svc, store: st, log: log, metrics: mt, corsOrigins: cfg.CORSOrigins, ips: ips,
+		hsts: cfg.hsts(), draining: &a.draining, timeout: cfg.RequestTimeout,
+	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, store: st, auth: svc, sender: sender, handler: h}, nil
+	return a, nil
 }
 
 // secretSetting returns the configured secret, or the one kept in the database, generating
@@ -257,6 +267,8 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Fail readiness first so load balancers stop sending new work while requests drain.
+	a.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,32 +1,85 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"panguard.ai/auth/internal/auth"
-	"panguard.ai/auth/sdk/gen/panguard/auth/v1/authv1connect"
+	"panguard.ai/auth/internal/store"
 )
 
+// handlerDeps is what the HTTP surface is built from.
+type handlerDeps struct {
+	auth        *auth.Service
+	store       *store.Store
+	log         *slog.Logger
+	metrics     *metrics
+	corsOrigins []string
+	ips         clientIPs
+	hsts        bool
+	draining    *atomic.Bool
+	timeout     time.Duration
+}
+
 // newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
-// the same operations over Connect, gRPC and gRPC-web, reflection, health and the spec.
-func newHandler(a *auth.Service, log *slog.Logger, corsOrigins []string, ips clientIPs, hsts bool) (http.Handler, error) {
+// the same operations over Connect, gRPC and gRPC-web, reflection, gRPC health, the spec,
+// /healthz, /readyz and /metrics.
+func newHandler(d handlerDeps) (http.Handler, error) {
 	mux := http.NewServeMux()
-	restHandler(a, mux, func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, log, err) })
-	connectHandlers(a, mux, log, corsOrigins)
+	ops, err := operationRoutes()
+	if err != nil {
+		return nil, err
+	}
+	restHandler(d.auth, mux, func(w http.ResponseWriter, r *http.Request, err error) {
+		op, _ := operationOf(ops, r)
+		writeError(w, r, d.log, d.metrics, op, err)
+	})
+	connectHandlers(d.auth, mux, d.log, d.metrics, d.corsOrigins)
 	if err := specHandlers(mux); err != nil {
 		return nil, err
 	}
+	health(mux, d.metrics, d.store, d.draining)
 	routes, err := specRoutes()
 	if err != nil {
 		return nil, err
 	}
 	routeFallbacks(mux, routes)
-	return recoverPanics(log, securityHeaders(hsts, withClientIP(ips, mux))), nil
+	h := securityHeaders(d.hsts, withClientIP(d.ips, withTimeout(d.timeout, mux)))
+	return observe(d.metrics, d.log, ops, recoverPanics(d.log, h)), nil
+}
+
+// withTimeout bounds every request, so nothing waits on a stuck dependency for ever.
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// operationRoutes maps "METHOD /path" of each REST operation, and each RPC name, to the
+// operation's name (as the RPC spells it).
+func operationRoutes() (map[string]string, error) {
+	spec, err := GetSwagger()
+	if err != nil {
+		return nil, err
+	}
+	ops := map[string]string{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			name := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
+			ops[strings.ToUpper(method)+" "+path] = name
+			ops[name] = name
+		}
+	}
+	return ops, nil
 }
 
 // withClientIP puts the client's address into the context for the domain's rate limits.
@@ -69,6 +122,9 @@ func specRoutes() (map[string][]string, error) {
 	routes := map[string][]string{
 		"/api/openapi.yaml": {http.MethodGet, http.MethodHead},
 		"/api/openapi.json": {http.MethodGet, http.MethodHead},
+		"/healthz":          {http.MethodGet, http.MethodHead},
+		"/readyz":           {http.MethodGet, http.MethodHead},
+		"/metrics":          {http.MethodGet, http.MethodHead},
 	}
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {
@@ -80,7 +136,6 @@ func specRoutes() (map[string][]string, error) {
 
 // securityHeaders sets the headers every response carries (HSTS when served over TLS).
 func securityHeaders(hsts bool, next http.Handler) http.Handler {
-	rpcPrefix := "/" + authv1connect.AuthServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")

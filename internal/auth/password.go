@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -34,6 +35,14 @@ type Hasher struct {
 	rand    io.Reader
 	slots   chan struct{}
 	maxWait time.Duration
+	waiting atomic.Int64
+	// onWait, when set, observes how long each hash waited for a slot.
+	onWait func(time.Duration)
+}
+
+// Queue reports how many hashes are running and how many requests wait for a slot.
+func (h *Hasher) Queue() (running, waiting int) {
+	return len(h.slots), int(h.waiting.Load())
 }
 
 // NewHasher returns a Hasher. slots <= 0 means one per CPU; maxWait <= 0 means 5 seconds.
@@ -50,18 +59,30 @@ func NewHasher(p HashParams, rand io.Reader, slots int, maxWait time.Duration) *
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		h.observe(0)
 		return nil
 	default:
 	}
+	start := time.Now()
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		h.observe(time.Since(start))
 		return nil
 	case <-t.C:
+		h.observe(time.Since(start))
 		return ErrBusy
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func (h *Hasher) observe(d time.Duration) {
+	if h.onWait != nil {
+		h.onWait(d)
 	}
 }
 

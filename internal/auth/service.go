@@ -102,6 +102,8 @@ type Config struct {
 	PublicURL string
 	// OnEnqueue, when set, is called after outbox work has been committed, to wake a sender.
 	OnEnqueue func()
+	// OnHashWait, when set, observes how long each password hash waited for a slot.
+	OnHashWait func(time.Duration)
 	// RateLimit is the per-client-IP budget of credential operations per minute (register,
 	// login, forgot/reset password, TOTP verify/disable, backup codes); 0 turns it off.
 	RateLimit int
@@ -165,6 +167,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Panguard"
 	}
+	hasher := NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait)
+	hasher.onWait = cfg.OnHashWait
 	sl, err := newSealer(cfg.EncryptionKey, cfg.Rand)
 	if err != nil {
 		return nil, err
@@ -173,7 +177,7 @@ func New(cfg Config) (*Service, error) {
 		store:  cfg.Store,
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Millisecond) },
 		rand:   cfg.Rand,
-		hasher: NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait),
+		hasher: hasher,
 		tokens: newTokens(cfg.JWTSecret, cfg.Issuer, cfg.Audience, cfg.TokenTTL, cfg.TokenLeeway, cfg.Now),
 		ttl:    cfg.TokenTTL,
 		sealer: sl, totpIssuer: cfg.TOTPIssuer,
@@ -189,6 +193,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	return s, nil
 }
+
+// HashQueue reports how many password hashes are running and how many requests wait for one.
+func (s *Service) HashQueue() (running, waiting int) { return s.hasher.Queue() }
 
 // newID returns prefix followed by n random bytes in hex.
 func (s *Service) newID(prefix string, n int) (string, error) {

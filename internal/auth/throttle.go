@@ -36,7 +36,8 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
 }
 
-func clientIP(ctx context.Context) string {
+// ClientIP is the caller's IP address carried by ctx, or "unknown".
+func ClientIP(ctx context.Context) string {
 	if ip, ok := ctx.Value(clientIPKey{}).(string); ok && ip != "" {
 		return ip
 	}
@@ -56,7 +57,7 @@ func (s *Service) allow(ctx context.Context) error {
 	if s.rateLimit <= 0 {
 		return nil
 	}
-	ok, retry, err := s.store.TakeToken(ctx, "ip:"+clientIP(ctx), s.now(), time.Minute/time.Duration(s.rateLimit), time.Minute)
+	ok, retry, err := s.store.TakeToken(ctx, "ip:"+ClientIP(ctx), s.now(), time.Minute/time.Duration(s.rateLimit), time.Minute)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (s *Service) allow(ctx context.Context) error {
 }
 
 func accountKeys(ctx context.Context, email string) (account, pair string) {
-	return "acct:" + email, "acct-ip:" + email + "|" + clientIP(ctx)
+	return "acct:" + email, "acct-ip:" + email + "|" + ClientIP(ctx)
 }
 
 // checkLock refuses, before any password work, a client that must still wait.

@@ -5,9 +5,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -110,6 +113,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.db.Close() }
+
+// SQLDB is the underlying connection pool, for its statistics.
+func (s *Store) SQLDB() *sql.DB { return s.db.DB }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -223,6 +229,34 @@ func (s *Store) EnsureSetting(ctx context.Context, key, generated string) (strin
 		return "", fmt.Errorf("store: setting %s: %w", key, err)
 	}
 	return got.Value, nil
+}
+
+// IsUnavailable reports whether err means the database could not be reached or did not
+// answer in time (as opposed to refusing a query): the request may succeed when retried.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var pe pgdriver.Error
+	if errors.As(err, &pe) {
+		// Class 08 (connection), 53 (resources), 57P0x (shutdown, cannot connect now).
+		code := pe.Field('C')
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P0")
+	}
+	// SQLite: the file is locked for longer than busy_timeout; database/sql: the pool is
+	// closed (shutting down). Neither has an exported error value to compare with.
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") ||
+		strings.Contains(msg, "sql: database is closed")
 }
 
 func noRecord(err error) error {
