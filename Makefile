@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short fuzz generate lint tidy clean
+.PHONY: help run build test test-short fuzz bench generate lint tidy clean
 FUZZTIME ?= 10s
 # FuzzHTTP spends its first seconds replaying ~300 seeds through the whole service.
 FUZZTIME_HTTP ?= 30s
@@ -30,6 +30,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePHC$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenParse$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./sdk/apitime
+
+bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md (several minutes)
+	.ci/with-postgres $(GO) run ./internal/bench $(BENCHFLAGS)
 
 generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
 	$(GO) generate $(PKGS)

@@ -27,7 +27,7 @@ func testConfig(dbURL string) config {
 }
 
 // startServer runs the whole service over dbURL on an httptest server.
-func startServer(t *testing.T, dbURL string) (*httptest.Server, *app) {
+func startServer(t testing.TB, dbURL string) (*httptest.Server, *app) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := newApp(context.Background(), testConfig(dbURL), log)

@@ -48,6 +48,8 @@ type Store struct {
 	db         *bun.DB
 	dialect    Dialect
 	sqlitePath string
+	// sessionUser is the prepared form of the one query every authenticated request makes.
+	sessionUser *sql.Stmt
 }
 
 // Open connects to rawURL: "postgres://…" (or "postgresql://…") for PostgreSQL,
@@ -108,11 +110,39 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return s, nil
 }
 
+// sessionUserSQL reads the user of an active session; $1 session id, $2 now (ms).
+const sessionUserSQL = `SELECT u.id, u.email, u.name, u.password_hash, u.tier, u.trial_ends_at, u.totp_enabled,
+ u.created_at, u.updated_at, u.totp_secret, u.totp_pending_secret, u.totp_last_step
+ FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+ WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`
+
+// prepare readies the hot-path statements; it needs the migrated schema.
+func (s *Store) prepare(ctx context.Context) error {
+	q := sessionUserSQL
+	if s.dialect == SQLite {
+		q = strings.NewReplacer("$1", "?1", "$2", "?2").Replace(q)
+	}
+	stmt, err := s.db.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	if s.sessionUser != nil {
+		s.sessionUser.Close()
+	}
+	s.sessionUser = stmt
+	return nil
+}
+
 // Dialect reports which database this Store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.sessionUser != nil {
+		s.sessionUser.Close()
+	}
+	return s.db.Close()
+}
 
 // SQLDB is the underlying connection pool, for its statistics.
 func (s *Store) SQLDB() *sql.DB { return s.db.DB }
@@ -171,7 +201,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.withMigrationLock(ctx, func() error {
+	if err := s.withMigrationLock(ctx, func() error {
 		if err := m.Init(ctx); err != nil {
 			return fmt.Errorf("store: migrate init: %w", err)
 		}
@@ -179,7 +209,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	return s.prepare(ctx)
 }
 
 // Rollback undoes the last group of applied migrations, under the migration lock.
@@ -315,9 +348,19 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
 	return err
 }
 
-// ActiveSessionUser implements auth.Store with a single indexed join.
+// ActiveSessionUser implements auth.Store with a single indexed join, prepared once: it is
+// the one query of every authenticated request.
 func (s *Store) ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (auth.User, error) {
 	var row userRow
+	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && s.sessionUser != nil {
+		err := s.sessionUser.QueryRowContext(ctx, sessionID, ms(now)).Scan(
+			&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.Tier, &row.TrialEndsAt, &row.TOTPEnabled,
+			&row.CreatedAt, &row.UpdatedAt, &row.TOTPSecret, &row.TOTPPendingSecret, &row.TOTPLastStep)
+		if err != nil {
+			return auth.User{}, noRecord(err)
+		}
+		return row.domain(), nil
+	}
 	err := s.idb(ctx).NewSelect().Model(&row).
 		Join("JOIN sessions AS s ON s.user_id = u.id").
 		Where("s.id = ?", sessionID).

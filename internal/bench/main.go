@@ -1,0 +1,530 @@
+// Command bench measures Panguard Auth against the physical limits of the machine it runs
+// on and writes BENCHMARKS.md (`make bench`).
+//
+// In one run, with one load generator (internal/loadgen), it measures: a trivial net/http
+// JSON handler (the ceiling for one request here), the time of one argon2id hash at the
+// default parameters (the ceiling for login: cores ÷ hash time), and the real service
+// binary's register/s, login/s and me/s with p50/p99 at concurrency 16 and 64 on SQLite
+// and PostgreSQL; then me's p99 while 500 logins run at once, peak RSS under 1000
+// concurrent logins, and me/s with 1 thousand and 1 million users in the table.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/loadgen"
+	"panguard.ai/auth/internal/store"
+)
+
+var (
+	duration = flag.Duration("duration", 5*time.Second, "measured time per scenario")
+	warmup   = flag.Duration("warmup", time.Second, "warm-up time per scenario")
+	pgURL    = flag.String("pg", os.Getenv("PANGUARD_TEST_POSTGRES_URL"), "admin URL of a PostgreSQL server where databases may be created")
+	rows     = flag.Int("rows", 1_000_000, "users in the large-table scenario")
+	out      = flag.String("out", "BENCHMARKS.md", "report file")
+	trivial  = flag.String("serve-trivial", "", "internal: serve the trivial handler on this address")
+)
+
+func main() {
+	flag.Parse()
+	if *trivial != "" {
+		serveTrivial(*trivial)
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveTrivial is the ceiling: the least a Go HTTP handler can do with a small JSON answer.
+func serveTrivial(addr string) {
+	body := []byte(`{"ok":true,"data":{"message":"hello"}}`)
+	http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+}
+
+// row is one line of the results table.
+type row struct {
+	scenario, db string
+	conc         int
+	r            loadgen.Result
+}
+
+type report struct {
+	rows  []row
+	notes []string
+	vals  map[string]float64
+}
+
+func (rp *report) add(scenario, db string, conc int, r loadgen.Result) loadgen.Result {
+	rp.rows = append(rp.rows, row{scenario, db, conc, r})
+	fmt.Printf("%-34s %-8s c=%-4d %9.1f req/s  p50 %-10v p99 %-10v errors %d/%d\n",
+		scenario, db, conc, r.RPS(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors, r.Requests)
+	return r
+}
+
+func run() error {
+	if *pgURL == "" {
+		return fmt.Errorf("no PostgreSQL: set PANGUARD_TEST_POSTGRES_URL or -pg (make bench starts one)")
+	}
+	tmp, err := os.MkdirTemp("", "panguard-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "panguard-auth")
+	fmt.Println("building the service…")
+	if out, err := exec.Command("go", "build", "-o", bin, "./service").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	rp := &report{vals: map[string]float64{}}
+	ctx := context.Background()
+
+	// Ceiling 1: one argon2id hash at the default parameters, on one core.
+	hash := hashTime()
+	cores := runtime.NumCPU()
+	loginCeiling := float64(cores) / hash.Seconds()
+	rp.vals["hash_ms"] = float64(hash.Microseconds()) / 1000
+	rp.vals["login_ceiling"] = loginCeiling
+	fmt.Printf("argon2id m=%d KiB t=%d p=%d: %v per hash → login ceiling %.1f/s on %d cores\n",
+		auth.DefaultHashParams.MemoryKiB, auth.DefaultHashParams.Iterations, auth.DefaultHashParams.Parallelism, hash, loginCeiling, cores)
+
+	// Ceiling 2: the trivial handler, in its own process like the service.
+	self, _ := os.Executable()
+	taddr := freeAddr()
+	tcmd := exec.Command(self, "-serve-trivial", taddr)
+	if err := tcmd.Start(); err != nil {
+		return err
+	}
+	waitUp("http://" + taddr + "/")
+	for _, c := range []int{16, 64} {
+		client := loadgen.Client(c)
+		r := rp.add("trivial net/http JSON handler", "-", c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+			return get(ctx, client, "http://"+taddr+"/", "", 200)
+		}))
+		rp.vals["trivial"] = max(rp.vals["trivial"], r.RPS())
+	}
+	tcmd.Process.Kill()
+	tcmd.Wait()
+
+	for _, db := range []string{"sqlite", "postgres"} {
+		dbURL, cleanup, err := newDatabase(db, tmp)
+		if err != nil {
+			return err
+		}
+		svc, err := startService(bin, dbURL, tmp)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		if err := measureOps(ctx, rp, svc, db); err != nil {
+			svc.stop()
+			cleanup()
+			return err
+		}
+		if db == "postgres" {
+			if err := measureUnderLoginStorm(ctx, rp, svc); err != nil {
+				return err
+			}
+		}
+		svc.stop()
+		if err := measureTableGrowth(ctx, rp, bin, dbURL, db, tmp); err != nil {
+			cleanup()
+			return err
+		}
+		cleanup()
+	}
+	return rp.write(*out, hash, cores)
+}
+
+func hashTime() time.Duration {
+	p := auth.DefaultHashParams
+	salt := make([]byte, p.SaltLen)
+	var ds []time.Duration
+	for range 15 {
+		t0 := time.Now()
+		argon2.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+		ds = append(ds, time.Since(t0))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitUp(u string) {
+	for range 400 {
+		if res, err := http.Get(u); err == nil {
+			res.Body.Close()
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// newDatabase returns the URL of a fresh database and a function that drops it.
+func newDatabase(kind, tmp string) (string, func(), error) {
+	if kind == "sqlite" {
+		path := filepath.Join(tmp, "bench.db")
+		return "sqlite://" + path, func() { os.Remove(path) }, nil
+	}
+	admin, err := store.Open(context.Background(), *pgURL)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "bench_" + hex.EncodeToString(b)
+	if _, err := admin.SQLDB().Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u, _ := url.Parse(*pgURL)
+	u.Path = "/" + name
+	return u.String(), func() {
+		admin.SQLDB().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+// service is a running service process.
+type service struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func startService(bin, dbURL, tmp string) (*service, error) {
+	addr := freeAddr()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"PANGUARD_ADDR="+addr, "PANGUARD_DATABASE_URL="+dbURL, "PANGUARD_RATE_LIMIT=0",
+		"PANGUARD_LOG_LEVEL=error", "PANGUARD_SMTP_URL=", "PANGUARD_HASH_QUEUE_TIMEOUT=30s")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &service{cmd: cmd, base: "http://" + addr}
+	for range 400 {
+		if res, err := http.Get(s.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("service did not become ready")
+}
+
+func (s *service) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// peakRSS reads the process's high-water resident set size.
+func (s *service) peakRSS() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+func post(ctx context.Context, c *http.Client, u, body string, want int) (map[string]any, error) {
+	req, _ := http.NewRequestWithContext(ctx, "POST", u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		return nil, fmt.Errorf("status %d: %.200s", res.StatusCode, b)
+	}
+	var env map[string]any
+	err = json.Unmarshal(b, &env)
+	return env, err
+}
+
+func get(ctx context.Context, c *http.Client, u, token string, want int) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != want {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
+
+func tokenOf(env map[string]any) string {
+	if d, ok := env["data"].(map[string]any); ok {
+		if t, ok := d["token"].(string); ok {
+			return t
+		}
+	}
+	return ""
+}
+
+var runID atomic.Int64
+
+// measureOps measures register, login and me at concurrency 16 and 64.
+func measureOps(ctx context.Context, rp *report, s *service, db string) error {
+	setup := loadgen.Client(4)
+	env, err := post(ctx, setup, s.base+"/api/auth/register", `{"email":"bench@example.com","name":"Bench","password":"bench-password"}`, 200)
+	if err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	token := tokenOf(env)
+	for _, c := range []int{16, 64} {
+		client := loadgen.Client(c)
+		id := runID.Add(1)
+		r := rp.add("register", db, c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, w, seq int) error {
+			_, err := post(ctx, client, s.base+"/api/auth/register",
+				fmt.Sprintf(`{"email":"r%d-%d-%d@example.com","name":"R","password":"bench-password"}`, id, w, seq), 200)
+			return err
+		}))
+		rp.vals["register_"+db] = max(rp.vals["register_"+db], r.RPS())
+		r = rp.add("login", db, c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+			_, err := post(ctx, client, s.base+"/api/auth/login", `{"email":"bench@example.com","password":"bench-password"}`, 200)
+			return err
+		}))
+		rp.vals["login_"+db] = max(rp.vals["login_"+db], r.RPS())
+		r = rp.add("me", db, c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+			return get(ctx, client, s.base+"/api/auth/me", token, 200)
+		}))
+		rp.vals["me_"+db] = max(rp.vals["me_"+db], r.RPS())
+	}
+	return nil
+}
+
+// measureUnderLoginStorm measures me at c=64 while 500 logins run at once, then peak RSS
+// while 1000 logins run at once.
+func measureUnderLoginStorm(ctx context.Context, rp *report, s *service) error {
+	setup := loadgen.Client(4)
+	env, err := post(ctx, setup, s.base+"/api/auth/login", `{"email":"bench@example.com","password":"bench-password"}`, 200)
+	if err != nil {
+		return err
+	}
+	token := tokenOf(env)
+	storm := func(n int, stop <-chan struct{}) *sync.WaitGroup {
+		client := loadgen.Client(n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					post(ctx, client, s.base+"/api/auth/login", `{"email":"bench@example.com","password":"bench-password"}`, 200)
+				}
+			}()
+		}
+		return &wg
+	}
+	stop := make(chan struct{})
+	wg := storm(500, stop)
+	time.Sleep(time.Second)
+	client := loadgen.Client(64)
+	r := rp.add("me while 500 logins run", "postgres", 64, loadgen.Run(ctx, 64, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+		return get(ctx, client, s.base+"/api/auth/me", token, 200)
+	}))
+	close(stop)
+	wg.Wait()
+	rp.vals["me_p99_storm_ms"] = float64(r.P99.Microseconds()) / 1000
+
+	stop = make(chan struct{})
+	wg = storm(1000, stop)
+	time.Sleep(*duration)
+	close(stop)
+	wg.Wait()
+	rss := s.peakRSS()
+	rp.vals["rss_mib"] = float64(rss) / (1 << 20)
+	fmt.Printf("peak RSS after 1000 concurrent logins: %.1f MiB\n", rp.vals["rss_mib"])
+	return nil
+}
+
+// measureTableGrowth measures me/s with 1 thousand users, then with *rows users.
+func measureTableGrowth(ctx context.Context, rp *report, bin, dbURL, db, tmp string) error {
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, n := range []int{1000, *rows} {
+		t0 := time.Now()
+		if err := seedUsers(st, db, n); err != nil {
+			return fmt.Errorf("seed %d users: %w", n, err)
+		}
+		fmt.Printf("seeded %s users to %d rows in %v\n", db, n, time.Since(t0).Round(time.Millisecond))
+		s, err := startService(bin, dbURL, tmp)
+		if err != nil {
+			return err
+		}
+		setup := loadgen.Client(4)
+		env, err := post(ctx, setup, s.base+"/api/auth/login", `{"email":"bench@example.com","password":"bench-password"}`, 200)
+		if err != nil {
+			s.stop()
+			return err
+		}
+		token := tokenOf(env)
+		client := loadgen.Client(64)
+		r := rp.add(fmt.Sprintf("me with %d users", n), db, 64, loadgen.Run(ctx, 64, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+			return get(ctx, client, s.base+"/api/auth/me", token, 200)
+		}))
+		rp.vals[fmt.Sprintf("me_%s_%d", db, n)] = r.RPS()
+		s.stop()
+	}
+	return nil
+}
+
+// seedUsers grows the users table to about n rows with one set-based INSERT.
+func seedUsers(st *store.Store, db string, n int) error {
+	var have int
+	if err := st.SQLDB().QueryRow("SELECT COUNT(*) FROM users").Scan(&have); err != nil {
+		return err
+	}
+	if have >= n {
+		return nil
+	}
+	const cols = "id, email, name, password_hash, tier, trial_ends_at, totp_enabled, created_at, updated_at"
+	const vals = "'usr_seed_' || g, 'seed' || g || '@example.com', 'Seed', 'x', 'community', NULL, FALSE, 0, 0"
+	var q string
+	if db == "postgres" {
+		q = fmt.Sprintf("INSERT INTO users (%s) SELECT %s FROM generate_series(%d, %d) AS g", cols, vals, have+1, n)
+	} else {
+		q = fmt.Sprintf("WITH RECURSIVE s(g) AS (SELECT %d UNION ALL SELECT g + 1 FROM s WHERE g < %d) INSERT INTO users (%s) SELECT %s FROM s", have+1, n, cols, vals)
+	}
+	if _, err := st.SQLDB().Exec(q); err != nil {
+		return err
+	}
+	if db == "postgres" {
+		_, err := st.SQLDB().Exec("ANALYZE users")
+		return err
+	}
+	_, err := st.SQLDB().Exec("ANALYZE")
+	return err
+}
+
+func (rp *report) write(path string, hash time.Duration, cores int) error {
+	var b strings.Builder
+	cpu := "unknown CPU"
+	if f, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(f), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if f, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.Fields(strings.SplitN(string(f), "\n", 2)[0])[1] + " kB RAM"
+	}
+	v := rp.vals
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` on %s. Machine: %d cores (%s), %s, %s %s/%s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), cores, cpu, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "The load generator (`internal/loadgen`, closed loop, kept-alive connections, %v warm-up, %v measured) runs on the same machine as the service and the database, so all three share the cores.\n\n", *warmup, *duration)
+	fmt.Fprintf(&b, "## Ceilings\n\n- One argon2id hash (m=%d KiB, t=%d, p=%d): **%.1f ms**, so login cannot exceed %d ÷ %.1f ms = **%.1f/s**.\n- A trivial Go `net/http` handler returning a small JSON body: **%.0f req/s** (best of c=16 and c=64).\n\n",
+		auth.DefaultHashParams.MemoryKiB, auth.DefaultHashParams.Iterations, auth.DefaultHashParams.Parallelism, v["hash_ms"], cores, v["hash_ms"], v["login_ceiling"], v["trivial"])
+	b.WriteString("## Results\n\n| scenario | database | concurrency | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range rp.rows {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %v | %v | %d/%d |\n", r.scenario, r.db, r.conc, r.r.RPS(),
+			r.r.P50.Round(10*time.Microsecond), r.r.P99.Round(10*time.Microsecond), r.r.Errors, r.r.Requests)
+	}
+	b.WriteString("\n## Targets\n\n| target | measured | result |\n|---|---|---|\n")
+	check := func(name, measured string, ok bool) {
+		res := "**met**"
+		if !ok {
+			res = "**missed** (see notes)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", name, measured, res)
+	}
+	meRatio := v["me_postgres"] / v["trivial"]
+	check("me/s ≥ 0.5 × trivial ceiling (PostgreSQL)", fmt.Sprintf("%.0f/s = %.2f × %.0f/s", v["me_postgres"], meRatio, v["trivial"]), meRatio >= 0.5)
+	for _, db := range []string{"sqlite", "postgres"} {
+		lr := v["login_"+db] / v["login_ceiling"]
+		check(fmt.Sprintf("login/s ≥ 0.9 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s", v["login_"+db], lr, v["login_ceiling"]), lr >= 0.9)
+		rr := v["register_"+db] / v["login_ceiling"]
+		check(fmt.Sprintf("register/s ≥ 0.8 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s", v["register_"+db], rr, v["login_ceiling"]), rr >= 0.8)
+	}
+	check("p99 of me < 10 ms at c=64 while 500 logins run (PostgreSQL)", fmt.Sprintf("%.2f ms", v["me_p99_storm_ms"]), v["me_p99_storm_ms"] < 10)
+	check("peak RSS < 256 MiB under 1000 concurrent logins (PostgreSQL)", fmt.Sprintf("%.1f MiB", v["rss_mib"]), v["rss_mib"] > 0 && v["rss_mib"] < 256)
+	for _, db := range []string{"sqlite", "postgres"} {
+		small, large := v[fmt.Sprintf("me_%s_%d", db, 1000)], v[fmt.Sprintf("me_%s_%d", db, *rows)]
+		check(fmt.Sprintf("me/s does not fall from 1k to %d users (%s)", *rows, db), fmt.Sprintf("%.0f/s → %.0f/s (%.2f×)", small, large, large/small), large >= 0.9*small)
+	}
+	if len(rp.notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range rp.notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nwrote", path)
+	return tw.Flush()
+}
