@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short fuzz bench generate lint tidy clean
+.PHONY: help run build test test-short test-resilience fuzz bench generate lint tidy clean
 FUZZTIME ?= 10s
 # FuzzHTTP spends its first seconds replaying ~300 seeds through the whole service.
 FUZZTIME_HTTP ?= 30s
@@ -18,6 +18,9 @@ build: ## build the service binary into bin/
 
 test: ## run every test on SQLite and PostgreSQL (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
 	.ci/with-postgres .ci/gotest -race -count=1 $(PKGS)
+
+test-resilience: ## replicas, SIGKILL crash safety and database outage, with real processes (PostgreSQL as for make test)
+	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run 'TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage' ./service
 
 test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 	$(GO) test -count=1 $(PKGS)

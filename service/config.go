@@ -25,6 +25,9 @@ type config struct {
 	SMTPURL   string `env:"PANGUARD_SMTP_URL"`
 	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
 	PublicURL string `env:"PANGUARD_PUBLIC_URL" envDefault:"http://localhost:3000"`
+	// OutboxLease is how long a sender reserves an email; a crashed sender's emails go out
+	// after it.
+	OutboxLease time.Duration `env:"PANGUARD_OUTBOX_LEASE" envDefault:"1m"`
 
 	// RateLimit is the per-IP budget of credential operations per minute (0: off).
 	RateLimit int `env:"PANGUARD_RATE_LIMIT" envDefault:"20"`
@@ -78,6 +81,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return c, fmt.Errorf("config: set both PANGUARD_TLS_CERT_FILE and PANGUARD_TLS_KEY_FILE, or neither")
+	}
+	if c.OutboxLease < time.Second {
+		return c, fmt.Errorf("config: PANGUARD_OUTBOX_LEASE must be at least 1s")
 	}
 	if c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_REQUEST_TIMEOUT must be positive")

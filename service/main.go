@@ -119,6 +119,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	sender := outbox.New(outbox.Config{
 		Store: st,
 		Log:   log,
+		Lease: cfg.OutboxLease,
 		Handlers: map[string]outbox.Handler{
 			auth.OutboxResetRequest: func(ctx context.Context, p string) error { return svc.HandleResetRequest(ctx, p) },
 			auth.OutboxEmail:        mail.Handler(transport),

@@ -22,7 +22,7 @@ import (
 func testConfig(dbURL string) config {
 	return config{
 		Addr: "127.0.0.1:0", DatabaseURL: dbURL, TokenTTL: 24 * time.Hour, LogLevel: "error",
-		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, HashQueueTimeout: 2 * time.Second, RequestTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard", PublicURL: "http://panguard.test", MailFrom: "Panguard <no-reply@panguard.test>",
+		HashMemoryKiB: 1024, HashIterations: 1, HashParallelism: 1, HashQueueTimeout: 2 * time.Second, RequestTimeout: 10 * time.Second, OutboxLease: time.Minute, ShutdownTimeout: 5 * time.Second, TOTPIssuer: "Panguard", PublicURL: "http://panguard.test", MailFrom: "Panguard <no-reply@panguard.test>",
 	}
 }
 

@@ -47,7 +47,8 @@ type Config struct {
 	Now      func() time.Time // [time.Now]
 	// Poll is how often the sender looks for due entries when not woken [1s].
 	Poll time.Duration
-	// Lease is how long a claimed entry is reserved for its sender [2m].
+	// Lease is how long a claimed entry is reserved for its sender [1m]; an entry claimed by
+	// a sender that died is handled again once its lease runs out.
 	Lease time.Duration
 	// MaxAttempts before an entry is marked failed [8]; backoff doubles from BaseBackoff [5s]
 	// up to MaxBackoff [15m].
@@ -56,7 +57,8 @@ type Config struct {
 	MaxBackoff  time.Duration
 	// Batch is how many entries one round claims [16].
 	Batch int
-	// HandleTimeout bounds one handler call [30s].
+	// HandleTimeout bounds one handler call [two thirds of Lease], so a live sender always
+	// finishes (or gives up) before its lease could pass to another.
 	HandleTimeout time.Duration
 }
 
@@ -88,10 +90,10 @@ func New(cfg Config) *Sender {
 		}
 	}
 	def(&cfg.Poll, time.Second)
-	def(&cfg.Lease, 2*time.Minute)
+	def(&cfg.Lease, time.Minute)
 	def(&cfg.BaseBackoff, 5*time.Second)
 	def(&cfg.MaxBackoff, 15*time.Minute)
-	def(&cfg.HandleTimeout, 30*time.Second)
+	def(&cfg.HandleTimeout, cfg.Lease*2/3)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
