@@ -88,6 +88,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	if c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_REQUEST_TIMEOUT must be positive")
 	}
+	if c.HashQueueTimeout >= c.RequestTimeout {
+		return c, fmt.Errorf("config: PANGUARD_HASH_QUEUE_TIMEOUT must be shorter than PANGUARD_REQUEST_TIMEOUT")
+	}
 	if c.HashConcurrency < 0 || c.HashQueueTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_HASH_CONCURRENCY must be >= 0 and PANGUARD_HASH_QUEUE_TIMEOUT > 0")
 	}

@@ -34,8 +34,6 @@ type connectServer struct {
 
 var _ authv1connect.AuthServiceHandler = (*connectServer)(nil)
 
-func token(h http.Header) string { return bearerToken(h) }
-
 func ts(t *time.Time) *timestamppb.Timestamp {
 	if t == nil {
 		return nil
@@ -94,7 +92,7 @@ func (s *connectServer) Login(ctx context.Context, req *connect.Request[authv1.L
 
 // Logout implements RPC Logout.
 func (s *connectServer) Logout(ctx context.Context, req *connect.Request[authv1.LogoutRequest]) (*connect.Response[authv1.LogoutResponse], error) {
-	if err := s.auth.Logout(ctx, token(req.Header())); err != nil {
+	if err := s.auth.Logout(ctx, bearerToken(req.Header())); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.LogoutResponse{Message: auth.MsgLoggedOut}), nil
@@ -102,7 +100,7 @@ func (s *connectServer) Logout(ctx context.Context, req *connect.Request[authv1.
 
 // Me implements RPC Me.
 func (s *connectServer) Me(ctx context.Context, req *connect.Request[authv1.MeRequest]) (*connect.Response[authv1.MeResponse], error) {
-	p, err := s.auth.Me(ctx, token(req.Header()))
+	p, err := s.auth.Me(ctx, bearerToken(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +125,7 @@ func (s *connectServer) ResetPassword(ctx context.Context, req *connect.Request[
 
 // SetupTotp implements RPC SetupTotp.
 func (s *connectServer) SetupTotp(ctx context.Context, req *connect.Request[authv1.SetupTotpRequest]) (*connect.Response[authv1.SetupTotpResponse], error) {
-	r, err := s.auth.SetupTotp(ctx, token(req.Header()))
+	r, err := s.auth.SetupTotp(ctx, bearerToken(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +134,7 @@ func (s *connectServer) SetupTotp(ctx context.Context, req *connect.Request[auth
 
 // VerifyTotp implements RPC VerifyTotp.
 func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[authv1.VerifyTotpRequest]) (*connect.Response[authv1.VerifyTotpResponse], error) {
-	if err := s.auth.VerifyTotp(ctx, token(req.Header()), req.Msg.TotpCode); err != nil {
+	if err := s.auth.VerifyTotp(ctx, bearerToken(req.Header()), req.Msg.TotpCode); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.VerifyTotpResponse{Message: auth.MsgTOTPEnabled}), nil
@@ -144,7 +142,7 @@ func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[aut
 
 // DisableTotp implements RPC DisableTotp.
 func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[authv1.DisableTotpRequest]) (*connect.Response[authv1.DisableTotpResponse], error) {
-	if err := s.auth.DisableTotp(ctx, token(req.Header()), req.Msg.Password); err != nil {
+	if err := s.auth.DisableTotp(ctx, bearerToken(req.Header()), req.Msg.Password); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.DisableTotpResponse{Message: auth.MsgTOTPDisabled}), nil
@@ -152,7 +150,7 @@ func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[au
 
 // GetTotpStatus implements RPC GetTotpStatus.
 func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[authv1.GetTotpStatusRequest]) (*connect.Response[authv1.GetTotpStatusResponse], error) {
-	st, err := s.auth.GetTotpStatus(ctx, token(req.Header()))
+	st, err := s.auth.GetTotpStatus(ctx, bearerToken(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +159,7 @@ func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[
 
 // RegenerateBackupCodes implements RPC RegenerateBackupCodes.
 func (s *connectServer) RegenerateBackupCodes(ctx context.Context, req *connect.Request[authv1.RegenerateBackupCodesRequest]) (*connect.Response[authv1.RegenerateBackupCodesResponse], error) {
-	codes, err := s.auth.RegenerateBackupCodes(ctx, token(req.Header()), req.Msg.Password)
+	codes, err := s.auth.RegenerateBackupCodes(ctx, bearerToken(req.Header()), req.Msg.Password)
 	if err != nil {
 		return nil, err
 	}

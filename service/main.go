@@ -86,6 +86,7 @@ func (a *app) runBackground(ctx context.Context) <-chan struct{} {
 
 // newApp opens and migrates the store and builds the service from cfg.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	store.SetLogger(log)
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err

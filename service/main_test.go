@@ -279,6 +279,15 @@ func TestConfig(t *testing.T) {
 		{"weak hashing", map[string]string{"PANGUARD_HASH_MEMORY_KIB": "1024"}, false},
 		{"bad duration", map[string]string{"PANGUARD_TOKEN_TTL": "soon"}, false},
 		{"tiny token lifetime", map[string]string{"PANGUARD_TOKEN_TTL": "1s"}, false},
+		{"hash queue longer than the request deadline", map[string]string{"PANGUARD_HASH_QUEUE_TIMEOUT": "20s"}, false},
+		{"bad trusted proxy", map[string]string{"PANGUARD_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, false},
+		{"trusted proxies", map[string]string{"PANGUARD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}, true},
+		{"negative rate limit", map[string]string{"PANGUARD_RATE_LIMIT": "-1"}, false},
+		{"rate limit off", map[string]string{"PANGUARD_RATE_LIMIT": "0"}, true},
+		{"short encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": "abcd"}, false},
+		{"hex encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32)}, true},
+		{"public URL not http", map[string]string{"PANGUARD_PUBLIC_URL": "ftp://x"}, false},
+		{"TLS cert without key", map[string]string{"PANGUARD_TLS_CERT_FILE": "/x.pem"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

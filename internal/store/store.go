@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -245,10 +246,26 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context) error)
 	if _, ok := ctx.Value(txKey{}).(bun.Tx); ok {
 		return fn(ctx)
 	}
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
+	if err != nil && ctx.Err() != nil {
+		// database/sql rolled the transaction back when ctx ended; report that, not the
+		// "transaction has already been committed or rolled back" of the commit that followed.
+		return fmt.Errorf("store: transaction: %w", ctx.Err())
+	}
+	return err
 }
+
+// pgLogger routes the PostgreSQL driver's own messages (dropped connections) to slog.
+type pgLogger struct{ log *slog.Logger }
+
+func (l pgLogger) Printf(ctx context.Context, format string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, args...))
+}
+
+// SetLogger sends the database drivers' messages to log instead of the standard logger.
+func SetLogger(log *slog.Logger) { pgdriver.Logger = pgLogger{log} }
 
 // EnsureSetting returns the stored value of key, storing generated first if there is none.
 // Concurrent callers on one database all get the same value.
