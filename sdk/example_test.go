@@ -82,9 +82,9 @@ func ExampleClient_Login() {
 	c, _ := sdk.New(serverURL)
 	reg, _ := c.Register(ctx, "bob@example.com", "Bob", "secureP@ssw0rd")
 	bob := c.WithToken(reg.Session.Token)
-	setup, _ := bob.SetupTOTP(ctx)
+	setup, _ := bob.SetupTotp(ctx)
 	code, _ := oathtest.TOTP(setup.Secret, time.Now(), -1) // what the authenticator app shows
-	if err := bob.VerifyTOTP(ctx, code); err != nil {
+	if err := bob.VerifyTotp(ctx, code); err != nil {
 		panic(err)
 	}
 

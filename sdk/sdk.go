@@ -242,15 +242,15 @@ func (c *Client) ResetPassword(ctx context.Context, token, newPassword string) e
 }
 
 // TOTPSetup is a pending second factor: add Secret (or scan OTPAuthURL) in an authenticator
-// app, keep the backup codes, then call VerifyTOTP.
+// app, keep the backup codes, then call VerifyTotp.
 type TOTPSetup struct {
 	Secret      string
 	OTPAuthURL  string
 	BackupCodes []string
 }
 
-// SetupTOTP starts 2FA setup. Errors: ErrUnauthenticated, ErrAlreadyEnabled.
-func (c *Client) SetupTOTP(ctx context.Context) (*TOTPSetup, error) {
+// SetupTotp starts 2FA setup. Errors: ErrUnauthenticated, ErrAlreadyEnabled.
+func (c *Client) SetupTotp(ctx context.Context) (*TOTPSetup, error) {
 	r, err := c.api.SetupTotpWithResponse(ctx, c.auth)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: totp setup: %w", err)
@@ -262,9 +262,9 @@ func (c *Client) SetupTOTP(ctx context.Context) (*TOTPSetup, error) {
 	return &TOTPSetup{Secret: d.Secret, OTPAuthURL: d.OtpauthUrl, BackupCodes: d.BackupCodes}, nil
 }
 
-// VerifyTOTP confirms setup with a current code, enabling 2FA.
+// VerifyTotp confirms setup with a current code, enabling 2FA.
 // Errors: ErrUnauthenticated, ErrInvalidTOTPCode, ErrTOTPNotSetUp, ErrAlreadyEnabled.
-func (c *Client) VerifyTOTP(ctx context.Context, code string) error {
+func (c *Client) VerifyTotp(ctx context.Context, code string) error {
 	r, err := c.api.VerifyTotpWithResponse(ctx, rest.VerifyTotpJSONRequestBody{TotpCode: code}, c.auth)
 	if err != nil {
 		return fmt.Errorf("sdk: totp verify: %w", err)
@@ -275,8 +275,8 @@ func (c *Client) VerifyTOTP(ctx context.Context, code string) error {
 	return nil
 }
 
-// DisableTOTP turns 2FA off. Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPNotEnabled.
-func (c *Client) DisableTOTP(ctx context.Context, password string) error {
+// DisableTotp turns 2FA off. Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPNotEnabled.
+func (c *Client) DisableTotp(ctx context.Context, password string) error {
 	r, err := c.api.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: password}, c.auth)
 	if err != nil {
 		return fmt.Errorf("sdk: totp disable: %w", err)
@@ -294,8 +294,8 @@ type TOTPStatus struct {
 	BackupCodesRemaining int
 }
 
-// GetTOTPStatus reports the second-factor status. Errors: ErrUnauthenticated.
-func (c *Client) GetTOTPStatus(ctx context.Context) (*TOTPStatus, error) {
+// GetTotpStatus reports the second-factor status. Errors: ErrUnauthenticated.
+func (c *Client) GetTotpStatus(ctx context.Context) (*TOTPStatus, error) {
 	r, err := c.api.GetTotpStatusWithResponse(ctx, c.auth)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: totp status: %w", err)

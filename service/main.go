@@ -86,7 +86,6 @@ func (a *app) runBackground(ctx context.Context) <-chan struct{} {
 
 // newApp opens and migrates the store and builds the service from cfg.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	store.SetLogger(log)
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -227,6 +226,7 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 		return err
 	}
 	log := newLogger(cfg.LogLevel)
+	store.SetLogger(log) // process-wide: the driver has one logger
 	setMemoryLimit(cfg, log)
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {

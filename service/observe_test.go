@@ -59,12 +59,12 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := c.WithToken(reg.Session.Token)
-	setup, err := u.SetupTOTP(ctx)
+	setup, err := u.SetupTotp(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verify, _ := oathtest.TOTP(setup.Secret, time.Now(), -1)
-	if err := u.VerifyTOTP(ctx, verify); err != nil {
+	if err := u.VerifyTotp(ctx, verify); err != nil {
 		t.Fatal(err)
 	}
 	s, err := c.Login(ctx, email, password, sdk.WithBackupCode(setup.BackupCodes[0]))

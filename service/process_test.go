@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -9,11 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"panguard.ai/auth/internal/loadgen"
 )
 
 // builtBinary is the service built once per test run, for tests that need a real process.
@@ -84,22 +84,13 @@ func startProcess(t *testing.T, env ...string) *proc {
 	return nil
 }
 
-// peakRSS is the process's high-water resident set size, from /proc.
+// peakRSS is the process's high-water resident set size.
 func (p *proc) peakRSS(t *testing.T) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	rss, err := loadgen.PeakRSS(p.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
+	return rss
 }
 
 type testLogWriter struct{ t *testing.T }

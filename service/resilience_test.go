@@ -81,12 +81,12 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 
 	// 2FA on through replica 0; one code and one backup code, each raced on all three.
 	u := a.WithToken(second.Token)
-	setup, err := u.SetupTOTP(ctx)
+	setup, err := u.SetupTotp(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vcode, _ := oathtest.TOTP(setup.Secret, time.Now(), -1)
-	if err := c.WithToken(second.Token).VerifyTOTP(ctx, vcode); err != nil {
+	if err := c.WithToken(second.Token).VerifyTotp(ctx, vcode); err != nil {
 		t.Fatal(err)
 	}
 	// Three attempts each (one per replica), so this client stays under the 5 failures

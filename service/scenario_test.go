@@ -102,7 +102,7 @@ func (d sdkDriver) logout(ctx context.Context, tok string) error {
 }
 
 func (d sdkDriver) setupTotp(ctx context.Context, tok string) (string, []string, error) {
-	s, err := d.c.WithToken(tok).SetupTOTP(ctx)
+	s, err := d.c.WithToken(tok).SetupTotp(ctx)
 	if err != nil {
 		return "", nil, err
 	}
@@ -110,7 +110,7 @@ func (d sdkDriver) setupTotp(ctx context.Context, tok string) (string, []string,
 }
 
 func (d sdkDriver) verifyTotp(ctx context.Context, tok, code string) error {
-	return d.c.WithToken(tok).VerifyTOTP(ctx, code)
+	return d.c.WithToken(tok).VerifyTotp(ctx, code)
 }
 
 func (d sdkDriver) forgotPassword(ctx context.Context, email string) error {

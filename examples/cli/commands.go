@@ -306,7 +306,7 @@ func (a *app) cmd2FASetup(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.SetupTOTP(a.ctx)
+	st, err := c.SetupTotp(a.ctx)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (a *app) cmd2FAVerify(args []string) error {
 	if v, err = required(strings.ReplaceAll(v, " ", ""), "An authentication code"); err != nil {
 		return err
 	}
-	if err := c.VerifyTOTP(a.ctx, v); err != nil {
+	if err := c.VerifyTotp(a.ctx, v); err != nil {
 		return err
 	}
 	return a.result(map[string]any{"enabled": true}, func(w io.Writer) {
@@ -378,7 +378,7 @@ func (a *app) cmd2FADisable(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.DisableTOTP(a.ctx, pw); err != nil {
+	if err := c.DisableTotp(a.ctx, pw); err != nil {
 		return err
 	}
 	return a.result(map[string]any{"enabled": false}, func(w io.Writer) {
@@ -396,7 +396,7 @@ func (a *app) cmd2FAStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.GetTOTPStatus(a.ctx)
+	st, err := c.GetTotpStatus(a.ctx)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,21 +303,13 @@ func (s *service) stop() {
 	}
 }
 
-// peakRSS reads the process's high-water resident set size.
+// peakRSS reads the process's high-water resident set size (-1 when unknown).
 func (s *service) peakRSS() int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	rss, err := loadgen.PeakRSS(s.cmd.Process.Pid)
 	if err != nil {
 		return -1
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return -1
+	return rss
 }
 
 func post(ctx context.Context, c *http.Client, u, body string, want int) (map[string]any, error) {

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -25,5 +26,12 @@ func TestRunMeasuresOnlyAfterWarmup(t *testing.T) {
 	}
 	if r.P50 < 10*time.Millisecond || r.P99 < r.P50 || r.RPS() <= 0 {
 		t.Fatalf("latencies %v %v rps %v", r.P50, r.P99, r.RPS())
+	}
+}
+
+func TestPeakRSSOfThisProcess(t *testing.T) {
+	rss, err := PeakRSS(os.Getpid())
+	if err != nil || rss < 1<<20 || rss > 1<<40 {
+		t.Fatalf("PeakRSS = %d, %v", rss, err)
 	}
 }
