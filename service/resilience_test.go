@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -152,6 +153,29 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 	if len(msgs) != 6 || len(seen) != 6 {
 		t.Fatalf("%d emails to %d recipients, want 6 to 6: %v", len(msgs), len(seen), seen)
 	}
+
+	// A password reset on one replica kills the sessions everywhere at once.
+	var resetToken string
+	for _, m := range msgs {
+		if strings.Contains(m.To, "mail0@example.com") {
+			resetToken = resetTokenRE.FindString(m.Text)
+		}
+	}
+	s0, err := c.Login(ctx, "mail0@example.com", pw)
+	if err != nil || resetToken == "" {
+		t.Fatalf("login %v, reset token %q", err, resetToken)
+	}
+	if err := a.ResetPassword(ctx, resetToken, "new-"+pw); err != nil {
+		t.Fatal(err)
+	}
+	for i, cl := range []*sdk.Client{a, b, c} {
+		if _, err := cl.WithToken(s0.Token).Me(ctx); !isReason(err, sdk.ErrUnauthenticated) {
+			t.Fatalf("replica %d accepts a session revoked by a reset on replica 0: %v", i, err)
+		}
+	}
+	if _, err := b.Login(ctx, "mail0@example.com", "new-"+pw); err != nil {
+		t.Fatalf("new password on replica 1: %v", err)
+	}
 }
 
 func isReason(err error, want *sdk.Error) bool {
@@ -266,7 +290,8 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &privatePostgres{dir: dir, bin: filepath.Dir(bins[len(bins)-1]), port: strconv.Itoa(40000 + os.Getpid()%20000)}
+	_, port, _ := net.SplitHostPort(freePort(t))
+	p := &privatePostgres{dir: dir, bin: filepath.Dir(bins[len(bins)-1]), port: port}
 	p.asPG = func(cmd string) *exec.Cmd { return exec.Command("sh", "-c", cmd) }
 	if os.Geteuid() == 0 {
 		pg, err := user.Lookup("postgres")
