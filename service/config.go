@@ -50,6 +50,9 @@ type config struct {
 	TLSKeyFile  string `env:"PANGUARD_TLS_KEY_FILE"`
 
 	ShutdownTimeout time.Duration `env:"PANGUARD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// MetricsAddr, when set, serves /metrics on this separate address (an admin network)
+	// instead of the public port.
+	MetricsAddr string `env:"PANGUARD_METRICS_ADDR"`
 	// RequestTimeout bounds each request, database waits included.
 	RequestTimeout time.Duration `env:"PANGUARD_REQUEST_TIMEOUT" envDefault:"10s"`
 }

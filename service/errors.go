@@ -27,7 +27,6 @@ type errorMapping struct {
 var errorTable = map[auth.Kind]errorMapping{
 	auth.KindInvalid:         {http.StatusBadRequest, connect.CodeInvalidArgument},
 	auth.KindUnauthenticated: {http.StatusUnauthorized, connect.CodeUnauthenticated},
-	auth.KindNotFound:        {http.StatusNotFound, connect.CodeNotFound},
 	auth.KindConflict:        {http.StatusConflict, connect.CodeAlreadyExists},
 	auth.KindRateLimited:     {http.StatusTooManyRequests, connect.CodeResourceExhausted},
 	auth.KindUnavailable:     {http.StatusServiceUnavailable, connect.CodeUnavailable},

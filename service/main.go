@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -74,14 +75,36 @@ func newTransport(cfg config, log *slog.Logger) (mail.Transport, error) {
 	return mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, helo)
 }
 
-// runBackground runs the outbox sender until ctx ends; the returned channel closes when it has stopped.
+// runBackground runs the outbox sender and the janitor until ctx ends; the returned channel
+// closes when both have stopped.
 func (a *app) runBackground(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.sender.Run(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.sender.Run(ctx) }()
+	go func() { defer wg.Done(); a.janitor(ctx, 10*time.Minute) }()
+	go func() { wg.Wait(); close(done) }()
 	return done
+}
+
+// purgeAge is how old expired or idle state must be before the janitor deletes it: past
+// every lock, decay window and token lifetime, with a day to spare for investigations.
+const purgeAge = 24 * time.Hour
+
+// janitor deletes expired sessions and tokens, idle throttles and sent emails every interval.
+func (a *app) janitor(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := a.store.Purge(ctx, time.Now().Add(-purgeAge)); err != nil && ctx.Err() == nil {
+			a.log.Warn("janitor: purge failed", "err", err)
+		}
+	}
 }
 
 // newApp opens and migrates the store and builds the service from cfg.
@@ -156,6 +179,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.handler, err = newHandler(handlerDeps{
 		auth: svc, store: st, log: log, metrics: mt, corsOrigins: cfg.CORSOrigins, ips: ips,
 		hsts: cfg.hsts(), draining: &a.draining, timeout: cfg.RequestTimeout,
+		metricsElsewhere: cfg.MetricsAddr != "",
 	})
 	if err != nil {
 		st.Close()
@@ -252,6 +276,16 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 		return err
 	}
 	log.Info("panguard-auth listening", "addr", ln.Addr().String(), "database", string(a.store.Dialect()))
+	if cfg.MetricsAddr != "" {
+		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: a.metrics.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+		defer ms.Close()
+		log.Info("metrics served separately", "addr", cfg.MetricsAddr)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

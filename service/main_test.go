@@ -241,9 +241,11 @@ func TestRunServesAndShutsDownOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	metricsAddr := "127.0.0.1:" + strings.Split(freePort(t), ":")[1]
 	go func() {
 		done <- run(ctx, map[string]string{
 			"PANGUARD_ADDR": "127.0.0.1:0", "PANGUARD_DATABASE_URL": storetest.SQLiteURL(t), "PANGUARD_LOG_LEVEL": "error",
+			"PANGUARD_METRICS_ADDR": metricsAddr,
 		}, ready)
 	}()
 	var addr string
@@ -256,6 +258,18 @@ func TestRunServesAndShutsDownOnSignal(t *testing.T) {
 		`{"email":"run@example.com","name":"Run","password":"password1"}`)
 	if status != 200 || env["ok"] != true {
 		t.Fatalf("register on the real server: %d %v", status, env)
+	}
+	// With PANGUARD_METRICS_ADDR, /metrics lives there and not on the public port.
+	if st, _, _ := rawCall(t, "GET", "http://"+addr+"/metrics", "", ""); st != 404 {
+		t.Fatalf("/metrics on the public port: %d", st)
+	}
+	res, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("/metrics on the metrics address: %d", res.StatusCode)
 	}
 	cancel()
 	select {

@@ -209,8 +209,8 @@ func rpcMetrics(m *metrics) connect.UnaryInterceptorFunc {
 }
 
 // health serves /healthz (the process is up) and /readyz (it can serve: the database
-// answers and it is not shutting down), plus /metrics.
-func health(mux *http.ServeMux, m *metrics, st *store.Store, draining *atomic.Bool) {
+// answers and it is not shutting down), plus /metrics unless that has an address of its own.
+func health(mux *http.ServeMux, m *metrics, st *store.Store, draining *atomic.Bool, withMetrics bool) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -230,5 +230,10 @@ func health(mux *http.ServeMux, m *metrics, st *store.Store, draining *atomic.Bo
 			w.Write([]byte(`{"status":"ready"}` + "\n"))
 		}
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if withMetrics {
+		mux.Handle("GET /metrics", m.handler())
+	}
 }
+
+// handler serves the metrics in the Prometheus text format.
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }

@@ -96,6 +96,9 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 	metricsText, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	logText := logs.String()
+	if !strings.Contains(logText, `"client_ip":"127.0.0.1"`) {
+		t.Fatalf("the access log does not name the client:\n%.1500s", logText)
+	}
 	if !strings.Contains(logText, `"request_id"`) || !strings.Contains(string(metricsText), `panguard_requests_total{operation="Login",status="200",transport="rest"}`) {
 		t.Fatalf("expected request logs and metrics; logs:\n%.2000s\nmetrics:\n%.2000s", logText, metricsText)
 	}

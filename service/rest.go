@@ -65,7 +65,7 @@ func (s *restServer) Login(ctx context.Context, req LoginRequestObject) (LoginRe
 	}
 	var body Login200JSONResponseBody
 	if res.TOTPRequired {
-		err = body.FromTotpRequiredEnvelope(TotpRequiredEnvelope{Ok: false, Error: "2FA_REQUIRED", Code: "totp_required", TotpRequired: true})
+		err = body.FromTotpRequiredEnvelope(TotpRequiredEnvelope{Ok: false, Error: auth.MsgTOTPRequired, Code: TotpRequiredEnvelopeCode(auth.CodeTOTPRequired), TotpRequired: true})
 	} else {
 		err = body.FromLoginEnvelope(LoginEnvelope{Ok: true, Data: LoginResult{User: loginUser(res.User), Token: res.Token, ExpiresAt: apitime.From(res.ExpiresAt)}})
 	}

@@ -26,6 +26,8 @@ type handlerDeps struct {
 	hsts        bool
 	draining    *atomic.Bool
 	timeout     time.Duration
+	// metricsElsewhere keeps /metrics off this handler (PANGUARD_METRICS_ADDR serves it).
+	metricsElsewhere bool
 }
 
 // newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
@@ -45,14 +47,17 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if err := specHandlers(mux); err != nil {
 		return nil, err
 	}
-	health(mux, d.metrics, d.store, d.draining)
+	health(mux, d.metrics, d.store, d.draining, !d.metricsElsewhere)
 	routes, err := specRoutes()
 	if err != nil {
 		return nil, err
 	}
+	if !d.metricsElsewhere {
+		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}
+	}
 	routeFallbacks(mux, routes)
-	h := securityHeaders(d.hsts, withClientIP(d.ips, withTimeout(d.timeout, mux)))
-	return observe(d.metrics, d.log, ops, recoverPanics(d.log, h)), nil
+	h := securityHeaders(d.hsts, withTimeout(d.timeout, mux))
+	return withClientIP(d.ips, observe(d.metrics, d.log, ops, recoverPanics(d.log, h))), nil
 }
 
 // withTimeout bounds every request, so nothing waits on a stuck dependency for ever.
@@ -124,7 +129,6 @@ func specRoutes() (map[string][]string, error) {
 		"/api/openapi.json": {http.MethodGet, http.MethodHead},
 		"/healthz":          {http.MethodGet, http.MethodHead},
 		"/readyz":           {http.MethodGet, http.MethodHead},
-		"/metrics":          {http.MethodGet, http.MethodHead},
 	}
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {

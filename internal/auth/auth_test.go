@@ -101,6 +101,10 @@ func TestRegisterValidation(t *testing.T) {
 		{"email with display name", "Alice <a@example.com>", "A", "password", false},
 		{"email empty", "", "A", "password", false},
 		{"email too long", strings.Repeat("a", 250) + "@example.com", "A", "password", false},
+		{"email domain with a pipe", "x@a.b|c", "A", "password", false},
+		{"email domain of percent signs", "p@%.%", "A", "password", false},
+		{"email domain label starting with a hyphen", "x@-a.com", "A", "password", false},
+		{"email with an internationalized domain", "jörg@bücher.de", "A", "password", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,10 +20,13 @@ const (
 	CodeInvalidPassword    Code = "invalid_password"
 	CodeAlreadyEnabled     Code = "already_enabled"
 	CodeTOTPNotSetUp       Code = "totp_not_setup"
-	CodeTOTPNotEnabled     Code = "totp_not_enabled"
-	CodeRateLimited        Code = "rate_limited"
-	CodeUnavailable        Code = "unavailable"
-	CodeInternal           Code = "internal"
+	// CodeTOTPRequired is not an error: it is the reason a login answers "second factor
+	// required" (LoginResult.TOTPRequired), with MsgTOTPRequired as its text.
+	CodeTOTPRequired   Code = "totp_required"
+	CodeTOTPNotEnabled Code = "totp_not_enabled"
+	CodeRateLimited    Code = "rate_limited"
+	CodeUnavailable    Code = "unavailable"
+	CodeInternal       Code = "internal"
 )
 
 // Kind is the category of a failure; transports map each Kind to one HTTP status and one
@@ -36,7 +39,6 @@ const (
 	KindInternal        Kind = iota // a fault of ours; details never reach the client
 	KindInvalid                     // the request is wrong; retrying it unchanged fails again
 	KindUnauthenticated             // credentials or token are missing or wrong
-	KindNotFound                    // the thing asked for does not exist
 	KindConflict                    // the request conflicts with the current state
 	KindRateLimited                 // too many attempts; retry after RetryAfter
 	KindUnavailable                 // a dependency is down or saturated; retry later
@@ -93,7 +95,6 @@ var (
 	ErrAlreadyEnabled     = &Error{Kind: KindConflict, Code: CodeAlreadyEnabled, Message: "Two-factor authentication is already enabled"}
 	ErrTOTPNotSetUp       = &Error{Kind: KindInvalid, Code: CodeTOTPNotSetUp, Message: "No pending two-factor setup: call totp/setup first"}
 	ErrBusy               = &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: "The server is busy; retry shortly", RetryAfter: time.Second}
-	ErrValidation         = &Error{Kind: KindInvalid, Code: CodeValidation, Message: "Invalid input"}
 )
 
 // ErrNoRecord is returned by a Store when the requested row does not exist (or, for sessions,

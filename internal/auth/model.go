@@ -104,4 +104,6 @@ type Principal struct {
 const (
 	MsgRegisterDuplicate = "Registration received. If this email already has an account, a password reset link has been sent to it."
 	MsgLoggedOut         = "Logged out successfully"
+	// MsgTOTPRequired is the text of a login that needs a second factor (the docs' wording).
+	MsgTOTPRequired = "2FA_REQUIRED"
 )

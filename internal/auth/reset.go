@@ -135,6 +135,11 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 	now := s.now()
 	queued := false
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// Serialize with other requests for this user, so voiding older tokens (delete, then
+		// insert) cannot interleave with a concurrent request and leave two tokens live.
+		if _, err := s.store.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		template := TemplatePasswordReset
 		if req.Reason == reasonDuplicate {
 			ok, err := s.store.ClaimDuplicateNotice(ctx, u.ID, now, DuplicateNoticeInterval)
@@ -188,18 +193,22 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err != nil {
 			return err
 		}
+		u, err := s.store.LockUser(ctx, userID)
+		if err != nil {
+			return err
+		}
 		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
 			return err
 		}
 		if err := s.store.RevokeUserSessions(ctx, userID, now); err != nil {
 			return err
 		}
-		// The owner proved control of the mailbox: lift every brute-force lock on the account.
-		u, err := s.store.UserByID(ctx, userID)
-		if err != nil {
+		// Any other link still out there dies with this reset.
+		if err := s.store.VoidResetTokens(ctx, userID); err != nil {
 			return err
 		}
+		// The owner proved control of the mailbox: lift every brute-force lock on the account.
 		acct, _ := accountKeys(ctx, u.Email)
-		return s.store.ClearFailures(ctx, []string{acct}, []string{"acct-ip:" + u.Email + "|"})
+		return s.store.ClearFailures(ctx, []string{acct, secondFactorKey(u.Email)}, []string{"acct-ip:" + u.Email + "|"})
 	})
 }

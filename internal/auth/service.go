@@ -57,8 +57,11 @@ type Store interface {
 	// ClaimDuplicateNotice records now as the user's last registration-attempt notice unless
 	// one was recorded less than interval ago, reporting whether it did.
 	ClaimDuplicateNotice(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error)
-	// UserByID returns a user.
-	UserByID(ctx context.Context, id string) (User, error)
+	// LockUser returns a user and, inside a transaction, locks its row until the end of the
+	// transaction, so work that reads then writes a user's state is serialized per user.
+	LockUser(ctx context.Context, id string) (User, error)
+	// VoidResetTokens deletes the user's unused reset tokens.
+	VoidResetTokens(ctx context.Context, userID string) error
 
 	// TakeToken spends one request of key's budget: one request per emission on average,
 	// bursts up to window/emission. It reports whether it was allowed and, if not, when to retry.
@@ -332,7 +335,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if in.TOTPCode != nil && in.BackupCode != nil {
 		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
 	}
-	if err := s.checkLock(ctx, email); err != nil {
+	if err := s.checkLock(ctx, email, in.TOTPCode != nil || in.BackupCode != nil); err != nil {
 		return LoginResult{}, err
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -364,6 +367,16 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	now := s.now()
 	var res LoginResult
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// The password was checked outside this transaction. Lock the row and make sure it
+		// is still the one checked: a reset (or 2FA change) committed meanwhile must win, or
+		// this login would open a session after the reset revoked them all.
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash || cur.TOTPEnabled != u.TOTPEnabled {
+			return ErrInvalidCredentials
+		}
 		if newHash != "" {
 			if err := s.store.UpdatePasswordHash(ctx, u.ID, newHash, now); err != nil {
 				return err
@@ -384,7 +397,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	})
 	if CodeOf(err) == CodeInvalidTOTP {
 		// Counted outside the transaction, which the failure rolled back.
-		return LoginResult{}, s.failed(ctx, email, err)
+		return LoginResult{}, s.failedSecondFactor(ctx, email, err)
 	}
 	if err != nil {
 		return LoginResult{}, err

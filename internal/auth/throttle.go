@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -20,11 +21,22 @@ type Throttle struct {
 //   - The account as a whole gets accountFree failures, then the same backoff applies — but
 //     only to clients that have themselves failed on this account. A user on a fresh IP who
 //     types the right password is never blocked by someone else's guessing.
+//   - Past accountHard failures, even clients that never failed wait until hardPause after
+//     the account's latest failure: rotating addresses then buys at most one guess per
+//     hardPause, and the real user waits at most hardPause.
+//   - Wrong second factors (TOTP or backup codes, which only someone holding the password
+//     can try) also count per account for every client: secondFree of them, then every
+//     client waits 1 min, 2 min, 4 min … up to maxLock before the next code.
 //   - Counters decay after failureDecay without failures; a successful login clears the
 //     client's counter and a password reset clears the account's.
+//
+// Clients are told apart by IP address, IPv6 ones by their /64 (one subscriber's network).
 const (
 	pairFree     = 5
 	accountFree  = 20
+	accountHard  = 100
+	hardPause    = time.Minute
+	secondFree   = 10
 	maxLock      = 15 * time.Minute
 	failureDecay = time.Hour
 )
@@ -57,7 +69,7 @@ func (s *Service) allow(ctx context.Context) error {
 	if s.rateLimit <= 0 {
 		return nil
 	}
-	ok, retry, err := s.store.TakeToken(ctx, "ip:"+ClientIP(ctx), s.now(), time.Minute/time.Duration(s.rateLimit), time.Minute)
+	ok, retry, err := s.store.TakeToken(ctx, "ip:"+clientKey(ClientIP(ctx)), s.now(), time.Minute/time.Duration(s.rateLimit), time.Minute)
 	if err != nil {
 		return err
 	}
@@ -67,24 +79,43 @@ func (s *Service) allow(ctx context.Context) error {
 	return nil
 }
 
-func accountKeys(ctx context.Context, email string) (account, pair string) {
-	return "acct:" + email, "acct-ip:" + email + "|" + ClientIP(ctx)
+// clientKey names the client behind an address: IPv6 addresses by their /64, because a
+// single subscriber can use any of its 2^64.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
-// checkLock refuses, before any password work, a client that must still wait.
-func (s *Service) checkLock(ctx context.Context, email string) error {
+func accountKeys(ctx context.Context, email string) (account, pair string) {
+	return "acct:" + email, "acct-ip:" + email + "|" + clientKey(ClientIP(ctx))
+}
+
+func secondFactorKey(email string) string { return "2fa:" + email }
+
+// checkLock refuses, before any password work, a client that must still wait. With
+// secondFactor set it also applies the account's second-factor lock.
+func (s *Service) checkLock(ctx context.Context, email string, secondFactor bool) error {
 	acct, pair := accountKeys(ctx, email)
-	th, err := s.store.Throttles(ctx, acct, pair)
+	th, err := s.store.Throttles(ctx, acct, pair, secondFactorKey(email))
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	p, a := th[pair], th[acct]
+	p, a, f := th[pair], th[acct], th[secondFactorKey(email)]
 	if p.LockedUntil.After(now) {
 		return rateLimited(p.LockedUntil.Sub(now))
 	}
 	if p.Failures > 0 && a.LockedUntil.After(now) {
 		return rateLimited(a.LockedUntil.Sub(now))
+	}
+	if until := a.UpdatedAt.Add(hardPause); a.Failures > accountHard && until.After(now) {
+		return rateLimited(until.Sub(now))
+	}
+	if secondFactor && f.LockedUntil.After(now) {
+		return rateLimited(f.LockedUntil.Sub(now))
 	}
 	return nil
 }
@@ -122,6 +153,27 @@ func (s *Service) recordFailure(ctx context.Context, email string) error {
 func (s *Service) failed(ctx context.Context, email string, orig error) error {
 	if err := s.recordFailure(ctx, email); err != nil {
 		return err
+	}
+	return orig
+}
+
+// failedSecondFactor records a wrong TOTP or backup code: as any failure, and against the
+// account's second-factor budget, which binds every client.
+func (s *Service) failedSecondFactor(ctx context.Context, email string, orig error) error {
+	if err := s.recordFailure(ctx, email); err != nil {
+		return err
+	}
+	now := s.now()
+	key := secondFactorKey(email)
+	n, err := s.store.AddFailure(ctx, key, now, failureDecay)
+	if err != nil {
+		return err
+	}
+	if n > secondFree {
+		// backoff's seconds, read as minutes.
+		if err := s.store.LockUntil(ctx, key, now.Add(min(backoff(n-secondFree)*60, maxLock))); err != nil {
+			return err
+		}
 	}
 	return orig
 }

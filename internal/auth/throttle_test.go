@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/store"
 	"panguard.ai/auth/internal/storetest"
 )
 
@@ -172,4 +174,135 @@ func TestBackoffIsSharedByTwoInstances(t *testing.T) {
 		_, err := svc.Login(ctx, auth.LoginInput{Email: "shared@example.com", Password: "password1"})
 		wantCode(t, err, auth.CodeRateLimited)
 	}
+}
+
+func TestIPv6ClientsAreTheirSlash64(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	register(t, e, "six@example.com", "password1")
+	for i := range 6 {
+		_, err := e.svc.Login(fromIP(fmt.Sprintf("2001:db8:1:2::%x", i+1)), auth.LoginInput{Email: "six@example.com", Password: "nope"})
+		wantCode(t, err, auth.CodeInvalidCredentials)
+	}
+	// Another address of the same /64 is the same client: locked.
+	_, err := e.svc.Login(fromIP("2001:db8:1:2:ffff::1"), auth.LoginInput{Email: "six@example.com", Password: "password1"})
+	wantCode(t, err, auth.CodeRateLimited)
+	// Another /64 is another client.
+	if _, err := e.svc.Login(fromIP("2001:db8:1:3::1"), auth.LoginInput{Email: "six@example.com", Password: "password1"}); err != nil {
+		t.Fatalf("another /64 blocked: %v", err)
+	}
+}
+
+func TestSecondFactorGuessesLockEveryClient(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	_, _ = enable2FA(t, e, "guess@example.com")
+	// Someone with the password guesses codes from ever new addresses (one guess each).
+	for i := range 10 {
+		_, err := e.svc.Login(fromIP(fmt.Sprintf("10.9.%d.1", i)), auth.LoginInput{Email: "guess@example.com", Password: "password1", TOTPCode: ptr("000000")})
+		wantCode(t, err, auth.CodeInvalidTOTP)
+	}
+	_, err := e.svc.Login(fromIP("10.9.200.1"), auth.LoginInput{Email: "guess@example.com", Password: "password1", TOTPCode: ptr("000000")})
+	wantCode(t, err, auth.CodeInvalidTOTP) // the 11th failure sets the lock
+	_, err = e.svc.Login(fromIP("10.9.201.1"), auth.LoginInput{Email: "guess@example.com", Password: "password1", TOTPCode: ptr("111111")})
+	wantCode(t, err, auth.CodeRateLimited)
+	if ra := retryAfter(err); ra != time.Minute {
+		t.Fatalf("second-factor lock %v, want 1m", ra)
+	}
+	// The password step alone (no code) is not affected: the user learns a code is needed.
+	if r, err := e.svc.Login(fromIP("10.9.202.1"), auth.LoginInput{Email: "guess@example.com", Password: "password1"}); err != nil || !r.TOTPRequired {
+		t.Fatalf("login without a code: %+v %v", r, err)
+	}
+	e.clock.Advance(time.Minute)
+	_, err = e.svc.Login(fromIP("10.9.203.1"), auth.LoginInput{Email: "guess@example.com", Password: "password1", TOTPCode: ptr("222222")})
+	wantCode(t, err, auth.CodeInvalidTOTP)
+}
+
+func TestHardAccountCapBindsCleanClientsBriefly(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	register(t, e, "hard@example.com", "password1")
+	for i := range 101 {
+		e.clock.Advance(20 * time.Minute) // past any per-client and account lock, inside the decay
+		_, err := e.svc.Login(fromIP(fmt.Sprintf("10.8.%d.%d", i/250, i%250)), auth.LoginInput{Email: "hard@example.com", Password: "nope"})
+		if auth.CodeOf(err) != auth.CodeInvalidCredentials {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	_, err := e.svc.Login(fromIP("192.0.2.200"), auth.LoginInput{Email: "hard@example.com", Password: "password1"})
+	wantCode(t, err, auth.CodeRateLimited)
+	if ra := retryAfter(err); ra > time.Minute {
+		t.Fatalf("a clean client waits %v, want at most 1m", ra)
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := e.svc.Login(fromIP("192.0.2.200"), auth.LoginInput{Email: "hard@example.com", Password: "password1"}); err != nil {
+		t.Fatalf("after the pause: %v", err)
+	}
+}
+
+// resetDuringLogin is a store that lets a password reset commit between Login's password
+// check and its transaction, the window a concurrent reset could use.
+type resetDuringLogin struct {
+	auth.Store
+	once func()
+}
+
+func (r *resetDuringLogin) RunInTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if r.once != nil {
+		f := r.once
+		r.once = nil
+		f()
+	}
+	return r.Store.RunInTx(ctx, fn)
+}
+
+func TestLoginLosesToAConcurrentReset(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		register(t, e, "race-reset@example.com", "password1")
+		u, _ := e.store.UserByEmail(context.Background(), "race-reset@example.com")
+		wrapped := &resetDuringLogin{Store: e.store}
+		svc, err := auth.New(auth.Config{Store: wrapped, Now: e.clock.Now, JWTSecret: []byte(secret), EncryptionKey: encKey, Hash: cheapHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapped.once = func() {
+			if err := e.store.UpdatePasswordHash(context.Background(), u.ID, "$argon2id$v=19$m=1024,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = svc.Login(context.Background(), auth.LoginInput{Email: "race-reset@example.com", Password: "password1"})
+		wantCode(t, err, auth.CodeInvalidCredentials)
+	})
+}
+
+func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		box := &inbox{}
+		s := newSender(e, box)
+		register(t, e, "two-links@example.com", "password1")
+		// Several replicas' senders resolve requests for one account at the same moment.
+		const n = 8
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := e.svc.HandleResetRequest(context.Background(), `{"email":"two-links@example.com","reason":"forgot_password"}`); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		drain(t, s)
+		msgs := box.take()
+		if len(msgs) != n {
+			t.Fatalf("%d emails", len(msgs))
+		}
+		var live int
+		if err := e.store.(*store.Store).SQLDB().QueryRow("SELECT COUNT(*) FROM reset_tokens WHERE used_at IS NULL").Scan(&live); err != nil {
+			t.Fatal(err)
+		}
+		if live != 1 {
+			t.Fatalf("%d of %d reset tokens are live, want exactly 1 (the newest)", live, n)
+		}
+	})
 }

@@ -165,7 +165,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 		return err
 	}
 	u := p.User
-	if err := s.checkLock(ctx, u.Email); err != nil {
+	if err := s.checkLock(ctx, u.Email, true); err != nil {
 		return err
 	}
 	if u.TOTPEnabled {
@@ -180,7 +180,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	}
 	step := s.matchStep(secret, code, s.now())
 	if step == 0 {
-		return s.failed(ctx, u.Email, errInvalidTOTPSetup)
+		return s.failedSecondFactor(ctx, u.Email, errInvalidTOTPSetup)
 	}
 	ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
 	if err != nil {
@@ -188,7 +188,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	}
 	if !ok {
 		// The step was already used, or a concurrent setup/verify changed the secret.
-		return s.failed(ctx, u.Email, errInvalidTOTPSetup)
+		return s.failedSecondFactor(ctx, u.Email, errInvalidTOTPSetup)
 	}
 	return nil
 }
@@ -280,7 +280,14 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password str
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, s.now()); err != nil {
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// Serialized per user: two regenerations at once must leave one set, not both.
+		if _, err := s.store.LockUser(ctx, p.User.ID); err != nil {
+			return err
+		}
+		return s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, s.now())
+	})
+	if err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -295,7 +302,7 @@ func (s *Service) checkPassword(ctx context.Context, u User, password string) er
 	if password == "" {
 		return invalid("Password is required")
 	}
-	if err := s.checkLock(ctx, u.Email); err != nil {
+	if err := s.checkLock(ctx, u.Email, false); err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)

@@ -33,9 +33,19 @@ func validateEmail(email string) error {
 	}
 	at := strings.LastIndexByte(email, '@')
 	domain := email[at+1:]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
-		strings.ContainsAny(email, " \t\r\n\x00") {
+	if !strings.Contains(domain, ".") || strings.ContainsAny(email, " \t\r\n\x00") {
 		return invalid("Email must be a valid email address")
+	}
+	// A deliverable domain is a hostname: letters (any script), digits and inner hyphens.
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return invalid("Email must be a valid email address")
+		}
+		for _, r := range label {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				return invalid("Email must be a valid email address")
+			}
+		}
 	}
 	return nil
 }

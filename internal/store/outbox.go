@@ -71,10 +71,11 @@ func (s *Store) MarkOutboxRetry(ctx context.Context, id string, next time.Time, 
 	return err
 }
 
-// MarkOutboxFailed gives up on an entry; it stays in the table, visible, with its last error.
+// MarkOutboxFailed gives up on an entry; it stays in the table, visible, with its kind,
+// attempts and last error — but without its payload, which may hold a live reset link.
 func (s *Store) MarkOutboxFailed(ctx context.Context, id string, errText string, now time.Time) error {
 	_, err := s.db.NewUpdate().Model((*outboxRow)(nil)).
-		Set("status = ?", outboxFailed).Set("attempts = attempts + 1").
+		Set("status = ?", outboxFailed).Set("payload = ''").Set("attempts = attempts + 1").
 		Set("last_error = ?", errText).Set("updated_at = ?", ms(now)).
 		Where("id = ?", id).Exec(ctx)
 	return err

@@ -21,6 +21,13 @@ func (s *Store) CreateResetToken(ctx context.Context, t auth.ResetToken) error {
 	})
 }
 
+// VoidResetTokens implements auth.Store.
+func (s *Store) VoidResetTokens(ctx context.Context, userID string) error {
+	_, err := s.idb(ctx).NewDelete().Model((*resetTokenRow)(nil)).
+		Where("user_id = ?", userID).Where("used_at IS NULL").Exec(ctx)
+	return err
+}
+
 // ConsumeResetToken implements auth.Store with one conditional UPDATE … RETURNING, so a
 // token can be used once even under concurrent resets.
 func (s *Store) ConsumeResetToken(ctx context.Context, hash string, now time.Time) (string, error) {

@@ -341,10 +341,15 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error
 	return row.domain(), nil
 }
 
-// UserByID implements auth.Store.
-func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
+// LockUser implements auth.Store: SELECT … FOR UPDATE on PostgreSQL; on SQLite every write
+// transaction already holds the database's write lock (immediate transactions).
+func (s *Store) LockUser(ctx context.Context, id string) (auth.User, error) {
 	var row userRow
-	if err := s.idb(ctx).NewSelect().Model(&row).Where("u.id = ?", id).Scan(ctx); err != nil {
+	q := s.idb(ctx).NewSelect().Model(&row).Where("u.id = ?", id)
+	if _, inTx := ctx.Value(txKey{}).(bun.Tx); inTx && s.dialect == Postgres {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
 		return auth.User{}, noRecord(err)
 	}
 	return row.domain(), nil

@@ -179,3 +179,62 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		if _, err := s.CreateUser(ctx, user("usr_1", "a@example.com")); err != nil {
+			t.Fatal(err)
+		}
+		old, fresh := t0.Add(-48*time.Hour), t0
+		for id, exp := range map[string]time.Time{"ses_old": old, "ses_new": fresh.Add(time.Hour)} {
+			if err := s.CreateSession(ctx, auth.Session{ID: id, UserID: "usr_1", CreatedAt: old, ExpiresAt: exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.AddFailure(ctx, "acct:old@example.com", old, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddFailure(ctx, "acct:new@example.com", fresh, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Purge(ctx, t0.Add(-24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		count := func(q string) (n int) {
+			if err := s.SQLDB().QueryRow(q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count("SELECT COUNT(*) FROM sessions"); n != 1 {
+			t.Fatalf("%d sessions left, want the unexpired one", n)
+		}
+		if n := count("SELECT COUNT(*) FROM throttles"); n != 1 {
+			t.Fatalf("%d throttles left, want the recent one", n)
+		}
+	})
+}
+
+func TestClearFailuresByPrefixHandlesUnicode(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		for _, k := range []string{"acct-ip:jörg@bücher.de|10.0.0.1", "acct-ip:jörg@bücher.de|10.0.0.2", "acct-ip:other@x.de|10.0.0.1"} {
+			if _, err := s.AddFailure(ctx, k, t0, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ClearFailures(ctx, nil, []string{"acct-ip:jörg@bücher.de|"}); err != nil {
+			t.Fatal(err)
+		}
+		th, err := s.Throttles(ctx, "acct-ip:jörg@bücher.de|10.0.0.1", "acct-ip:jörg@bücher.de|10.0.0.2", "acct-ip:other@x.de|10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th["acct-ip:jörg@bücher.de|10.0.0.1"].Failures != 0 || th["acct-ip:jörg@bücher.de|10.0.0.2"].Failures != 0 || th["acct-ip:other@x.de|10.0.0.1"].Failures != 1 {
+			t.Fatalf("after clearing by prefix: %+v", th)
+		}
+	})
+}

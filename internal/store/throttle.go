@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -87,7 +88,8 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 		}
 		for _, p := range prefixes {
 			// substr, not LIKE: emails may contain the LIKE wildcards _ and %.
-			q = q.WhereOr("substr(key, 1, ?) = ?", len(p), p)
+			// substr counts characters on both databases, not bytes.
+			q = q.WhereOr("substr(key, 1, ?) = ?", utf8.RuneCountInString(p), p)
 		}
 		return q
 	})
@@ -95,10 +97,15 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 	return err
 }
 
-// Purge deletes state nobody needs any more: throttles idle since before, sessions expired
-// before, and reset tokens expired before. It runs in the background on every replica.
+// Purge deletes state nobody needs any more: throttles idle since before, sessions and
+// reset tokens expired before, and outbox entries sent before. Every replica runs it in the
+// background (service's janitor); concurrent runs are harmless.
 func (s *Store) Purge(ctx context.Context, before time.Time) error {
 	b := ms(before)
+	if _, err := s.db.NewDelete().Model((*outboxRow)(nil)).
+		Where("status = ?", outboxSent).Where("updated_at < ?", b).Exec(ctx); err != nil {
+		return err
+	}
 	if _, err := s.db.NewDelete().Model((*throttleRow)(nil)).
 		Where("updated_at < ?", b).Where("locked_until < ?", b).Where("tat < ?", b).Exec(ctx); err != nil {
 		return err
