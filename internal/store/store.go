@@ -79,7 +79,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// commit survive a crash or power loss; immediate transactions take the write lock up
 		// front so concurrent writers queue (busy_timeout) instead of failing on upgrade.
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		// cache_size: 16 MiB of page cache per connection (the default is 2 MiB), so index
+		// pages stay in memory as tables grow.
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "cache_size(-16384)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
