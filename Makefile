@@ -16,11 +16,13 @@ run: ## run the service on its embedded default (SQLite file ./panguard-auth.db,
 build: ## build the service binary into bin/
 	$(GO) build -o bin/panguard-auth ./service
 
-test: ## run every test on SQLite and PostgreSQL (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
-	.ci/with-postgres .ci/gotest -race -count=1 $(PKGS)
+RESILIENCE := TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage
 
-test-resilience: ## replicas, SIGKILL crash safety and database outage, with real processes (PostgreSQL as for make test)
-	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run 'TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage' ./service
+test: ## run every test, on SQLite and PostgreSQL, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
+	.ci/with-postgres sh -c '.ci/gotest -race -count=1 $(PKGS) && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
+
+test-resilience: ## only the replicas, SIGKILL crash-safety and database-outage tests, with real processes
+	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run '$(RESILIENCE)' ./service
 
 test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 	$(GO) test -count=1 $(PKGS)
