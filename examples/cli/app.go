@@ -115,6 +115,11 @@ func (a *app) session() (*sdk.Client, *credentials, error) {
 	if creds.Token == "" || !creds.expiresAt().After(time.Now()) {
 		return nil, nil, errNotLoggedIn
 	}
+	// The token belongs to the server that issued it: never send it anywhere else.
+	if want := a.apiURL(); creds.APIURL != "" && strings.TrimRight(want, "/") != strings.TrimRight(creds.APIURL, "/") {
+		return nil, nil, &cliError{reason: "other_server", code: 1,
+			msg: fmt.Sprintf("You are logged in to %s, not %s. Run: panguard --api %s login", creds.APIURL, want, want)}
+	}
 	c, err := a.client(creds.Token)
 	if err != nil {
 		return nil, nil, err

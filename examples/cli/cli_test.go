@@ -859,11 +859,31 @@ func TestUnreachableServerIsNamed(t *testing.T) {
 	t.Run("logout keeps the credentials when the server cannot be reached", func(t *testing.T) {
 		c, email := newCLI(t)
 		c.register(email)
-		c.env["PANGUARD_API_URL"] = closed
+		// The server that issued the session goes away.
+		raw, err := os.ReadFile(c.credentialsPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var creds map[string]any
+		if err := json.Unmarshal(raw, &creds); err != nil {
+			t.Fatal(err)
+		}
+		creds["apiUrl"] = closed
+		raw, _ = json.Marshal(creds)
+		if err := os.WriteFile(c.credentialsPath(), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		delete(c.env, "PANGUARD_API_URL")
 		contains(t, "stderr", c.must(1, "", "logout").stderr, "Cannot reach")
 		if _, err := os.Stat(c.credentialsPath()); err != nil {
 			t.Errorf("credentials were deleted although the session was not revoked: %v", err)
 		}
+	})
+	t.Run("a session is never sent to another server", func(t *testing.T) {
+		c, email := newCLI(t)
+		c.register(email)
+		c.env["PANGUARD_API_URL"] = closed
+		contains(t, "stderr", c.must(1, "", "whoami").stderr, "You are logged in to "+live+", not "+closed)
 	})
 }
 

@@ -186,14 +186,23 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	}
 	now := s.now()
 	return s.store.RunInTx(ctx, func(ctx context.Context) error {
-		userID, err := s.store.ConsumeResetToken(ctx, hashResetToken(token), now)
+		// Lock the user row before the token row, the order every other per-user
+		// transaction (a reset request voiding tokens) takes, so the two cannot deadlock.
+		owner, err := s.store.ResetTokenUser(ctx, hashResetToken(token))
 		if err == ErrNoRecord {
 			return ErrInvalidResetToken
 		}
 		if err != nil {
 			return err
 		}
-		u, err := s.store.LockUser(ctx, userID)
+		u, err := s.store.LockUser(ctx, owner)
+		if err != nil {
+			return err
+		}
+		userID, err := s.store.ConsumeResetToken(ctx, hashResetToken(token), now)
+		if err == ErrNoRecord || (err == nil && userID != owner) {
+			return ErrInvalidResetToken
+		}
 		if err != nil {
 			return err
 		}

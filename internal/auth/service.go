@@ -62,6 +62,11 @@ type Store interface {
 	LockUser(ctx context.Context, id string) (User, error)
 	// VoidResetTokens deletes the user's unused reset tokens.
 	VoidResetTokens(ctx context.Context, userID string) error
+	// ResetTokenUser returns the user id of the token with this hash, without locking or
+	// checking it, or ErrNoRecord.
+	ResetTokenUser(ctx context.Context, hash string) (string, error)
+	// MarkKnown records key (a client that logged in to an account) as known until until.
+	MarkKnown(ctx context.Context, key string, now, until time.Time) error
 
 	// TakeToken spends one request of key's budget: one request per emission on average,
 	// bursts up to window/emission. It reports whether it was allowed and, if not, when to retry.
@@ -383,8 +388,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			}
 			u.PasswordHash, u.UpdatedAt = newHash, now
 		}
-		if u.TOTPEnabled {
-			if err := s.checkSecondFactor(ctx, u, in.TOTPCode, in.BackupCode, now); err != nil {
+		if cur.TOTPEnabled {
+			// The locked row, so a secret rotated since the password check is the one used.
+			if err := s.checkSecondFactor(ctx, cur, in.TOTPCode, in.BackupCode, now); err != nil {
 				return err
 			}
 		}
@@ -404,6 +410,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	}
 	_, pair := accountKeys(ctx, email)
 	if err := s.store.ClearFailures(ctx, []string{pair}, nil); err != nil {
+		return LoginResult{}, err
+	}
+	// This client has proved it holds the credentials: account-wide locks spare it from now on.
+	if err := s.store.MarkKnown(ctx, knownKey(ctx, email), now, now.Add(knownFor)); err != nil {
 		return LoginResult{}, err
 	}
 	return res, nil

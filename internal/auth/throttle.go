@@ -22,8 +22,10 @@ type Throttle struct {
 //     only to clients that have themselves failed on this account. A user on a fresh IP who
 //     types the right password is never blocked by someone else's guessing.
 //   - Past accountHard failures, even clients that never failed wait until hardPause after
-//     the account's latest failure: rotating addresses then buys at most one guess per
-//     hardPause, and the real user waits at most hardPause.
+//     the account's latest failure, so rotating addresses buys at most one guess per
+//     hardPause — except clients that have logged in to the account before (known for
+//     knownFor): account-wide locks never bind them, so guessing from elsewhere cannot lock
+//     the owner out of their usual devices and networks.
 //   - Wrong second factors (TOTP or backup codes, which only someone holding the password
 //     can try) also count per account for every client: secondFree of them, then every
 //     client waits 1 min, 2 min, 4 min … up to maxLock before the next code.
@@ -39,6 +41,7 @@ const (
 	secondFree   = 10
 	maxLock      = 15 * time.Minute
 	failureDecay = time.Hour
+	knownFor     = 30 * 24 * time.Hour
 )
 
 type clientIPKey struct{}
@@ -95,11 +98,17 @@ func accountKeys(ctx context.Context, email string) (account, pair string) {
 
 func secondFactorKey(email string) string { return "2fa:" + email }
 
+// knownKey names a client that has logged in to the account.
+func knownKey(ctx context.Context, email string) string {
+	return "ok:" + email + "|" + clientKey(ClientIP(ctx))
+}
+
 // checkLock refuses, before any password work, a client that must still wait. With
 // secondFactor set it also applies the account's second-factor lock.
 func (s *Service) checkLock(ctx context.Context, email string, secondFactor bool) error {
 	acct, pair := accountKeys(ctx, email)
-	th, err := s.store.Throttles(ctx, acct, pair, secondFactorKey(email))
+	known := knownKey(ctx, email)
+	th, err := s.store.Throttles(ctx, acct, pair, secondFactorKey(email), known)
 	if err != nil {
 		return err
 	}
@@ -108,10 +117,12 @@ func (s *Service) checkLock(ctx context.Context, email string, secondFactor bool
 	if p.LockedUntil.After(now) {
 		return rateLimited(p.LockedUntil.Sub(now))
 	}
-	if p.Failures > 0 && a.LockedUntil.After(now) {
+	_, isKnown := th[known]
+	failedHere := p.Failures > 0 && now.Sub(p.UpdatedAt) < failureDecay
+	if !isKnown && failedHere && a.LockedUntil.After(now) {
 		return rateLimited(a.LockedUntil.Sub(now))
 	}
-	if until := a.UpdatedAt.Add(hardPause); a.Failures > accountHard && until.After(now) {
+	if until := a.UpdatedAt.Add(hardPause); !isKnown && a.Failures > accountHard && until.After(now) {
 		return rateLimited(until.Sub(now))
 	}
 	if secondFactor && f.LockedUntil.After(now) {

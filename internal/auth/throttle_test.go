@@ -306,3 +306,24 @@ func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
 		}
 	})
 }
+
+func TestKnownClientsAreNeverLockedOutByOthers(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	register(t, e, "owner@example.com", "password1")
+	home := fromIP("192.0.2.10")
+	if _, err := e.svc.Login(home, auth.LoginInput{Email: "owner@example.com", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	// A distributed attack past the hard cap: every fresh client must now wait…
+	for i := range 101 {
+		e.clock.Advance(20 * time.Minute)
+		_, err := e.svc.Login(fromIP(fmt.Sprintf("10.7.%d.%d", i/250, i%250)), auth.LoginInput{Email: "owner@example.com", Password: "nope"})
+		wantCode(t, err, auth.CodeInvalidCredentials)
+	}
+	_, err := e.svc.Login(fromIP("203.0.113.99"), auth.LoginInput{Email: "owner@example.com", Password: "password1"})
+	wantCode(t, err, auth.CodeRateLimited)
+	// …but the owner's usual client is not bound by account-wide locks.
+	if _, err := e.svc.Login(home, auth.LoginInput{Email: "owner@example.com", Password: "password1"}); err != nil {
+		t.Fatalf("the owner's known client is locked out: %v", err)
+	}
+}

@@ -281,9 +281,14 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password str
 		return nil, err
 	}
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
-		// Serialized per user: two regenerations at once must leave one set, not both.
-		if _, err := s.store.LockUser(ctx, p.User.ID); err != nil {
+		// Serialized per user: two regenerations at once must leave one set, not both; and
+		// 2FA must still be on (a disable may have committed during the password check).
+		cur, err := s.store.LockUser(ctx, p.User.ID)
+		if err != nil {
 			return err
+		}
+		if !cur.TOTPEnabled {
+			return ErrTOTPNotEnabled
 		}
 		return s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, s.now())
 	})

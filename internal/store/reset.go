@@ -28,6 +28,16 @@ func (s *Store) VoidResetTokens(ctx context.Context, userID string) error {
 	return err
 }
 
+// ResetTokenUser implements auth.Store.
+func (s *Store) ResetTokenUser(ctx context.Context, hash string) (string, error) {
+	var userID string
+	if err := s.idb(ctx).NewSelect().Model((*resetTokenRow)(nil)).Column("user_id").
+		Where("token_hash = ?", hash).Scan(ctx, &userID); err != nil {
+		return "", noRecord(err)
+	}
+	return userID, nil
+}
+
 // ConsumeResetToken implements auth.Store with one conditional UPDATE … RETURNING, so a
 // token can be used once even under concurrent resets.
 func (s *Store) ConsumeResetToken(ctx context.Context, hash string, now time.Time) (string, error) {

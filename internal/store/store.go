@@ -300,9 +300,11 @@ func IsUnavailable(err error) bool {
 	}
 	var pe pgdriver.Error
 	if errors.As(err, &pe) {
-		// Class 08 (connection), 53 (resources), 57P0x (shutdown, cannot connect now).
+		// Class 08 (connection), 53 (resources), 57P0x (shutdown, cannot connect now), and
+		// 40001/40P01 (serialization failure, deadlock): all worth retrying.
 		code := pe.Field('C')
-		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P0")
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P0") ||
+			code == "40001" || code == "40P01"
 	}
 	// SQLite: the file is locked for longer than busy_timeout; database/sql: the pool is
 	// closed (shutting down). Neither has an exported error value to compare with.

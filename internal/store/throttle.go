@@ -69,6 +69,17 @@ func (s *Store) AddFailure(ctx context.Context, key string, now time.Time, decay
 	return n, err
 }
 
+// MarkKnown implements auth.Store. The mark's expiry is kept in tat, which also keeps the
+// janitor (Purge) from deleting it early.
+func (s *Store) MarkKnown(ctx context.Context, key string, now, until time.Time) error {
+	row := throttleRow{Key: key, TAT: ms(until), UpdatedAt: ms(now)}
+	_, err := s.db.NewInsert().Model(&row).
+		On("CONFLICT (key) DO UPDATE").
+		Set("tat = EXCLUDED.tat").Set("updated_at = EXCLUDED.updated_at").
+		Exec(ctx)
+	return err
+}
+
 // LockUntil implements auth.Store; a lock only ever moves later.
 func (s *Store) LockUntil(ctx context.Context, key string, until time.Time) error {
 	_, err := s.db.NewUpdate().Model((*throttleRow)(nil)).
