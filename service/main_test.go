@@ -46,12 +46,6 @@ func startHTTP(t *testing.T, a *app) string {
 	return srv.URL
 }
 
-func eachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	for _, b := range storetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
-	}
-}
-
 func sdkClient(t *testing.T, base string) *rest.ClientWithResponses {
 	c, err := rest.NewClientWithResponses(base)
 	if err != nil {
@@ -68,7 +62,7 @@ func bearer(token string) rest.RequestEditorFn {
 }
 
 func TestAccountLifecycleThroughSDK(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)
 		ctx := context.Background()
@@ -128,7 +122,7 @@ func TestAccountLifecycleThroughSDK(t *testing.T) {
 }
 
 func TestDuplicateAndConcurrentRegistrationOverHTTP(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)
 		ctx := context.Background()

@@ -113,7 +113,7 @@ func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *app) {
 var resetTokenRE = regexp.MustCompile(`rst_[0-9a-f]{64}`)
 
 func TestPasswordResetByEmail(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		smtp, smtpURL := startSMTP(t)
 		base, _ := startWithMail(t, dbURL, smtpURL)
 		c := sdkClient(t, base)
@@ -165,7 +165,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 }
 
 func TestQueuedEmailSurvivesACrash(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		// First process: answers forgot-password but its sender never runs (it "crashes").
 		first, _ := startServer(t, dbURL)
 		c := sdkClient(t, first.URL)

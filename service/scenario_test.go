@@ -235,7 +235,7 @@ type scenario struct {
 }
 
 func TestScenarioOverEveryProtocol(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		smtp, smtpURL := startSMTP(t)
 		_, a := startWithMail(t, dbURL, smtpURL)
 		base := startH2C(t, a)

@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"panguard.ai/auth/internal/oathtest"
+	"panguard.ai/auth/internal/storetest"
 	"panguard.ai/auth/sdk/rest"
 )
 
 func TestTwoFactorThroughSDK(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)
 		ctx := context.Background()

@@ -54,13 +54,6 @@ func newEnv(t *testing.T, dbURL string, mod ...func(*auth.Config)) env {
 	return env{svc: svc, clock: c, store: st}
 }
 
-// eachBackend runs fn against SQLite and, when configured, PostgreSQL.
-func eachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	for _, b := range storetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
-	}
-}
-
 func register(t *testing.T, e env, email, password string) auth.RegisterResult {
 	t.Helper()
 	r, err := e.svc.Register(context.Background(), auth.RegisterInput{Email: email, Name: "Alice Chen", Password: password})
@@ -124,7 +117,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestTrialAndTiers(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		r := register(t, e, "trial@example.com", "password1")
 		if r.User.Tier != auth.TierSolo || *r.User.MachineLimit != 3 {
@@ -187,7 +180,7 @@ func TestMachineLimitPerTier(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestDuplicateRegistration(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		first := register(t, e, "dup@example.com", "password1")
 		r, err := e.svc.Register(context.Background(), auth.RegisterInput{Email: " DUP@example.com", Name: "Mallory", Password: "otherpass"})
@@ -205,7 +198,7 @@ func TestDuplicateRegistration(t *testing.T) {
 }
 
 func TestConcurrentRegistrationCreatesOneAccount(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		const n = 16
 		var wg sync.WaitGroup
@@ -235,7 +228,7 @@ func TestConcurrentRegistrationCreatesOneAccount(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "login@example.com", "password1")
 		cases := []struct {
@@ -269,7 +262,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.TokenTTL = time.Hour })
 		ctx := context.Background()
 		r := register(t, e, "sess@example.com", "password1")
@@ -294,7 +287,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestPasswordRehashOnLogin(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		weak := auth.HashParams{MemoryKiB: 512, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.Hash = weak })
 		register(t, e, "rehash@example.com", "password1")

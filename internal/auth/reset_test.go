@@ -15,6 +15,7 @@ import (
 	"panguard.ai/auth/internal/mail"
 	"panguard.ai/auth/internal/outbox"
 	"panguard.ai/auth/internal/store"
+	"panguard.ai/auth/internal/storetest"
 )
 
 // inbox records delivered messages.
@@ -81,7 +82,7 @@ func tokenIn(t *testing.T, m mail.Message) string {
 }
 
 func TestForgotPasswordSendsOneEmailOnlyToAccounts(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
 		s := newSender(e, box)
@@ -107,7 +108,7 @@ func TestForgotPasswordSendsOneEmailOnlyToAccounts(t *testing.T) {
 }
 
 func TestResetPasswordRules(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
 		s := newSender(e, box)
@@ -155,7 +156,7 @@ func TestResetPasswordRules(t *testing.T) {
 }
 
 func TestDuplicateRegistrationEmailIsThrottled(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
 		s := newSender(e, box)
@@ -204,7 +205,7 @@ func TestTemplatesEscapeUserData(t *testing.T) {
 }
 
 func TestOutboxKeepsPermanentFailures(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{fail: errors.New("smtp: connection refused")}
 		s := newSender(e, box)

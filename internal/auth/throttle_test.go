@@ -24,7 +24,7 @@ func retryAfter(err error) time.Duration {
 }
 
 func TestPerIPRateLimit(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.RateLimit = 20 })
 		forgot := func(ip string) error { return e.svc.ForgotPassword(fromIP(ip), "x@example.com") }
 		for i := range 20 {
@@ -70,7 +70,7 @@ func TestRateLimitOff(t *testing.T) {
 }
 
 func TestBruteForceBackoff(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "victim@example.com", "password1")
 		attacker, user := fromIP("192.0.2.66"), fromIP("192.0.2.10")
@@ -110,7 +110,7 @@ func TestBruteForceBackoff(t *testing.T) {
 }
 
 func TestAccountWideLockSparesCleanClientsAndResetClearsIt(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
 		s := newSender(e, box)
@@ -254,7 +254,7 @@ func (r *resetDuringLogin) RunInTx(ctx context.Context, fn func(ctx context.Cont
 }
 
 func TestLoginLosesToAConcurrentReset(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "race-reset@example.com", "password1")
 		u, _ := e.store.UserByEmail(context.Background(), "race-reset@example.com")
@@ -274,7 +274,7 @@ func TestLoginLosesToAConcurrentReset(t *testing.T) {
 }
 
 func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
 		s := newSender(e, box)

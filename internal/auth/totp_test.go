@@ -124,7 +124,7 @@ func TestTOTPVerifyDrift(t *testing.T) {
 }
 
 func TestTOTPLoginFlow(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		ctx := context.Background()
 		const email = "flow@example.com"
@@ -186,7 +186,7 @@ func TestTOTPLoginFlow(t *testing.T) {
 }
 
 func TestTOTPDisableAndRegenerate(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		ctx := context.Background()
 		const email = "dis@example.com"
@@ -238,7 +238,7 @@ func TestTOTPVerifyWithoutSetup(t *testing.T) {
 }
 
 func TestBackupCodeUsedConcurrentlySucceedsOnce(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		_, s := enable2FA(t, e, "race@example.com")
 		const n = 20
@@ -270,7 +270,7 @@ func TestBackupCodeUsedConcurrentlySucceedsOnce(t *testing.T) {
 }
 
 func TestTOTPCodeOnTwoInstancesSucceedsOnce(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		a := newEnv(t, dbURL)
 		b := newEnv(t, dbURL) // a second service with its own connection pool on the same database
 		b.clock = a.clock

@@ -12,12 +12,6 @@ import (
 	"panguard.ai/auth/internal/storetest"
 )
 
-func eachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	for _, b := range storetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
-	}
-}
-
 var t0 = time.Date(2026, 3, 7, 12, 0, 0, 123e6, time.UTC)
 
 func user(id, email string) auth.User {
@@ -26,7 +20,7 @@ func user(id, email string) auth.User {
 }
 
 func TestMigrationsRunConcurrentlyAndRollBack(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		// Replicas starting at once all migrate; the lock makes that safe.
 		var wg sync.WaitGroup
@@ -75,7 +69,7 @@ func TestMigrationsRunConcurrentlyAndRollBack(t *testing.T) {
 }
 
 func TestUsersAndSessions(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
 		u := user("usr_1", "a@example.com")
@@ -122,7 +116,7 @@ func TestUsersAndSessions(t *testing.T) {
 }
 
 func TestRunInTxRollsBack(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
 		boom := errors.New("boom")
@@ -142,7 +136,7 @@ func TestRunInTxRollsBack(t *testing.T) {
 }
 
 func TestEnsureSettingAgreesUnderRace(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		storetest.Open(t, dbURL) // migrate once
 		const n = 6
@@ -181,7 +175,7 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 }
 
 func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
 		if _, err := s.CreateUser(ctx, user("usr_1", "a@example.com")); err != nil {
@@ -218,7 +212,7 @@ func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
 }
 
 func TestClearFailuresByPrefixHandlesUnicode(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dbURL string) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
 		for _, k := range []string{"acct-ip:jörg@bücher.de|10.0.0.1", "acct-ip:jörg@bücher.de|10.0.0.2", "acct-ip:other@x.de|10.0.0.1"} {

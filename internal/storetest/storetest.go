@@ -115,3 +115,11 @@ func Open(t testing.TB, rawURL string) *store.Store {
 	}
 	return s
 }
+
+// Each runs fn as a subtest per backend (SQLite and, when configured, PostgreSQL) with the
+// URL of a fresh database.
+func Each(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	for _, b := range Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
+	}
+}
