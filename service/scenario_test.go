@@ -29,6 +29,9 @@ type driver interface {
 	verifyTotp(ctx context.Context, token, code string) error
 	forgotPassword(ctx context.Context, email string) error
 	resetPassword(ctx context.Context, resetToken, newPassword string) error
+	getTotpStatus(ctx context.Context, token string) (enabled bool, backupCodesRemaining int, err error)
+	regenerateBackupCodes(ctx context.Context, token, password string) ([]string, error)
+	disableTotp(ctx context.Context, token, password string) error
 }
 
 // errTOTPRequired is how drivers report the "second factor required" answer.
@@ -122,6 +125,22 @@ func (d sdkDriver) resetPassword(ctx context.Context, tok, pw string) error {
 	return d.c.ResetPassword(ctx, tok, pw)
 }
 
+func (d sdkDriver) getTotpStatus(ctx context.Context, tok string) (bool, int, error) {
+	st, err := d.c.WithToken(tok).GetTotpStatus(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	return st.Enabled, st.BackupCodesRemaining, nil
+}
+
+func (d sdkDriver) regenerateBackupCodes(ctx context.Context, tok, pw string) ([]string, error) {
+	return d.c.WithToken(tok).RegenerateBackupCodes(ctx, pw)
+}
+
+func (d sdkDriver) disableTotp(ctx context.Context, tok, pw string) error {
+	return d.c.WithToken(tok).DisableTotp(ctx, pw)
+}
+
 // rpcDriver calls the generated Connect client over one protocol.
 type rpcDriver struct {
 	c authv1connect.AuthServiceClient
@@ -195,6 +214,27 @@ func (d rpcDriver) resetPassword(ctx context.Context, tok, pw string) error {
 	return err
 }
 
+func (d rpcDriver) getTotpStatus(ctx context.Context, tok string) (bool, int, error) {
+	r, err := d.c.GetTotpStatus(ctx, authed(&authv1.GetTotpStatusRequest{}, tok))
+	if err != nil {
+		return false, 0, err
+	}
+	return r.Msg.Enabled, int(r.Msg.BackupCodesRemaining), nil
+}
+
+func (d rpcDriver) regenerateBackupCodes(ctx context.Context, tok, pw string) ([]string, error) {
+	r, err := d.c.RegenerateBackupCodes(ctx, authed(&authv1.RegenerateBackupCodesRequest{Password: pw}, tok))
+	if err != nil {
+		return nil, err
+	}
+	return r.Msg.BackupCodes, nil
+}
+
+func (d rpcDriver) disableTotp(ctx context.Context, tok, pw string) error {
+	_, err := d.c.DisableTotp(ctx, authed(&authv1.DisableTotpRequest{Password: pw}, tok))
+	return err
+}
+
 // h2cClient speaks HTTP/2 without TLS, as plain gRPC needs.
 func h2cClient() *http.Client {
 	var p http.Protocols
@@ -226,12 +266,13 @@ func drivers(t *testing.T, base string) map[string]driver {
 
 // scenario is the state the steps share.
 type scenario struct {
-	email, password     string
-	first, second       string // session tokens
-	secret, verifyCode  string
-	backupCodes         []string
-	resetToken, newPass string
-	mail                func() string // waits for the next email and returns its reset token
+	email, password      string
+	first, second, third string // session tokens
+	oldBackupCode        string
+	secret, verifyCode   string
+	backupCodes          []string
+	resetToken, newPass  string
+	mail                 func() string // waits for the next email and returns its reset token
 }
 
 func TestScenarioOverEveryProtocol(t *testing.T) {
@@ -277,6 +318,24 @@ func TestScenarioOverEveryProtocol(t *testing.T) {
 					{"login with a code", func() (err error) { sc.second, err = d.login(ctx, sc.email, sc.password, code(0), ""); return }, ""},
 					{"login with a backup code", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.backupCodes[0]); return err }, ""},
 					{"the backup code is spent", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.backupCodes[0]); return err }, "invalid_totp_code"},
+					{"status shows 2FA on and 9 codes left", func() error {
+						on, left, err := d.getTotpStatus(ctx, sc.first)
+						if err == nil && (!on || left != 9) {
+							t.Fatalf("status: enabled %v, %d codes left", on, left)
+						}
+						return err
+					}, ""},
+					{"regenerating codes needs the password", func() error { _, err := d.regenerateBackupCodes(ctx, sc.first, "wrong-password"); return err }, "invalid_password"},
+					{"regenerate backup codes", func() error {
+						old := sc.backupCodes
+						codes, err := d.regenerateBackupCodes(ctx, sc.first, sc.password)
+						if err == nil && len(codes) != 10 {
+							t.Fatalf("%d new codes", len(codes))
+						}
+						sc.backupCodes, sc.oldBackupCode = codes, old[1]
+						return err
+					}, ""},
+					{"an old backup code is dead", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.oldBackupCode); return err }, "invalid_totp_code"},
 					{"me shows 2FA", func() error {
 						_, on, err := d.me(ctx, sc.second)
 						if err == nil && !on {
@@ -292,7 +351,10 @@ func TestScenarioOverEveryProtocol(t *testing.T) {
 					{"the token is spent", func() error { return d.resetPassword(ctx, sc.resetToken, sc.newPass) }, "invalid_reset_token"},
 					{"reset revoked every session", func() error { _, _, err := d.me(ctx, sc.first); return err }, "unauthenticated"},
 					{"old password refused", func() error { _, err := d.login(ctx, sc.email, sc.password, "", sc.backupCodes[1]); return err }, "invalid_credentials"},
-					{"new password works", func() error { _, err := d.login(ctx, sc.email, sc.newPass, "", sc.backupCodes[1]); return err }, ""},
+					{"new password works", func() (err error) { sc.third, err = d.login(ctx, sc.email, sc.newPass, "", sc.backupCodes[1]); return }, ""},
+					{"disabling 2FA needs the password", func() error { return d.disableTotp(ctx, sc.third, "wrong-password") }, "invalid_password"},
+					{"disable 2FA", func() error { return d.disableTotp(ctx, sc.third, sc.newPass) }, ""},
+					{"login needs no code any more", func() error { _, err := d.login(ctx, sc.email, sc.newPass, "", ""); return err }, ""},
 				}
 				for _, st := range steps {
 					if got := reasonOf(st.do()); got != st.reason {
