@@ -31,6 +31,8 @@ type config struct {
 
 	// RateLimit is the per-IP budget of credential operations per minute (0: off).
 	RateLimit int `env:"PANGUARD_RATE_LIMIT" envDefault:"20"`
+	// AccountWriteLimit is each account's budget of authenticated writes per minute (0: off).
+	AccountWriteLimit int `env:"PANGUARD_ACCOUNT_WRITE_LIMIT" envDefault:"60"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string `env:"PANGUARD_TRUSTED_PROXIES" envSeparator:","`
 
@@ -96,6 +98,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if c.HashConcurrency < 0 || c.HashQueueTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_HASH_CONCURRENCY must be >= 0 and PANGUARD_HASH_QUEUE_TIMEOUT > 0")
+	}
+	if c.AccountWriteLimit < 0 {
+		return c, fmt.Errorf("config: PANGUARD_ACCOUNT_WRITE_LIMIT must be 0 (off) or more")
 	}
 	if c.RateLimit < 0 {
 		return c, fmt.Errorf("config: PANGUARD_RATE_LIMIT must be 0 (off) or more")

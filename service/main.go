@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -149,17 +150,19 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		},
 	})
 	svc, err = auth.New(auth.Config{
-		Store:         st,
-		PublicURL:     cfg.PublicURL,
-		RateLimit:     cfg.RateLimit,
-		HashSlots:     cfg.HashConcurrency,
-		HashMaxWait:   cfg.HashQueueTimeout,
-		OnHashWait:    func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
-		OnEnqueue:     sender.Wake,
-		JWTSecret:     []byte(secret),
-		EncryptionKey: key,
-		TOTPIssuer:    cfg.TOTPIssuer,
-		TokenTTL:      cfg.TokenTTL,
+		Store:     st,
+		PublicURL: cfg.PublicURL,
+		RateLimit: cfg.RateLimit,
+		// The domain reads 0 as its default and a negative value as off.
+		AccountWriteLimit: cmp.Or(cfg.AccountWriteLimit, -1),
+		HashSlots:         cfg.HashConcurrency,
+		HashMaxWait:       cfg.HashQueueTimeout,
+		OnHashWait:        func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
+		OnEnqueue:         sender.Wake,
+		JWTSecret:         []byte(secret),
+		EncryptionKey:     key,
+		TOTPIssuer:        cfg.TOTPIssuer,
+		TokenTTL:          cfg.TokenTTL,
 		Hash: auth.HashParams{
 			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,
 			SaltLen: auth.DefaultHashParams.SaltLen, KeyLen: auth.DefaultHashParams.KeyLen,

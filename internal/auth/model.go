@@ -51,8 +51,10 @@ type User struct {
 	TOTPPendingSecret string
 	// TOTPLastStep is the last TOTP time step accepted; codes of it or earlier are refused.
 	TOTPLastStep int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerifiedAt is when the owner proved they read the address's mail; nil: never.
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // EffectiveTier is the tier the user has at now: a trial that has ended falls back to

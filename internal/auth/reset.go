@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ const (
 	// DuplicateNoticeInterval is the least time between two "someone tried to register with
 	// your email" messages to one account, so registration cannot flood an inbox.
 	DuplicateNoticeInterval = 15 * time.Minute
+	// ResetEmailsPerHour bounds the reset links (forgot-password and registration-attempt
+	// emails) one account receives, so nobody can bomb a mailbox or keep voiding the owner's
+	// link. Requests beyond it get the same answer and send nothing.
+	ResetEmailsPerHour = 3
 	resetTokenPrefix        = "rst_"
 )
 
@@ -148,6 +153,16 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 			}
 			template = TemplateRegistrationAttempt
 		}
+		// At most ResetEmailsPerHour in any hour: a burst of that many, then one an hour.
+		// Taken in this transaction, so a roll-back gives it back.
+		ok, _, err := s.store.TakeToken(ctx, "reset-mail:"+u.ID, now, time.Hour, ResetEmailsPerHour*time.Hour)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Nothing is sent, so the link already out there stays the live one.
+			return errNothingToSend
+		}
 		tok := ResetToken{Hash: hashResetToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ResetTokenTTL)}
 		if err := s.store.CreateResetToken(ctx, tok); err != nil {
 			return err
@@ -159,14 +174,22 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 			ExpiresInMinutes: int(ResetTokenTTL / time.Minute),
 		})
 	})
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
 	if err == nil && queued {
 		s.onEnqueue()
 	}
 	return err
 }
 
+// errNothingToSend rolls back a reset request that has used up its account's email budget.
+var errNothingToSend = errors.New("auth: reset email budget spent")
+
 // ResetPassword sets a new password with a token from a reset email, consuming the token and
-// revoking every session of the user and clearing its brute-force locks in one transaction.
+// revoking every session of the user and clearing its password locks (never the
+// second-factor budget) in one transaction. On an address never verified before, the reset
+// verifies it and removes every second factor enrolled until then.
 // Errors: CodeValidation for a bad new password, ErrInvalidResetToken for a malformed,
 // unknown, used, voided or expired token, CodeRateLimited, ErrBusy.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
@@ -216,8 +239,20 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := s.store.VoidResetTokens(ctx, userID); err != nil {
 			return err
 		}
-		// The owner proved control of the mailbox: lift every brute-force lock on the account.
+		// The link proved the mailbox. On an address never proved before, whoever enrolled
+		// second factors never showed they own it (someone may have registered another
+		// person's address and turned 2FA on): those factors go, so the owner can sign in.
+		if u.EmailVerifiedAt == nil {
+			if _, err := s.store.MarkEmailVerified(ctx, userID, now); err != nil {
+				return err
+			}
+			if err := s.store.DisableTOTP(ctx, userID, now); err != nil {
+				return err
+			}
+		}
+		// Lift the password locks on the account, not the second-factor budget: someone
+		// holding the password and the mailbox is exactly who 2FA must still stop.
 		acct, _ := accountKeys(ctx, u.Email)
-		return s.store.ClearFailures(ctx, []string{acct, secondFactorKey(u.Email)}, []string{"acct-ip:" + u.Email + "|"})
+		return s.store.ClearFailures(ctx, []string{acct}, []string{"acct-ip:" + u.Email + "|"})
 	})
 }

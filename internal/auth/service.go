@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -73,10 +74,16 @@ type Store interface {
 	TakeToken(ctx context.Context, key string, now time.Time, emission, window time.Duration) (bool, time.Duration, error)
 	// Throttles returns the failure state of the keys that have one.
 	Throttles(ctx context.Context, keys ...string) (map[string]Throttle, error)
-	// AddFailure counts a failure for key (restarting after decay) and returns the count.
-	AddFailure(ctx context.Context, key string, now time.Time, decay time.Duration) (int, error)
-	// LockUntil locks key until the given time unless it is already locked longer.
-	LockUntil(ctx context.Context, key string, until time.Time) error
+	// Reserve counts one attempt against b at now, atomically and only if b lets it through
+	// (see Budget). It reports whether it did, and the key's state: after the attempt when
+	// it did, as it stands when it did not. Inside a transaction the key stays locked to
+	// others until the transaction ends.
+	Reserve(ctx context.Context, b Budget, now time.Time) (Reservation, bool, Throttle, error)
+	// Release gives a reservation back: one attempt less, and the lock it set lifted.
+	Release(ctx context.Context, r Reservation) error
+	// MarkEmailVerified records that the user proved their address at at, unless already
+	// recorded, reporting whether it changed anything.
+	MarkEmailVerified(ctx context.Context, userID string, at time.Time) (bool, error)
 	// ClearFailures forgets the failures of the keys, and of every key starting with one of
 	// the prefixes.
 	ClearFailures(ctx context.Context, keys []string, prefixes []string) error
@@ -115,6 +122,10 @@ type Config struct {
 	// RateLimit is the per-client-IP budget of credential operations per minute (register,
 	// login, forgot/reset password, TOTP verify/disable, backup codes); 0 turns it off.
 	RateLimit int
+	// AccountWriteLimit is each account's budget of authenticated writes per minute (TOTP
+	// setup, verify and disable, backup-code regeneration); 0 means the default, 60, and a
+	// negative value turns it off.
+	AccountWriteLimit int
 }
 
 // Service implements the account and authentication operations.
@@ -130,6 +141,8 @@ type Service struct {
 	publicURL string
 	onEnqueue func()
 	rateLimit int
+	// writeLimit is AccountWriteLimit after defaults.
+	writeLimit int
 	// totpIssuer is shown by authenticator apps.
 	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
@@ -172,6 +185,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.OnEnqueue == nil {
 		cfg.OnEnqueue = func() {}
 	}
+	if cfg.AccountWriteLimit == 0 {
+		cfg.AccountWriteLimit = 60
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Panguard"
 	}
@@ -190,7 +206,7 @@ func New(cfg Config) (*Service, error) {
 		ttl:    cfg.TokenTTL,
 		sealer: sl, totpIssuer: cfg.TOTPIssuer,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), onEnqueue: cfg.OnEnqueue,
-		rateLimit: cfg.RateLimit,
+		rateLimit: cfg.RateLimit, writeLimit: cfg.AccountWriteLimit,
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
@@ -340,15 +356,38 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if in.TOTPCode != nil && in.BackupCode != nil {
 		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
 	}
-	if err := s.checkLock(ctx, email, in.TOTPCode != nil || in.BackupCode != nil); err != nil {
+	at, err := s.reserve(ctx, email, in.TOTPCode != nil || in.BackupCode != nil)
+	if err != nil {
 		return LoginResult{}, err
 	}
+	res, err := s.login(ctx, email, in)
+	if err != nil || res.TOTPRequired {
+		// A wrong password or code stays counted; a TOTPRequired answer (the password was
+		// right) or a check that never ran gives the attempt back.
+		if err := s.settle(ctx, at, err); err != nil {
+			return LoginResult{}, err
+		}
+		return res, nil
+	}
+	if err := s.succeeded(ctx, at); err != nil {
+		return LoginResult{}, err
+	}
+	// This client has proved it holds the credentials: account-wide locks spare it from now on.
+	now := s.now()
+	if err := s.store.MarkKnown(ctx, knownKey(ctx, email), now, now.Add(knownFor)); err != nil {
+		return LoginResult{}, err
+	}
+	return res, nil
+}
+
+// login checks the credentials of a reserved attempt and opens the session.
+func (s *Service) login(ctx context.Context, email string, in LoginInput) (LoginResult, error) {
 	u, err := s.store.UserByEmail(ctx, email)
-	if err == ErrNoRecord {
+	if errors.Is(err, ErrNoRecord) {
 		if _, _, err := s.hasher.Verify(ctx, in.Password, s.dummyHash); err != nil {
 			return LoginResult{}, err
 		}
-		return LoginResult{}, s.failed(ctx, email, ErrInvalidCredentials)
+		return LoginResult{}, ErrInvalidCredentials
 	}
 	if err != nil {
 		return LoginResult{}, err
@@ -358,7 +397,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		return LoginResult{}, err
 	}
 	if !ok {
-		return LoginResult{}, s.failed(ctx, email, ErrInvalidCredentials)
+		return LoginResult{}, ErrInvalidCredentials
 	}
 	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
 		return LoginResult{TOTPRequired: true}, nil
@@ -401,19 +440,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		res = LoginResult{User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
 		return nil
 	})
-	if CodeOf(err) == CodeInvalidTOTP {
-		// Counted outside the transaction, which the failure rolled back.
-		return LoginResult{}, s.failedSecondFactor(ctx, email, err)
-	}
 	if err != nil {
-		return LoginResult{}, err
-	}
-	_, pair := accountKeys(ctx, email)
-	if err := s.store.ClearFailures(ctx, []string{pair}, nil); err != nil {
-		return LoginResult{}, err
-	}
-	// This client has proved it holds the credentials: account-wide locks spare it from now on.
-	if err := s.store.MarkKnown(ctx, knownKey(ctx, email), now, now.Add(knownFor)); err != nil {
 		return LoginResult{}, err
 	}
 	return res, nil

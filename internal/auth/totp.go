@@ -109,10 +109,13 @@ func normalizeBackupCode(c string) string {
 
 // SetupTotp creates a new pending TOTP secret and 10 backup codes for the caller, replacing
 // any earlier pending setup. 2FA turns on only when VerifyTotp confirms a code.
-// Errors: ErrUnauthenticated, ErrAlreadyEnabled.
+// Errors: ErrUnauthenticated, ErrAlreadyEnabled, CodeRateLimited (the account's write budget).
 func (s *Service) SetupTotp(ctx context.Context, token string) (TOTPSetup, error) {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
+		return TOTPSetup{}, err
+	}
+	if err := s.allowWrite(ctx, p.User.ID); err != nil {
 		return TOTPSetup{}, err
 	}
 	if p.User.TOTPEnabled {
@@ -165,7 +168,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 		return err
 	}
 	u := p.User
-	if err := s.checkLock(ctx, u.Email, true); err != nil {
+	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return err
 	}
 	if u.TOTPEnabled {
@@ -174,13 +177,26 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	if u.TOTPPendingSecret == "" {
 		return ErrTOTPNotSetUp
 	}
+	at, err := s.reserve(ctx, u.Email, true)
+	if err != nil {
+		return err
+	}
+	if err := s.verifyTOTP(ctx, u, code); err != nil {
+		return s.settle(ctx, at, err)
+	}
+	return s.succeeded(ctx, at)
+}
+
+// verifyTOTP checks code against u's pending secret and enables 2FA.
+// Errors: invalid_totp_code (400).
+func (s *Service) verifyTOTP(ctx context.Context, u User, code string) error {
 	secret, err := s.sealer.open(u.TOTPPendingSecret, u.ID)
 	if err != nil {
 		return err
 	}
 	step := s.matchStep(secret, code, s.now())
 	if step == 0 {
-		return s.failedSecondFactor(ctx, u.Email, errInvalidTOTPSetup)
+		return errInvalidTOTPSetup
 	}
 	ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
 	if err != nil {
@@ -188,7 +204,7 @@ func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
 	}
 	if !ok {
 		// The step was already used, or a concurrent setup/verify changed the secret.
-		return s.failedSecondFactor(ctx, u.Email, errInvalidTOTPSetup)
+		return errInvalidTOTPSetup
 	}
 	return nil
 }
@@ -237,6 +253,9 @@ func (s *Service) DisableTotp(ctx context.Context, token, password string) error
 	if err != nil {
 		return err
 	}
+	if err := s.allowWrite(ctx, p.User.ID); err != nil {
+		return err
+	}
 	if err := s.checkPassword(ctx, p.User, password); err != nil {
 		return err
 	}
@@ -268,6 +287,9 @@ func (s *Service) GetTotpStatus(ctx context.Context, token string) (TOTPStatus, 
 func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password string) ([]string, error) {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.allowWrite(ctx, p.User.ID); err != nil {
 		return nil, err
 	}
 	if err := s.checkPassword(ctx, p.User, password); err != nil {
@@ -307,15 +329,13 @@ func (s *Service) checkPassword(ctx context.Context, u User, password string) er
 	if password == "" {
 		return invalid("Password is required")
 	}
-	if err := s.checkLock(ctx, u.Email, false); err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	at, err := s.reserve(ctx, u.Email, false)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return s.failed(ctx, u.Email, ErrInvalidPassword)
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err == nil && !ok {
+		err = ErrInvalidPassword
 	}
-	return nil
+	return s.settle(ctx, at, err)
 }

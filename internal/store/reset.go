@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"panguard.ai/auth/internal/auth"
@@ -60,4 +61,17 @@ func (s *Store) ClaimDuplicateNotice(ctx context.Context, userID string, now tim
 		Where("id = ?", userID).
 		Where("(duplicate_notice_at IS NULL OR duplicate_notice_at <= ?)", ms(now.Add(-interval))).
 		Exec(ctx))
+}
+
+// MarkEmailVerified implements auth.Store: it records at as the moment the user's address
+// was proved, unless it already was, reporting whether it changed anything.
+func (s *Store) MarkEmailVerified(ctx context.Context, userID string, at time.Time) (bool, error) {
+	ok, err := affected(s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+		Set("email_verified_at = ?", ms(at)).Set("updated_at = ?", ms(at)).
+		Where("id = ?", userID).Where("email_verified_at IS NULL").
+		Exec(ctx))
+	if err != nil {
+		return false, fmt.Errorf("store: mark email verified: %w", err)
+	}
+	return ok, nil
 }

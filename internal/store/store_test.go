@@ -187,10 +187,10 @@ func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.AddFailure(ctx, "acct:old@example.com", old, time.Hour); err != nil {
+		if err := fail(ctx, s, "acct:old@example.com", old); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AddFailure(ctx, "acct:new@example.com", fresh, time.Hour); err != nil {
+		if err := fail(ctx, s, "acct:new@example.com", fresh); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Purge(ctx, t0.Add(-24*time.Hour)); err != nil {
@@ -216,7 +216,7 @@ func TestClearFailuresByPrefixHandlesUnicode(t *testing.T) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
 		for _, k := range []string{"acct-ip:jörg@bücher.de|10.0.0.1", "acct-ip:jörg@bücher.de|10.0.0.2", "acct-ip:other@x.de|10.0.0.1"} {
-			if _, err := s.AddFailure(ctx, k, t0, time.Hour); err != nil {
+			if err := fail(ctx, s, k, t0); err != nil {
 				t.Fatal(err)
 			}
 		}

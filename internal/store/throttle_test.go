@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/store"
+	"panguard.ai/auth/internal/storetest"
+)
+
+// fail counts one failed attempt at key, as a wrong password would.
+func fail(ctx context.Context, s *store.Store, key string, at time.Time) error {
+	_, ok, _, err := s.Reserve(ctx, auth.Budget{Key: key, Free: 1000, Backoff: []time.Duration{time.Second}, Decay: time.Hour}, at)
+	if err == nil && !ok {
+		err = fmt.Errorf("reserve %s refused", key)
+	}
+	return err
+}
+
+var budget = auth.Budget{Key: "k", Free: 3, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, Decay: time.Hour, Enforce: true}
+
+func TestReserveCountsLocksAndRefuses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		steps := []struct {
+			name     string
+			at       time.Duration
+			granted  bool
+			count    int
+			lockedBy time.Duration // the lock the attempt set, from its own time; 0 none
+		}{
+			{"first attempt", 0, true, 1, 0},
+			{"second", 0, true, 2, 0},
+			{"the last free attempt locks for the first step", 0, true, 3, time.Second},
+			{"refused while locked", 500 * time.Millisecond, false, 0, 0},
+			{"allowed when the lock has passed, next step", time.Second, true, 4, 2 * time.Second},
+			{"refused again", 2 * time.Second, false, 0, 0},
+			{"the last step repeats", 3 * time.Second, true, 5, 4 * time.Second},
+			{"and again", 7 * time.Second, true, 6, 4 * time.Second},
+			{"after the decay the count starts again", 7*time.Second + 2*time.Hour, true, 1, 0},
+		}
+		for _, st := range steps {
+			now := t0.Add(st.at)
+			r, ok, th, err := s.Reserve(ctx, budget, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != st.granted {
+				t.Fatalf("%s: granted %v, want %v (state %+v)", st.name, ok, st.granted, th)
+			}
+			if !ok {
+				if !th.LockedUntil.After(now) {
+					t.Fatalf("%s: refused but the state shows no lock: %+v", st.name, th)
+				}
+				continue
+			}
+			if r.Count != st.count {
+				t.Fatalf("%s: count %d, want %d", st.name, r.Count, st.count)
+			}
+			var want time.Time
+			if st.lockedBy > 0 {
+				want = now.Add(st.lockedBy)
+			}
+			if !r.LockedUntil.Equal(want) {
+				t.Fatalf("%s: lock %v, want %v", st.name, r.LockedUntil, want)
+			}
+		}
+	})
+}
+
+func TestReleaseGivesTheAttemptAndItsLockBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		var last auth.Reservation
+		for range 3 {
+			r, ok, _, err := s.Reserve(ctx, budget, t0)
+			if err != nil || !ok {
+				t.Fatalf("reserve: %v %v", ok, err)
+			}
+			last = r
+		}
+		if err := s.Release(ctx, last); err != nil {
+			t.Fatal(err)
+		}
+		r, ok, _, err := s.Reserve(ctx, budget, t0)
+		if err != nil || !ok {
+			t.Fatalf("after a release the lock should be gone: %v %v", ok, err)
+		}
+		if r.Count != 3 {
+			t.Fatalf("count %d after release and a new attempt, want 3", r.Count)
+		}
+	})
+}
+
+func TestUnenforcedBudgetCountsButNeverRefuses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		b := budget
+		b.Enforce = false
+		for i := range 6 {
+			r, ok, _, err := s.Reserve(ctx, b, t0)
+			if err != nil || !ok || r.Count != i+1 {
+				t.Fatalf("attempt %d: %+v %v %v", i+1, r, ok, err)
+			}
+		}
+		// The lock it set binds an enforced reservation of the same key.
+		if _, ok, _, err := s.Reserve(ctx, budget, t0); err != nil || ok {
+			t.Fatalf("enforced attempt under the lock: granted %v, %v", ok, err)
+		}
+	})
+}
+
+func TestCapRefusesWithinThePauseAfterTheLatestAttempt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		b := auth.Budget{Key: "cap", Free: 100, Backoff: []time.Duration{time.Second}, Decay: time.Hour, CapAt: 2, CapPause: time.Minute}
+		for i := range 2 {
+			if _, ok, _, err := s.Reserve(ctx, b, t0.Add(time.Duration(i)*time.Minute)); err != nil || !ok {
+				t.Fatalf("attempt %d: %v %v", i+1, ok, err)
+			}
+		}
+		if _, ok, th, err := s.Reserve(ctx, b, t0.Add(90*time.Second)); err != nil || ok || th.Failures != 2 {
+			t.Fatalf("within the pause: granted %v, %+v, %v", ok, th, err)
+		}
+		if _, ok, _, err := s.Reserve(ctx, b, t0.Add(2*time.Minute)); err != nil || !ok {
+			t.Fatalf("after the pause: granted %v, %v", ok, err)
+		}
+	})
+}
+
+// Concurrent attempts never get more than the free budget, however they interleave: the
+// count and the lock move in one statement.
+func TestConcurrentReservationsNeverExceedTheBudget(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dbURL)
+		// A second pool on the same database, as a second replica would have.
+		s2, err := store.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		var granted atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := s
+				if i%2 == 1 {
+					st = s2
+				}
+				err := st.RunInTx(ctx, func(ctx context.Context) error {
+					_, ok, _, err := st.Reserve(ctx, budget, t0)
+					if ok {
+						granted.Add(1)
+					}
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := granted.Load(); n != int32(budget.Free) {
+			t.Fatalf("%d of 40 concurrent attempts granted, want exactly %d", n, budget.Free)
+		}
+	})
+}
