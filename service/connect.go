@@ -199,13 +199,14 @@ func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFun
 }
 
 // connectHandlers mounts the Connect/gRPC/gRPC-web service, reflection and health on mux.
+// Every RPC handler is built with the one rpcHandlerOptions value and mounted through
+// capRPCBody, so each has the same size limits and error texts.
 // Browser origins in corsOrigins get CORS on the RPC paths; no other origin does.
 func connectHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, mt *metrics, corsOrigins []string) {
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt)),
-		connect.WithReadMaxBytes(MaxBodyBytes),
-	}
-	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, opts...)
+	shared := rpcHandlerOptions()
+	mount := func(path string, h http.Handler) { mux.Handle(path, capRPCBody(h)) }
+	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, shared,
+		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt)))
 	if len(corsOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: corsOrigins,
@@ -215,9 +216,9 @@ func connectHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, mt *
 			MaxAge:         7200,
 		}).Handler(h)
 	}
-	mux.Handle(path, h)
+	mount(path, h)
 	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, grpchealth.HealthV1ServiceName)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName)))
+	mount(grpcreflect.NewHandlerV1(reflector, shared))
+	mount(grpcreflect.NewHandlerV1Alpha(reflector, shared))
+	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName), shared))
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -129,4 +131,90 @@ func TestServesItsOwnContract(t *testing.T) {
 			t.Fatalf("%s: %d %.200s", path, res.StatusCode, b)
 		}
 	}
+}
+
+// Decoding errors come from connect-go's codecs, before any interceptor runs; their messages
+// must still name the problem, never our Go types or the protobuf runtime.
+func TestRPCDecodeErrorsNameNoInternals(t *testing.T) {
+	_, a := startServer(t, storetest.SQLiteURL(t))
+	base := startH2C(t, a)
+	garbage := string([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	// A body starting "gzip:" is sent with Content-Encoding: gzip, which it is not.
+	cases := []struct {
+		name, path, ctype, body string
+		grpc                    bool
+		mention                 string // a word the message must contain
+	}{
+		{"malformed JSON", authv1connect.AuthServiceLoginProcedure, "application/json", `{"email":`, false, "JSON"},
+		{"number for email", authv1connect.AuthServiceLoginProcedure, "application/json", `{"email":5,"password":"password1"}`, false, "email"},
+		{"boolean for totpCode", authv1connect.AuthServiceLoginProcedure, "application/json", `{"email":"a@b.co","totp_code":true}`, false, "totpCode"},
+		{"duplicate field", authv1connect.AuthServiceLoginProcedure, "application/json", `{"email":"a@b.co","email":"c@d.co"}`, false, "email"},
+		{"null body", authv1connect.AuthServiceLoginProcedure, "application/json", `null`, false, "JSON"},
+		{"JSON with charset", authv1connect.AuthServiceLoginProcedure, "application/json; charset=utf-8", `[]`, false, "JSON"},
+		{"garbage protobuf", authv1connect.AuthServiceLoginProcedure, "application/proto", garbage, false, "protobuf"},
+		{"invalid UTF-8 in protobuf", authv1connect.AuthServiceLoginProcedure, "application/proto", "\x0a\x02\xff\xfe", false, "UTF-8"},
+		{"garbage protobuf to health", "/grpc.health.v1.Health/Check", "application/proto", garbage, false, "protobuf"},
+		{"wrong JSON to health", "/grpc.health.v1.Health/Check", "application/json", `{"service":5}`, false, "service"},
+		{"body that is not gzip", authv1connect.AuthServiceLoginProcedure, "application/json", "gzip:" + `{"email":"a@b.co"}`, false, "gzip"},
+		{"garbage protobuf over gRPC", authv1connect.AuthServiceLoginProcedure, "application/grpc", garbage, true, "protobuf"},
+		{"garbage protobuf to health over gRPC", "/grpc.health.v1.Health/Check", "application/grpc", garbage, true, "protobuf"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.body
+			if tc.grpc {
+				body = string(envelope(0, []byte(body)))
+			}
+			req, _ := http.NewRequest(http.MethodPost, base+tc.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", tc.ctype)
+			if strings.HasPrefix(tc.body, "gzip:") {
+				req.Header.Set("Content-Encoding", "gzip")
+			}
+			res, err := h2cClient().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var e struct{ Code, Message string }
+			if tc.grpc {
+				e.Code, e.Message = res.Trailer.Get("Grpc-Status"), res.Trailer.Get("Grpc-Message")
+				if e.Code == "" {
+					e.Code, e.Message = res.Header.Get("Grpc-Status"), res.Header.Get("Grpc-Message")
+				}
+				if e.Code == "3" {
+					e.Code = "invalid_argument"
+				}
+				if m, err := url.PathUnescape(e.Message); err == nil {
+					e.Message = m
+				}
+			} else if res.StatusCode != http.StatusBadRequest || json.Unmarshal(raw, &e) != nil {
+				t.Fatalf("status %d: %s", res.StatusCode, raw)
+			}
+			if e.Code != "invalid_argument" {
+				t.Fatalf("code %q (%q), want invalid_argument", e.Code, e.Message)
+			}
+			t.Logf("message: %q", e.Message)
+			for _, internal := range []string{"authv1", "healthv1", "*", "proto:", "gzip:", "unmarshal into", "Request", "panguard.auth", "grpc.health", ".go", "%T"} {
+				if strings.Contains(e.Message, internal) {
+					t.Errorf("message %q names an internal (%q)", e.Message, internal)
+				}
+			}
+			if !strings.Contains(e.Message, tc.mention) {
+				t.Errorf("message %q does not mention %q", e.Message, tc.mention)
+			}
+		})
+	}
+	t.Run("unknown fields are still ignored", func(t *testing.T) {
+		res, err := http.Post(base+authv1connect.AuthServiceLoginProcedure, "application/json",
+			strings.NewReader(`{"email":"nobody@example.com","password":"password1","rememberMe":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(raw), "invalid_credentials") {
+			t.Fatalf("status %d: %s", res.StatusCode, raw)
+		}
+	})
 }

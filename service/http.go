@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,15 +27,19 @@ const (
 	codeMethodNotAllowed auth.Code = "method_not_allowed"
 )
 
-// limitBody refuses bodies over MaxBodyBytes with 413 and bodies that are not JSON with 415.
+// limitBody refuses bodies over MaxBodyBytes with 413 and bodies that are not declared as
+// JSON (no Content-Type included) with 415.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
 			writeEnvelope(w, http.StatusRequestEntityTooLarge, codeTooLarge, "Request body is larger than 64 KiB")
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != "" && r.ContentLength != 0 {
-			mt, _, err := mime.ParseMediaType(ct)
+		// A browser sends a cross-site request without a preflight only when its type is
+		// text/plain, a form or absent; requiring JSON for every body (a chunked one, of
+		// unknown length, too) keeps such requests away from the handlers.
+		if hasBody(r) {
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 				writeEnvelope(w, http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json")
 				return
@@ -43,6 +48,26 @@ func limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hasBody reports whether r carries a body. One of unknown length (chunked, or an HTTP/2
+// stream left open) is read up to its first byte, which is put back: a proxy may forward a
+// bodyless GET that way, and that must not need a Content-Type.
+func hasBody(r *http.Request) bool {
+	if r.ContentLength >= 0 || r.Body == nil || r.Body == http.NoBody {
+		return r.ContentLength > 0
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 && err == io.EOF {
+		r.Body, r.ContentLength = http.NoBody, 0
+		return false
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return true
 }
 
 // requestError answers a body that could not be decoded: 413 when it was too large, 400 otherwise,

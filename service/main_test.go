@@ -205,6 +205,12 @@ func TestBadInputGetsClear4xx(t *testing.T) {
 		{"both codes", "POST", "/login", js, `{"email":"a@b.co","password":"password1","totpCode":"123456","backupCode":"abcdefghij"}`, 400, "validation_failed", nil},
 		{"form content type", "POST", "/register", "application/x-www-form-urlencoded", `email=a`, 415, "unsupported_media_type", nil},
 		{"text content type", "POST", "/login", "text/plain", `{}`, 415, "unsupported_media_type", nil},
+		{"no content type with a JSON body", "POST", "/login", "", `{"email":"a@b.co","password":"password1"}`, 415, "unsupported_media_type", nil},
+		{"no content type on register", "POST", "/register", "", `{"email":"a@b.co","name":"a","password":"password1"}`, 415, "unsupported_media_type", nil},
+		{"text/plain with a JSON body", "POST", "/register", "text/plain;charset=UTF-8", `{"email":"a@b.co","name":"a","password":"password1"}`, 415, "unsupported_media_type", nil},
+		{"form with a JSON body", "POST", "/login", "application/x-www-form-urlencoded", `{"email":"a@b.co","password":"password1"}`, 415, "unsupported_media_type", nil},
+		{"multipart form", "POST", "/forgot-password", "multipart/form-data; boundary=x", "--x\r\n\r\n{}\r\n--x--", 415, "unsupported_media_type", nil},
+		{"no content type on an authenticated write", "POST", "/totp/setup", "", `{}`, 415, "unsupported_media_type", []string{"Authorization", "Bearer x.y.z"}},
 		{"oversized body", "POST", "/register", js, `{"name":"` + strings.Repeat("a", 70000) + `"}`, 413, "payload_too_large", nil},
 		{"unknown path", "GET", "/nope", "", ``, 404, "not_found", nil},
 		{"unknown root path", "GET", "/../../etc/passwd", "", ``, 404, "not_found", nil},
@@ -228,6 +234,41 @@ func TestBadInputGetsClear4xx(t *testing.T) {
 				t.Fatalf("headers: %v", hdr)
 			}
 		})
+	}
+}
+
+func TestRESTBodyOfUnknownLengthNeedsJSONType(t *testing.T) {
+	srv, _ := startServer(t, storetest.SQLiteURL(t))
+	send := func(method, path, ctype, body string) (int, map[string]any) {
+		t.Helper()
+		// A reader of unknown length makes the client send the body chunked.
+		req, _ := http.NewRequest(method, srv.URL+"/api/auth"+path, io.MultiReader(strings.NewReader(body)))
+		if req.ContentLength != 0 {
+			t.Fatalf("request has a known length %d", req.ContentLength)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var env map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&env); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, env
+	}
+	if st, env := send("POST", "/login", "", `{"email":"a@b.co","password":"password1"}`); st != 415 || env["code"] != "unsupported_media_type" {
+		t.Fatalf("chunked body without a type: %d %v", st, env)
+	}
+	if st, env := send("POST", "/login", "application/json", `{"email":"a@b.co","password":"password1"}`); st != 401 || env["code"] != "invalid_credentials" {
+		t.Fatalf("chunked JSON body: %d %v", st, env)
+	}
+	// An empty chunked body is no body: a bodyless call needs no Content-Type.
+	if st, env := send("GET", "/me", "", ""); st != 401 || env["code"] != "unauthenticated" {
+		t.Fatalf("empty chunked body: %d %v", st, env)
 	}
 }
 

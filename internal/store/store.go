@@ -75,6 +75,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 				return nil, fmt.Errorf("store: %w", err)
 			}
 		}
+		if err := secureSQLiteFiles(path); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 		// WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged
 		// commit survive a crash or power loss; immediate transactions take the write lock up
 		// front so concurrent writers queue (busy_timeout) instead of failing on upgrade.
