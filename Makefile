@@ -30,7 +30,7 @@ test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME_HTTP, 30s)
-	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME_HTTP) ./service
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME_HTTP) ./internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzValidators$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePHC$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenParse$$' -fuzztime $(FUZZTIME) ./internal/auth
@@ -43,10 +43,15 @@ generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and 
 	$(GO) generate $(PKGS)
 	cd proto && $(BUF) generate
 
-lint: ## go vet, staticcheck, gofmt and buf lint
+# BREAKING_AGAINST is what `buf breaking` compares the proto with: the main branch of this clone.
+BREAKING_AGAINST ?= $(CURDIR)/.git\#branch=main,subdir=proto
+
+lint: ## go vet, staticcheck, gofmt, buf lint, buf format and buf breaking (against main)
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 	cd proto && $(BUF) lint
+	cd proto && $(BUF) format -d --exit-code
+	cd proto && $(BUF) breaking --against '$(BREAKING_AGAINST)'
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 tidy: ## go mod tidy

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"panguard.ai/auth/internal/mailtest"
+
 	"panguard.ai/auth/internal/oathtest"
 	"panguard.ai/auth/internal/storetest"
 	"panguard.ai/auth/sdk"
@@ -42,7 +44,7 @@ func client(t *testing.T, base string) *sdk.Client {
 func TestReplicasBehaveAsOne(t *testing.T) {
 	resilience(t)
 	dbURL := storetest.PostgresURL(t)
-	smtp, smtpURL := startSMTP(t)
+	smtp, smtpURL := mailtest.StartSMTP(t)
 	// Three replicas start at the same moment on an empty database: the migration lock and
 	// the generated secrets must agree.
 	env := []string{"PANGUARD_DATABASE_URL=" + dbURL, "PANGUARD_SMTP_URL=" + smtpURL, "PANGUARD_RATE_LIMIT=0"}
@@ -143,9 +145,9 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := waitMail(t, smtp, 6)
+	msgs := mailtest.Wait(t, smtp, 6)
 	time.Sleep(2 * time.Second)
-	msgs = append(msgs, decodeAll(t, smtp.Messages())...)
+	msgs = append(msgs, mailtest.DecodeAll(t, smtp.Messages())...)
 	seen := map[string]int{}
 	for _, m := range msgs {
 		seen[m.To]++
@@ -242,7 +244,7 @@ func TestCrashKeepsEveryAcknowledgedWrite(t *testing.T) {
 				t.Fatalf("only %d registrations before the crash", len(done))
 			}
 
-			smtp, smtpURL := startSMTP(t)
+			smtp, smtpURL := mailtest.StartSMTP(t)
 			env[2] = "PANGUARD_SMTP_URL=" + smtpURL
 			p2 := startProcess(t, env...)
 			cl := client(t, p2.base)
@@ -259,7 +261,7 @@ func TestCrashKeepsEveryAcknowledgedWrite(t *testing.T) {
 				}
 			}
 			// Every acknowledged forgot-password request still produces its email.
-			msgs := waitMail(t, smtp, len(forgot))
+			msgs := mailtest.Wait(t, smtp, len(forgot))
 			got := map[string]bool{}
 			for _, m := range msgs {
 				got[strings.Trim(m.To, "<>")] = true

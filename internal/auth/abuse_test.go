@@ -236,22 +236,22 @@ func TestAuthenticatedWritesHaveAPerAccountBudget(t *testing.T) {
 		r := register(t, e, "busy@example.com", "password1")
 		other := register(t, e, "calm@example.com", "password1")
 		for i := range 5 {
-			if _, err := e.svc.SetupTotp(fromIP(fmt.Sprintf("10.43.0.%d", i)), r.Token); err != nil {
+			if _, err := setupTOTP(e, fromIP(fmt.Sprintf("10.43.0.%d", i)), r.Token); err != nil {
 				t.Fatalf("setup %d: %v", i+1, err)
 			}
 		}
-		_, err := e.svc.SetupTotp(fromIP("10.43.1.1"), r.Token)
+		_, err := setupTOTP(e, fromIP("10.43.1.1"), r.Token)
 		wantCode(t, err, auth.CodeRateLimited)
 		if ra := retryAfter(err); ra < time.Second || ra > 12*time.Second {
 			t.Fatalf("retry after %v", ra)
 		}
-		_, err = e.svc.RegenerateBackupCodes(fromIP("10.43.1.2"), r.Token, "password1")
+		_, err = regenerateBackupCodes(e, fromIP("10.43.1.2"), r.Token, "password1")
 		wantCode(t, err, auth.CodeRateLimited)
-		if _, err := e.svc.SetupTotp(fromIP("10.43.1.1"), other.Token); err != nil {
+		if _, err := setupTOTP(e, fromIP("10.43.1.1"), other.Token); err != nil {
 			t.Fatalf("another account is affected: %v", err)
 		}
 		e.clock.Advance(12 * time.Second)
-		if _, err := e.svc.SetupTotp(fromIP("10.43.1.1"), r.Token); err != nil {
+		if _, err := setupTOTP(e, fromIP("10.43.1.1"), r.Token); err != nil {
 			t.Fatalf("budget not earned back: %v", err)
 		}
 	})

@@ -143,7 +143,7 @@ func TestTrialAndTiers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := e.svc.Me(context.Background(), lr.Token)
+			p, err := me(e, context.Background(), lr.Token)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,18 +270,18 @@ func TestSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Logout(ctx, r.Token); err != nil {
+		if err := logout(e, ctx, r.Token); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.Me(ctx, r.Token)
+		_, err = me(e, ctx, r.Token)
 		wantCode(t, err, auth.CodeUnauthenticated)
-		wantCode(t, e.svc.Logout(ctx, r.Token), auth.CodeUnauthenticated)
-		if _, err := e.svc.Me(ctx, second.Token); err != nil {
+		wantCode(t, logout(e, ctx, r.Token), auth.CodeUnauthenticated)
+		if _, err := me(e, ctx, second.Token); err != nil {
 			t.Fatalf("other session died with logout: %v", err)
 		}
 		// Expiry comes from the clock, no sleeping.
 		e.clock.Advance(time.Hour + time.Minute)
-		_, err = e.svc.Me(ctx, second.Token)
+		_, err = me(e, ctx, second.Token)
 		wantCode(t, err, auth.CodeUnauthenticated)
 	})
 }
@@ -364,7 +364,7 @@ func TestTokenForgeries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.svc.Me(ctx, tc.token)
+			_, err := me(e, ctx, tc.token)
 			if tc.ok && err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
@@ -407,4 +407,95 @@ func (randReader) Read(p []byte) (int, error) {
 		p[i] = byte(i)
 	}
 	return len(p), nil
+}
+
+// The authenticated operations, called the way a transport calls them: the token is
+// authenticated once, at the edge, and the operation gets the principal.
+
+func me(e env, ctx context.Context, token string) (auth.Profile, error) {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return auth.Profile{}, err
+	}
+	return e.svc.Me(ctx, p)
+}
+
+func logout(e env, ctx context.Context, token string) error {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	return e.svc.Logout(ctx, p)
+}
+
+func setupTOTP(e env, ctx context.Context, token string) (auth.TOTPSetup, error) {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return auth.TOTPSetup{}, err
+	}
+	return e.svc.SetupTOTP(ctx, p)
+}
+
+func verifyTOTP(e env, ctx context.Context, token, code string) error {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	return e.svc.VerifyTOTP(ctx, p, code)
+}
+
+func disableTOTP(e env, ctx context.Context, token, password string) error {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	return e.svc.DisableTOTP(ctx, p, password)
+}
+
+func totpStatus(e env, ctx context.Context, token string) (auth.TOTPStatus, error) {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return auth.TOTPStatus{}, err
+	}
+	return e.svc.TOTPStatus(ctx, p)
+}
+
+func regenerateBackupCodes(e env, ctx context.Context, token, password string) ([]string, error) {
+	p, err := e.svc.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return e.svc.RegenerateBackupCodes(ctx, p, password)
+}
+
+// A Principal comes only from Authenticate: an adapter that forgot to authenticate (and
+// passes the zero value, or one it made up) is refused by every authenticated operation.
+func TestAuthenticatedOperationsRefuseAPrincipalAuthenticateDidNotMake(t *testing.T) {
+	e := newEnv(t, storetest.SQLiteURL(t))
+	r := register(t, e, "edge@example.com", "password1")
+	real, err := e.svc.Authenticate(context.Background(), r.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, p := range []auth.Principal{{}, {UserID: real.UserID, SessionID: real.SessionID, Role: real.Role}} {
+		ops := []struct {
+			name string
+			call func() error
+		}{
+			{"Me", func() error { _, err := e.svc.Me(ctx, p); return err }},
+			{"Logout", func() error { return e.svc.Logout(ctx, p) }},
+			{"SetupTOTP", func() error { _, err := e.svc.SetupTOTP(ctx, p); return err }},
+			{"VerifyTOTP", func() error { return e.svc.VerifyTOTP(ctx, p, "123456") }},
+			{"DisableTOTP", func() error { return e.svc.DisableTOTP(ctx, p, "password1") }},
+			{"TOTPStatus", func() error { _, err := e.svc.TOTPStatus(ctx, p); return err }},
+			{"RegenerateBackupCodes", func() error { _, err := e.svc.RegenerateBackupCodes(ctx, p, "password1"); return err }},
+		}
+		for _, op := range ops {
+			wantCode(t, op.call(), auth.CodeUnauthenticated)
+		}
+	}
+	if _, err := e.svc.Me(ctx, real); err != nil {
+		t.Fatalf("the real principal: %v", err)
+	}
 }

@@ -27,7 +27,18 @@ const (
 	CodeRateLimited    Code = "rate_limited"
 	CodeUnavailable    Code = "unavailable"
 	CodeInternal       Code = "internal"
+	CodeNotFound       Code = "not_found"
+	CodeForbidden      Code = "forbidden"
+	CodeConflict       Code = "conflict"
 )
+
+// Codes lists every Code the domain can answer with, so transports and SDKs can be checked
+// against it.
+var Codes = []Code{
+	CodeValidation, CodeInvalidCredentials, CodeUnauthenticated, CodeInvalidTOTP, CodeInvalidResetToken,
+	CodeInvalidPassword, CodeAlreadyEnabled, CodeTOTPNotSetUp, CodeTOTPRequired, CodeTOTPNotEnabled,
+	CodeRateLimited, CodeUnavailable, CodeInternal, CodeNotFound, CodeForbidden, CodeConflict,
+}
 
 // Kind is the category of a failure; transports map each Kind to one HTTP status and one
 // Connect code. The same Code may come in different kinds: a wrong TOTP code is
@@ -42,7 +53,12 @@ const (
 	KindConflict                    // the request conflicts with the current state
 	KindRateLimited                 // too many attempts; retry after RetryAfter
 	KindUnavailable                 // a dependency is down or saturated; retry later
+	KindNotFound                    // the thing named does not exist (or is not the caller's)
+	KindForbidden                   // the caller is known but may not do this
 )
+
+// Kinds lists every Kind, so the transports' error table can be checked to cover them all.
+var Kinds = []Kind{KindInternal, KindInvalid, KindUnauthenticated, KindConflict, KindRateLimited, KindUnavailable, KindNotFound, KindForbidden}
 
 // Error is a failure the caller may see: a Kind, a stable Code and a human Message. Anything
 // that is not an *Error is an internal fault and is reported to clients only as CodeInternal.
@@ -95,6 +111,9 @@ var (
 	ErrAlreadyEnabled     = &Error{Kind: KindConflict, Code: CodeAlreadyEnabled, Message: "Two-factor authentication is already enabled"}
 	ErrTOTPNotSetUp       = &Error{Kind: KindInvalid, Code: CodeTOTPNotSetUp, Message: "No pending two-factor setup: call totp/setup first"}
 	ErrBusy               = &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: "The server is busy; retry shortly", RetryAfter: time.Second}
+	ErrNotFound           = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "Not found"}
+	ErrForbidden          = &Error{Kind: KindForbidden, Code: CodeForbidden, Message: "You are not allowed to do this"}
+	ErrConflict           = &Error{Kind: KindConflict, Code: CodeConflict, Message: "The request conflicts with the current state"}
 )
 
 // ErrNoRecord is returned by a Store when the requested row does not exist (or, for sessions,

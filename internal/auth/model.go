@@ -96,10 +96,34 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// Principal is the authenticated caller of an operation.
+// Role is what an account may do beyond its own data.
+type Role string
+
+// The roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Principal is the authenticated caller of an operation. Only Authenticate makes one (its
+// snapshot of the account is unexported), so an adapter cannot call an authenticated
+// operation without having checked a token; the zero Principal is refused.
 type Principal struct {
+	UserID    string
 	SessionID string
-	User      User
+	Role      Role
+	// user is the account as read with the session. Operations that decide on state that
+	// may have changed since re-read it inside their transaction.
+	user User
+}
+
+// caller returns the account behind p. Errors: ErrUnauthenticated for a Principal that
+// Authenticate did not make.
+func (p Principal) caller() (User, error) {
+	if p.UserID == "" || p.SessionID == "" || p.user.ID != p.UserID {
+		return User{}, ErrUnauthenticated
+	}
+	return p.user, nil
 }
 
 // Messages returned by operations that answer with text only. Both transports send the same.

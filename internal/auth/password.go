@@ -156,3 +156,23 @@ func decodePHC(s string) (p HashParams, salt, key []byte, err error) {
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	return p, salt, key, nil
 }
+
+// checkPassword verifies the password of an already authenticated user, under the same
+// per-IP budget and brute-force policy as login.
+func (s *Service) checkPassword(ctx context.Context, u User, password string) error {
+	if err := s.allow(ctx); err != nil {
+		return err
+	}
+	if password == "" {
+		return invalid("Password is required")
+	}
+	at, err := s.reserve(ctx, u.Email, false)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err == nil && !ok {
+		err = ErrInvalidPassword
+	}
+	return s.settle(ctx, at, err)
+}

@@ -21,7 +21,7 @@ const (
 	// emails) one account receives, so nobody can bomb a mailbox or keep voiding the owner's
 	// link. Requests beyond it get the same answer and send nothing.
 	ResetEmailsPerHour = 3
-	resetTokenPrefix        = "rst_"
+	resetTokenPrefix   = "rst_"
 )
 
 // Messages of the password operations.
@@ -68,10 +68,21 @@ type Email struct {
 	ExpiresInMinutes int    `json:"expiresInMinutes"`
 }
 
-// ResetToken is a stored password-reset token: only its SHA-256 hash is kept.
-type ResetToken struct {
-	Hash      string
-	UserID    string
+// Purpose says what a one-time token is for; each purpose has its own prefix and lifetime.
+type Purpose string
+
+// The purposes of one-time tokens.
+const (
+	PurposeReset Purpose = "reset"
+)
+
+// OneTimeToken is a stored single-use token: only its SHA-256 hash is kept.
+type OneTimeToken struct {
+	Hash    string
+	Purpose Purpose
+	UserID  string
+	// Data is what the purpose needs beside the user (an email change's new address), or "".
+	Data      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -81,7 +92,8 @@ type resetRequest struct {
 	Reason string `json:"reason"`
 }
 
-func hashResetToken(raw string) string {
+// hashToken is how a one-time token is stored and looked up.
+func hashToken(raw string) string {
 	sum := sha256.Sum256([]byte(raw))
 	return hex.EncodeToString(sum[:])
 }
@@ -127,7 +139,7 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 		return fmt.Errorf("auth: reset request payload: %w", err)
 	}
 	u, err := s.store.UserByEmail(ctx, req.Email)
-	if err == ErrNoRecord {
+	if errors.Is(err, ErrNoRecord) {
 		return nil
 	}
 	if err != nil {
@@ -163,8 +175,8 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 			// Nothing is sent, so the link already out there stays the live one.
 			return errNothingToSend
 		}
-		tok := ResetToken{Hash: hashResetToken(raw), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ResetTokenTTL)}
-		if err := s.store.CreateResetToken(ctx, tok); err != nil {
+		tok := OneTimeToken{Hash: hashToken(raw), Purpose: PurposeReset, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ResetTokenTTL)}
+		if err := s.store.CreateToken(ctx, tok); err != nil {
 			return err
 		}
 		queued = true
@@ -211,8 +223,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	return s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// Lock the user row before the token row, the order every other per-user
 		// transaction (a reset request voiding tokens) takes, so the two cannot deadlock.
-		owner, err := s.store.ResetTokenUser(ctx, hashResetToken(token))
-		if err == ErrNoRecord {
+		owner, err := s.store.TokenUser(ctx, PurposeReset, hashToken(token))
+		if errors.Is(err, ErrNoRecord) {
 			return ErrInvalidResetToken
 		}
 		if err != nil {
@@ -222,13 +234,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err != nil {
 			return err
 		}
-		userID, err := s.store.ConsumeResetToken(ctx, hashResetToken(token), now)
-		if err == ErrNoRecord || (err == nil && userID != owner) {
+		consumed, err := s.store.ConsumeToken(ctx, PurposeReset, hashToken(token), now)
+		if errors.Is(err, ErrNoRecord) || (err == nil && consumed.UserID != owner) {
 			return ErrInvalidResetToken
 		}
 		if err != nil {
 			return err
 		}
+		userID := consumed.UserID
 		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
 			return err
 		}
@@ -236,7 +249,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 			return err
 		}
 		// Any other link still out there dies with this reset.
-		if err := s.store.VoidResetTokens(ctx, userID); err != nil {
+		if err := s.store.VoidTokens(ctx, userID, PurposeReset); err != nil {
 			return err
 		}
 		// The link proved the mailbox. On an address never proved before, whoever enrolled

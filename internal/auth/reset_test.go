@@ -140,7 +140,7 @@ func TestResetPasswordRules(t *testing.T) {
 		wantCode(t, e.svc.ResetPassword(ctx, second, "newpassword2"), auth.CodeInvalidResetToken) // single use
 
 		for _, tok := range []string{reg.Token, other.Token} {
-			_, err := e.svc.Me(ctx, tok)
+			_, err := me(e, ctx, tok)
 			wantCode(t, err, auth.CodeUnauthenticated)
 		}
 		_, err := e.svc.Login(ctx, auth.LoginInput{Email: "reset@example.com", Password: "password1"})

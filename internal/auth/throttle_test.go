@@ -152,7 +152,7 @@ func TestSecondFactorFailuresAreThrottled(t *testing.T) {
 	_, err = e.svc.Login(ctx, auth.LoginInput{Email: "mfa@example.com", Password: "password1", TOTPCode: ptr("000000")})
 	wantCode(t, err, auth.CodeRateLimited)
 	// Password checks of authenticated operations count too.
-	wantCode(t, e.svc.DisableTotp(ctx, token, "wrong-password"), auth.CodeRateLimited)
+	wantCode(t, disableTOTP(e, ctx, token, "wrong-password"), auth.CodeRateLimited)
 }
 
 func TestBackoffIsSharedByTwoInstances(t *testing.T) {
@@ -298,7 +298,7 @@ func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
 			t.Fatalf("%d emails, want %d", len(msgs), auth.ResetEmailsPerHour)
 		}
 		var live int
-		if err := e.store.(*store.Store).SQLDB().QueryRow("SELECT COUNT(*) FROM reset_tokens WHERE used_at IS NULL").Scan(&live); err != nil {
+		if err := e.store.(*store.Store).SQLDB().QueryRow("SELECT COUNT(*) FROM one_time_tokens WHERE used_at IS NULL").Scan(&live); err != nil {
 			t.Fatal(err)
 		}
 		if live != 1 {

@@ -43,11 +43,11 @@ func enable2FA(t *testing.T, e env, email string) (string, auth.TOTPSetup) {
 	t.Helper()
 	ctx := context.Background()
 	r := register(t, e, email, "password1")
-	setup, err := e.svc.SetupTotp(ctx, r.Token)
+	setup, err := setupTOTP(e, ctx, r.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.VerifyTotp(ctx, r.Token, code(t, setup.Secret, e.clock.Now(), 0)); err != nil {
+	if err := verifyTOTP(e, ctx, r.Token, code(t, setup.Secret, e.clock.Now(), 0)); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	return r.Token, setup
@@ -64,7 +64,7 @@ func loginFrom(ctx context.Context, e env, email string, totpCode, backupCode *s
 func TestTOTPSetupShape(t *testing.T) {
 	e := newEnv(t, storetest.SQLiteURL(t))
 	r := register(t, e, "shape@example.com", "password1")
-	s, err := e.svc.SetupTotp(context.Background(), r.Token)
+	s, err := setupTOTP(e, context.Background(), r.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestTOTPSetupShape(t *testing.T) {
 		}
 		seen[c] = true
 	}
-	st, _ := e.svc.GetTotpStatus(context.Background(), r.Token)
+	st, _ := totpStatus(e, context.Background(), r.Token)
 	if st.Enabled || !st.Pending {
 		t.Fatalf("status after setup: %+v", st)
 	}
@@ -105,11 +105,11 @@ func TestTOTPVerifyDrift(t *testing.T) {
 		t.Run(fmt.Sprintf("drift %+d", tc.drift), func(t *testing.T) {
 			email := fmt.Sprintf("drift%d@example.com", tc.drift+10)
 			r := register(t, e, email, "password1")
-			s, err := e.svc.SetupTotp(context.Background(), r.Token)
+			s, err := setupTOTP(e, context.Background(), r.Token)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.svc.VerifyTotp(context.Background(), r.Token, code(t, s.Secret, e.clock.Now(), tc.drift))
+			err = verifyTOTP(e, context.Background(), r.Token, code(t, s.Secret, e.clock.Now(), tc.drift))
 			if tc.ok && err != nil {
 				t.Fatalf("refused: %v", err)
 			}
@@ -172,14 +172,14 @@ func TestTOTPLoginFlow(t *testing.T) {
 				}
 			}
 		}
-		st, err := e.svc.GetTotpStatus(ctx, token)
+		st, err := totpStatus(e, ctx, token)
 		if err != nil || !st.Enabled || st.BackupCodesRemaining != 8 {
 			t.Fatalf("status: %+v %v", st, err)
 		}
-		if _, err := e.svc.SetupTotp(ctx, token); auth.CodeOf(err) != auth.CodeAlreadyEnabled {
+		if _, err := setupTOTP(e, ctx, token); auth.CodeOf(err) != auth.CodeAlreadyEnabled {
 			t.Fatalf("setup while enabled: %v", err)
 		}
-		if err := e.svc.VerifyTotp(ctx, token, code(t, s.Secret, e.clock.Now(), 0)); auth.CodeOf(err) != auth.CodeAlreadyEnabled {
+		if err := verifyTOTP(e, ctx, token, code(t, s.Secret, e.clock.Now(), 0)); auth.CodeOf(err) != auth.CodeAlreadyEnabled {
 			t.Fatalf("verify while enabled: %v", err)
 		}
 	})
@@ -192,9 +192,9 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 		const email = "dis@example.com"
 		token, s := enable2FA(t, e, email)
 
-		_, err := e.svc.RegenerateBackupCodes(ctx, token, "wrong-password")
+		_, err := regenerateBackupCodes(e, ctx, token, "wrong-password")
 		wantCode(t, err, auth.CodeInvalidPassword)
-		codes, err := e.svc.RegenerateBackupCodes(ctx, token, "password1")
+		codes, err := regenerateBackupCodes(e, ctx, token, "password1")
 		if err != nil || len(codes) != 10 {
 			t.Fatalf("regenerate: %v %v", codes, err)
 		}
@@ -205,24 +205,24 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 			t.Fatalf("new backup code: %v", err)
 		}
 
-		wantCode(t, e.svc.DisableTotp(ctx, token, "wrong-password"), auth.CodeInvalidPassword)
-		if err := e.svc.DisableTotp(ctx, token, "password1"); err != nil {
+		wantCode(t, disableTOTP(e, ctx, token, "wrong-password"), auth.CodeInvalidPassword)
+		if err := disableTOTP(e, ctx, token, "password1"); err != nil {
 			t.Fatal(err)
 		}
 		if r, err := login(e, email, nil, nil); err != nil || r.TOTPRequired || r.Token == "" {
 			t.Fatalf("login after disable: %+v %v", r, err)
 		}
-		wantCode(t, e.svc.DisableTotp(ctx, token, "password1"), auth.CodeTOTPNotEnabled)
-		if st, _ := e.svc.GetTotpStatus(ctx, token); st.Enabled || st.Pending || st.BackupCodesRemaining != 0 {
+		wantCode(t, disableTOTP(e, ctx, token, "password1"), auth.CodeTOTPNotEnabled)
+		if st, _ := totpStatus(e, ctx, token); st.Enabled || st.Pending || st.BackupCodesRemaining != 0 {
 			t.Fatalf("status after disable: %+v", st)
 		}
 		// A later setup issues a fresh secret and fresh codes; the old ones are dead.
-		again, err := e.svc.SetupTotp(ctx, token)
+		again, err := setupTOTP(e, ctx, token)
 		if err != nil || again.Secret == s.Secret || again.BackupCodes[0] == codes[1] {
 			t.Fatalf("second setup: %v", err)
 		}
 		e.clock.Advance(time.Minute)
-		if err := e.svc.VerifyTotp(ctx, token, code(t, again.Secret, e.clock.Now(), 0)); err != nil {
+		if err := verifyTOTP(e, ctx, token, code(t, again.Secret, e.clock.Now(), 0)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := login(e, email, nil, &codes[1]); auth.CodeOf(err) != auth.CodeInvalidTOTP {
@@ -234,7 +234,7 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 func TestTOTPVerifyWithoutSetup(t *testing.T) {
 	e := newEnv(t, storetest.SQLiteURL(t))
 	r := register(t, e, "nosetup@example.com", "password1")
-	wantCode(t, e.svc.VerifyTotp(context.Background(), r.Token, "123456"), auth.CodeTOTPNotSetUp)
+	wantCode(t, verifyTOTP(e, context.Background(), r.Token, "123456"), auth.CodeTOTPNotSetUp)
 }
 
 func TestBackupCodeUsedConcurrentlySucceedsOnce(t *testing.T) {
@@ -310,7 +310,7 @@ func TestSealedSecretIsBoundToItsUser(t *testing.T) {
 	ctx := context.Background()
 	alice := register(t, e, "alice@example.com", "password1")
 	mallory := register(t, e, "mallory@example.com", "password1")
-	s, err := e.svc.SetupTotp(ctx, alice.Token)
+	s, err := setupTOTP(e, ctx, alice.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,10 +322,10 @@ func TestSealedSecretIsBoundToItsUser(t *testing.T) {
 	if ok, err := e.store.SetPendingTOTP(ctx, mallory.User.ID, au.TOTPPendingSecret, e.clock.Now()); !ok || err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.VerifyTotp(ctx, mallory.Token, code(t, s.Secret, e.clock.Now(), 0)); err == nil {
+	if err := verifyTOTP(e, ctx, mallory.Token, code(t, s.Secret, e.clock.Now(), 0)); err == nil {
 		t.Fatal("a secret moved to another account verified")
 	}
-	if st, _ := e.svc.GetTotpStatus(ctx, mallory.Token); st.Enabled {
+	if st, _ := totpStatus(e, ctx, mallory.Token); st.Enabled {
 		t.Fatal("2FA enabled with a foreign secret")
 	}
 }

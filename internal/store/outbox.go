@@ -16,14 +16,14 @@ const (
 	outboxFailed  = "failed"
 )
 
-// Enqueue implements auth.Store.
+// Enqueue implements auth.Outbox.
 func (s *Store) Enqueue(ctx context.Context, e auth.OutboxEntry) error {
 	row := outboxRow{
 		ID: e.ID, Kind: e.Kind, Payload: e.Payload, Status: outboxPending,
 		NextAttemptAt: ms(e.CreatedAt), CreatedAt: ms(e.CreatedAt), UpdatedAt: ms(e.CreatedAt),
 	}
 	_, err := s.idb(ctx).NewInsert().Model(&row).Exec(ctx)
-	return err
+	return wrap("enqueue", err)
 }
 
 // ClaimOutbox leases up to limit due entries to the caller until now+lease, oldest first.
@@ -44,7 +44,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 		Returning("id, kind, payload, attempts, created_at").
 		Scan(ctx, &rows)
 	if err != nil {
-		return nil, err
+		return nil, wrap("claim outbox", err)
 	}
 	out := make([]auth.OutboxEntry, len(rows))
 	for i, r := range rows {
@@ -59,7 +59,7 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id string, now time.Time) er
 		Set("status = ?", outboxSent).Set("payload = ''").Set("attempts = attempts + 1").
 		Set("last_error = NULL").Set("updated_at = ?", ms(now)).
 		Where("id = ?", id).Exec(ctx)
-	return err
+	return wrap("mark outbox sent", err)
 }
 
 // MarkOutboxRetry records a failed attempt and when to try again.
@@ -68,7 +68,7 @@ func (s *Store) MarkOutboxRetry(ctx context.Context, id string, next time.Time, 
 		Set("attempts = attempts + 1").Set("next_attempt_at = ?", ms(next)).
 		Set("last_error = ?", errText).Set("updated_at = ?", ms(now)).
 		Where("id = ?", id).Exec(ctx)
-	return err
+	return wrap("mark outbox retry", err)
 }
 
 // MarkOutboxFailed gives up on an entry; it stays in the table, visible, with its kind,
@@ -78,7 +78,7 @@ func (s *Store) MarkOutboxFailed(ctx context.Context, id string, errText string,
 		Set("status = ?", outboxFailed).Set("payload = ''").Set("attempts = attempts + 1").
 		Set("last_error = ?", errText).Set("updated_at = ?", ms(now)).
 		Where("id = ?", id).Exec(ctx)
-	return err
+	return wrap("mark outbox failed", err)
 }
 
 // OutboxCounts returns how many entries are pending and how many have failed for good.
@@ -98,5 +98,5 @@ func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int, err erro
 			failed = r.N
 		}
 	}
-	return pending, failed, err
+	return pending, failed, wrap("outbox counts", err)
 }

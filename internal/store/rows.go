@@ -109,14 +109,23 @@ func (r userRow) domain() auth.User {
 	}
 }
 
-type resetTokenRow struct {
-	bun.BaseModel `bun:"table:reset_tokens,alias:rt"`
+type oneTimeTokenRow struct {
+	bun.BaseModel `bun:"table:one_time_tokens,alias:ott"`
 
-	TokenHash string `bun:"token_hash,pk"`
-	UserID    string `bun:"user_id"`
-	CreatedAt int64  `bun:"created_at"`
-	ExpiresAt int64  `bun:"expires_at"`
-	UsedAt    *int64 `bun:"used_at"`
+	TokenHash string  `bun:"token_hash,pk"`
+	Purpose   string  `bun:"purpose"`
+	UserID    string  `bun:"user_id"`
+	Data      *string `bun:"data"`
+	CreatedAt int64   `bun:"created_at"`
+	ExpiresAt int64   `bun:"expires_at"`
+	UsedAt    *int64  `bun:"used_at"`
+}
+
+func (r oneTimeTokenRow) domain() auth.OneTimeToken {
+	return auth.OneTimeToken{
+		Hash: r.TokenHash, Purpose: auth.Purpose(r.Purpose), UserID: r.UserID, Data: deref(r.Data),
+		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMS(r.ExpiresAt),
+	}
 }
 
 type outboxRow struct {

@@ -316,112 +316,26 @@ func IsUnavailable(err error) bool {
 		strings.Contains(msg, "sql: database is closed")
 }
 
-func noRecord(err error) error {
+// wrap names the operation that failed. A missing row becomes auth.ErrNoRecord, which the
+// domain tests with errors.Is; every other cause stays reachable through the chain too
+// (IsUnavailable looks for it).
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.ErrNoRecord
+		return fmt.Errorf("store: %s: %w", op, auth.ErrNoRecord)
 	}
-	return err
+	return fmt.Errorf("store: %s: %w", op, err)
 }
 
-// CreateUser implements auth.Store.
-func (s *Store) CreateUser(ctx context.Context, u auth.User) (bool, error) {
-	row := toUserRow(u)
-	// ON CONFLICT DO NOTHING lets the unique index decide races between concurrent
-	// registrations of one email without an error on either database.
-	res, err := s.idb(ctx).NewInsert().Model(&row).On("CONFLICT (email) DO NOTHING").Exec(ctx)
+// affected reports whether a statement changed a row, wrapping any error with op.
+func affected(op string, res sql.Result, err error) (bool, error) {
 	if err != nil {
-		return false, fmt.Errorf("store: create user: %w", err)
+		return false, wrap(op, err)
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: create user: %w", err)
-	}
-	return n == 1, nil
-}
-
-// UserByEmail implements auth.Store.
-func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error) {
-	var row userRow
-	if err := s.idb(ctx).NewSelect().Model(&row).Where("u.email = ?", email).Scan(ctx); err != nil {
-		return auth.User{}, noRecord(err)
-	}
-	return row.domain(), nil
-}
-
-// LockUser implements auth.Store: SELECT … FOR UPDATE on PostgreSQL; on SQLite every write
-// transaction already holds the database's write lock (immediate transactions).
-func (s *Store) LockUser(ctx context.Context, id string) (auth.User, error) {
-	var row userRow
-	q := s.idb(ctx).NewSelect().Model(&row).Where("u.id = ?", id)
-	if _, inTx := ctx.Value(txKey{}).(bun.Tx); inTx && s.dialect == Postgres {
-		q = q.For("UPDATE")
-	}
-	if err := q.Scan(ctx); err != nil {
-		return auth.User{}, noRecord(err)
-	}
-	return row.domain(), nil
-}
-
-// UpdatePasswordHash implements auth.Store.
-func (s *Store) UpdatePasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
-	_, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
-		Set("password_hash = ?", hash).Set("updated_at = ?", ms(at)).
-		Where("id = ?", userID).Exec(ctx)
-	return err
-}
-
-// CreateSession implements auth.Store.
-func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
-	row := sessionRow{ID: sess.ID, UserID: sess.UserID, CreatedAt: ms(sess.CreatedAt), ExpiresAt: ms(sess.ExpiresAt)}
-	_, err := s.idb(ctx).NewInsert().Model(&row).Exec(ctx)
-	return err
-}
-
-// ActiveSessionUser implements auth.Store with a single indexed join, prepared once: it is
-// the one query of every authenticated request.
-func (s *Store) ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (auth.User, error) {
-	var row userRow
-	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && s.sessionUser != nil {
-		err := s.sessionUser.QueryRowContext(ctx, sessionID, ms(now)).Scan(
-			&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.Tier, &row.TrialEndsAt, &row.TOTPEnabled,
-			&row.CreatedAt, &row.UpdatedAt, &row.TOTPSecret, &row.TOTPPendingSecret, &row.TOTPLastStep, &row.EmailVerifiedAt)
-		if err != nil {
-			return auth.User{}, noRecord(err)
-		}
-		return row.domain(), nil
-	}
-	err := s.idb(ctx).NewSelect().Model(&row).
-		Join("JOIN sessions AS s ON s.user_id = u.id").
-		Where("s.id = ?", sessionID).
-		Where("s.revoked_at IS NULL").
-		Where("s.expires_at > ?", ms(now)).
-		Scan(ctx)
-	if err != nil {
-		return auth.User{}, noRecord(err)
-	}
-	return row.domain(), nil
-}
-
-// RevokeSession implements auth.Store.
-func (s *Store) RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error) {
-	res, err := s.idb(ctx).NewUpdate().Model((*sessionRow)(nil)).
-		Set("revoked_at = ?", ms(at)).
-		Where("id = ?", sessionID).Where("revoked_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
-// RevokeUserSessions implements auth.Store.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) error {
-	_, err := s.idb(ctx).NewUpdate().Model((*sessionRow)(nil)).
-		Set("revoked_at = ?", ms(at)).
-		Where("user_id = ?", userID).Where("revoked_at IS NULL").
-		Exec(ctx)
-	return err
+	return n > 0, wrap(op, err)
 }
 
 var _ auth.Store = (*Store)(nil)

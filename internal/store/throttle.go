@@ -24,7 +24,7 @@ type throttleRow struct {
 	UpdatedAt   int64  `bun:"updated_at"`
 }
 
-// TakeToken implements auth.Store with the generic cell rate algorithm in one conditional
+// TakeToken implements auth.Throttles with the generic cell rate algorithm in one conditional
 // upsert: a request is allowed when the key's theoretical arrival time, advanced by
 // emission, stays within window of now. Replicas share the row, so the budget is global.
 func (s *Store) TakeToken(ctx context.Context, key string, now time.Time, emission, window time.Duration) (bool, time.Duration, error) {
@@ -37,7 +37,7 @@ func (s *Store) TakeToken(ctx context.Context, key string, now time.Time, emissi
 		Set("updated_at = EXCLUDED.updated_at").
 		Where("(CASE WHEN th.tat > ? THEN th.tat ELSE ? END) + ? <= ?", n, n, e, n+w).
 		Exec(ctx)
-	if ok, err := affected(res, err); err != nil || ok {
+	if ok, err := affected("take token", res, err); err != nil || ok {
 		return ok, 0, err
 	}
 	var tat int64
@@ -47,7 +47,7 @@ func (s *Store) TakeToken(ctx context.Context, key string, now time.Time, emissi
 	return false, time.Duration(tat+e-n-w) * time.Millisecond, nil
 }
 
-// Reserve implements auth.Store in one conditional upsert: the count goes up (restarting after
+// Reserve implements auth.Throttles in one conditional upsert: the count goes up (restarting after
 // the decay), the lock the new count earns is set, and both happen only if the key's lock and
 // cap let the attempt through, so concurrent attempts (on any replica) can never take more
 // than the budget. The row lock the upsert takes is held until ctx's transaction ends.
@@ -110,7 +110,7 @@ func (s *Store) Reserve(ctx context.Context, b auth.Budget, now time.Time) (auth
 	return r, true, auth.Throttle{Failures: got.Failures, LockedUntil: fromMS(got.LockedUntil), UpdatedAt: now}, nil
 }
 
-// Release implements auth.Store: the count goes down by one, and the lock the reservation
+// Release implements auth.Throttles: the count goes down by one, and the lock the reservation
 // set is lifted if nothing has moved it since. Only an enforced reservation lifts its lock:
 // it was taken while the key was unlocked, so no earlier lock is lost.
 func (s *Store) Release(ctx context.Context, r auth.Reservation) error {
@@ -126,7 +126,7 @@ func (s *Store) Release(ctx context.Context, r auth.Reservation) error {
 	return nil
 }
 
-// Throttles implements auth.Store.
+// Throttles implements auth.Throttles.
 func (s *Store) Throttles(ctx context.Context, keys ...string) (map[string]auth.Throttle, error) {
 	var rows []throttleRow
 	if err := s.idb(ctx).NewSelect().Model(&rows).Where("key IN (?)", bun.List(keys)).Scan(ctx); err != nil {
@@ -139,7 +139,7 @@ func (s *Store) Throttles(ctx context.Context, keys ...string) (map[string]auth.
 	return out, nil
 }
 
-// MarkKnown implements auth.Store. The mark's expiry is kept in tat, which also keeps the
+// MarkKnown implements auth.Throttles. The mark's expiry is kept in tat, which also keeps the
 // janitor (Purge) from deleting it early.
 func (s *Store) MarkKnown(ctx context.Context, key string, now, until time.Time) error {
 	row := throttleRow{Key: key, TAT: ms(until), UpdatedAt: ms(now)}
@@ -147,10 +147,10 @@ func (s *Store) MarkKnown(ctx context.Context, key string, now, until time.Time)
 		On("CONFLICT (key) DO UPDATE").
 		Set("tat = EXCLUDED.tat").Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
-	return err
+	return wrap("mark known", err)
 }
 
-// ClearFailures implements auth.Store.
+// ClearFailures implements auth.Throttles.
 func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []string) error {
 	q := s.idb(ctx).NewUpdate().Model((*throttleRow)(nil)).
 		Set("failures = 0").Set("locked_until = 0")
@@ -166,7 +166,7 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 		return q
 	})
 	_, err := q.Exec(ctx)
-	return err
+	return wrap("clear failures", err)
 }
 
 // Purge deletes state nobody needs any more: throttles idle since before, sessions and
@@ -176,15 +176,15 @@ func (s *Store) Purge(ctx context.Context, before time.Time) error {
 	b := ms(before)
 	if _, err := s.db.NewDelete().Model((*outboxRow)(nil)).
 		Where("status = ?", outboxSent).Where("updated_at < ?", b).Exec(ctx); err != nil {
-		return err
+		return wrap("purge outbox", err)
 	}
 	if _, err := s.db.NewDelete().Model((*throttleRow)(nil)).
 		Where("updated_at < ?", b).Where("locked_until < ?", b).Where("tat < ?", b).Exec(ctx); err != nil {
-		return err
+		return wrap("purge throttles", err)
 	}
 	if _, err := s.db.NewDelete().Model((*sessionRow)(nil)).Where("expires_at < ?", b).Exec(ctx); err != nil {
-		return err
+		return wrap("purge sessions", err)
 	}
-	_, err := s.db.NewDelete().Model((*resetTokenRow)(nil)).Where("expires_at < ?", b).Exec(ctx)
-	return err
+	_, err := s.db.NewDelete().Model((*oneTimeTokenRow)(nil)).Where("expires_at < ?", b).Exec(ctx)
+	return wrap("purge tokens", err)
 }

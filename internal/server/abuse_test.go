@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func TestRateLimitOverHTTP(t *testing.T) {
 			if trusted {
 				cfg.TrustedProxies = []string{"127.0.0.1/32"}
 			}
-			a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func (s *connectServer) Login(ctx context.Context, req *connect.Request[authv1.L
 
 // Logout implements RPC Logout.
 func (s *connectServer) Logout(ctx context.Context, req *connect.Request[authv1.LogoutRequest]) (*connect.Response[authv1.LogoutResponse], error) {
-	if err := s.auth.Logout(ctx, bearerToken(req.Header())); err != nil {
+	if err := s.auth.Logout(ctx, principal(ctx)); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.LogoutResponse{Message: auth.MsgLoggedOut}), nil
@@ -100,7 +100,7 @@ func (s *connectServer) Logout(ctx context.Context, req *connect.Request[authv1.
 
 // Me implements RPC Me.
 func (s *connectServer) Me(ctx context.Context, req *connect.Request[authv1.MeRequest]) (*connect.Response[authv1.MeResponse], error) {
-	p, err := s.auth.Me(ctx, bearerToken(req.Header()))
+	p, err := s.auth.Me(ctx, principal(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (s *connectServer) ResetPassword(ctx context.Context, req *connect.Request[
 
 // SetupTotp implements RPC SetupTotp.
 func (s *connectServer) SetupTotp(ctx context.Context, req *connect.Request[authv1.SetupTotpRequest]) (*connect.Response[authv1.SetupTotpResponse], error) {
-	r, err := s.auth.SetupTotp(ctx, bearerToken(req.Header()))
+	r, err := s.auth.SetupTOTP(ctx, principal(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *connectServer) SetupTotp(ctx context.Context, req *connect.Request[auth
 
 // VerifyTotp implements RPC VerifyTotp.
 func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[authv1.VerifyTotpRequest]) (*connect.Response[authv1.VerifyTotpResponse], error) {
-	if err := s.auth.VerifyTotp(ctx, bearerToken(req.Header()), req.Msg.TotpCode); err != nil {
+	if err := s.auth.VerifyTOTP(ctx, principal(ctx), req.Msg.TotpCode); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.VerifyTotpResponse{Message: auth.MsgTOTPEnabled}), nil
@@ -142,7 +142,7 @@ func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[aut
 
 // DisableTotp implements RPC DisableTotp.
 func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[authv1.DisableTotpRequest]) (*connect.Response[authv1.DisableTotpResponse], error) {
-	if err := s.auth.DisableTotp(ctx, bearerToken(req.Header()), req.Msg.Password); err != nil {
+	if err := s.auth.DisableTOTP(ctx, principal(ctx), req.Msg.Password); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.DisableTotpResponse{Message: auth.MsgTOTPDisabled}), nil
@@ -150,7 +150,7 @@ func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[au
 
 // GetTotpStatus implements RPC GetTotpStatus.
 func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[authv1.GetTotpStatusRequest]) (*connect.Response[authv1.GetTotpStatusResponse], error) {
-	st, err := s.auth.GetTotpStatus(ctx, bearerToken(req.Header()))
+	st, err := s.auth.TOTPStatus(ctx, principal(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[
 
 // RegenerateBackupCodes implements RPC RegenerateBackupCodes.
 func (s *connectServer) RegenerateBackupCodes(ctx context.Context, req *connect.Request[authv1.RegenerateBackupCodesRequest]) (*connect.Response[authv1.RegenerateBackupCodesResponse], error) {
-	codes, err := s.auth.RegenerateBackupCodes(ctx, bearerToken(req.Header()), req.Msg.Password)
+	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), req.Msg.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -202,11 +202,11 @@ func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFun
 // Every RPC handler is built with the one rpcHandlerOptions value and mounted through
 // capRPCBody, so each has the same size limits and error texts.
 // Browser origins in corsOrigins get CORS on the RPC paths; no other origin does.
-func connectHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, mt *metrics, corsOrigins []string) {
+func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]bool, log *slog.Logger, mt *metrics, corsOrigins []string) {
 	shared := rpcHandlerOptions()
 	mount := func(path string, h http.Handler) { mux.Handle(path, capRPCBody(h)) }
 	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, shared,
-		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt)))
+		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured)))
 	if len(corsOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: corsOrigins,

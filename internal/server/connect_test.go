@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -90,7 +90,7 @@ func TestConnectRejectsBadInputWith4xx(t *testing.T) {
 func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 	cfg := testConfig(storetest.SQLiteURL(t))
 	cfg.CORSOrigins = []string{"https://dashboard.panguard.test"}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"panguard.ai/auth/internal/mailtest"
+	"panguard.ai/auth/internal/server/restapi"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -243,7 +246,7 @@ func h2cClient() *http.Client {
 }
 
 // startH2C serves a's handler with HTTP/1.1 and h2c, like the real server.
-func startH2C(t *testing.T, a *app) string {
+func startH2C(t *testing.T, a *Server) string {
 	srv := httptest.NewUnstartedServer(a.handler)
 	srv.Config.Protocols = protocols()
 	srv.Start()
@@ -277,7 +280,7 @@ type scenario struct {
 
 func TestScenarioOverEveryProtocol(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dbURL string) {
-		smtp, smtpURL := startSMTP(t)
+		smtp, smtpURL := mailtest.StartSMTP(t)
 		_, a := startWithMail(t, dbURL, smtpURL)
 		base := startH2C(t, a)
 		for name, d := range drivers(t, base) {
@@ -285,7 +288,7 @@ func TestScenarioOverEveryProtocol(t *testing.T) {
 				ctx := context.Background()
 				sc := &scenario{email: name + "@example.com", password: "secureP@ssw0rd", newPass: "n3wSecureP@ss"}
 				sc.mail = func() string {
-					msgs := waitMail(t, smtp, 1)
+					msgs := mailtest.Wait(t, smtp, 1)
 					return resetTokenRE.FindString(msgs[0].Text)
 				}
 				code := func(drift int) string {
@@ -388,7 +391,7 @@ func TestConnectErrorsCarryCodeAndReason(t *testing.T) {
 }
 
 func TestEveryRESTOperationHasAnRPCAndBack(t *testing.T) {
-	spec, err := GetSwagger()
+	spec, err := restapi.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

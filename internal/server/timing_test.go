@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func TestEqualTiming(t *testing.T) {
 	cfg := testConfig(storetest.SQLiteURL(t))
 	// Production hashing cost: the point is that the expensive work is the same on both paths.
 	cfg.HashMemoryKiB, cfg.HashIterations = 19456, 2
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

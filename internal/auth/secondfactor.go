@@ -107,67 +107,66 @@ func normalizeBackupCode(c string) string {
 	}, strings.TrimSpace(c))
 }
 
-// SetupTotp creates a new pending TOTP secret and 10 backup codes for the caller, replacing
-// any earlier pending setup. 2FA turns on only when VerifyTotp confirms a code.
+// SetupTOTP creates a new pending TOTP secret and 10 backup codes for the caller, replacing
+// any earlier pending setup. 2FA turns on only when VerifyTOTP confirms a code.
 // Errors: ErrUnauthenticated, ErrAlreadyEnabled, CodeRateLimited (the account's write budget).
-func (s *Service) SetupTotp(ctx context.Context, token string) (TOTPSetup, error) {
-	p, err := s.Authenticate(ctx, token)
+func (s *Service) SetupTOTP(ctx context.Context, p Principal) (TOTPSetup, error) {
+	u, err := p.caller()
 	if err != nil {
 		return TOTPSetup{}, err
 	}
-	if err := s.allowWrite(ctx, p.User.ID); err != nil {
+	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return TOTPSetup{}, err
 	}
-	if p.User.TOTPEnabled {
+	if u.TOTPEnabled {
 		return TOTPSetup{}, ErrAlreadyEnabled
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: s.totpIssuer, AccountName: p.User.Email, Period: totpPeriod, SecretSize: 20,
+		Issuer: s.totpIssuer, AccountName: u.Email, Period: totpPeriod, SecretSize: 20,
 		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, Rand: s.rand,
 	})
 	if err != nil {
 		return TOTPSetup{}, fmt.Errorf("auth: totp secret: %w", err)
 	}
-	sealed, err := s.sealer.seal(key.Secret(), p.User.ID)
+	sealed, err := s.sealer.seal(key.Secret(), u.ID)
 	if err != nil {
 		return TOTPSetup{}, err
 	}
-	codes, hashes, err := s.newBackupCodes(p.User.ID)
+	codes, hashes, err := s.newBackupCodes(u.ID)
 	if err != nil {
 		return TOTPSetup{}, err
 	}
 	now := s.now()
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
-		ok, err := s.store.SetPendingTOTP(ctx, p.User.ID, sealed, now)
+		ok, err := s.store.SetPendingTOTP(ctx, u.ID, sealed, now)
 		if err != nil {
 			return err
 		}
 		if !ok { // enabled meanwhile by a concurrent verify
 			return ErrAlreadyEnabled
 		}
-		return s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, now)
+		return s.store.ReplaceBackupCodes(ctx, u.ID, hashes, now)
 	})
 	if err != nil {
 		return TOTPSetup{}, err
 	}
-	u := "otpauth://totp/" + url.PathEscape(s.totpIssuer+":"+p.User.Email) +
+	link := "otpauth://totp/" + url.PathEscape(s.totpIssuer+":"+u.Email) +
 		"?secret=" + key.Secret() + "&issuer=" + url.QueryEscape(s.totpIssuer)
-	return TOTPSetup{Secret: key.Secret(), OTPAuthURL: u, BackupCodes: codes}, nil
+	return TOTPSetup{Secret: key.Secret(), OTPAuthURL: link, BackupCodes: codes}, nil
 }
 
-// VerifyTotp confirms the pending secret with a current code (±1 step) and enables 2FA.
+// VerifyTOTP confirms the pending secret with a current code (±1 step) and enables 2FA.
 // The code's time step is recorded, so the same code cannot then be used to log in.
 // Errors: ErrUnauthenticated, ErrAlreadyEnabled, ErrTOTPNotSetUp, invalid_totp_code (400),
 // CodeRateLimited.
-func (s *Service) VerifyTotp(ctx context.Context, token, code string) error {
+func (s *Service) VerifyTOTP(ctx context.Context, p Principal, code string) error {
 	if err := s.allow(ctx); err != nil {
 		return err
 	}
-	p, err := s.Authenticate(ctx, token)
+	u, err := p.caller()
 	if err != nil {
 		return err
 	}
-	u := p.User
 	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return err
 	}
@@ -245,36 +244,36 @@ func (s *Service) checkSecondFactor(ctx context.Context, u User, totpCode, backu
 	return nil
 }
 
-// DisableTotp turns 2FA off after checking the password, removing the secret and every
+// DisableTOTP turns 2FA off after checking the password, removing the secret and every
 // backup code (also a pending setup). Errors: ErrUnauthenticated, ErrInvalidPassword,
 // ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
-func (s *Service) DisableTotp(ctx context.Context, token, password string) error {
-	p, err := s.Authenticate(ctx, token)
+func (s *Service) DisableTOTP(ctx context.Context, p Principal, password string) error {
+	u, err := p.caller()
 	if err != nil {
 		return err
 	}
-	if err := s.allowWrite(ctx, p.User.ID); err != nil {
+	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := s.checkPassword(ctx, p.User, password); err != nil {
+	if err := s.checkPassword(ctx, u, password); err != nil {
 		return err
 	}
-	if !p.User.TOTPEnabled && p.User.TOTPPendingSecret == "" {
+	if !u.TOTPEnabled && u.TOTPPendingSecret == "" {
 		return ErrTOTPNotEnabled
 	}
-	return s.store.DisableTOTP(ctx, p.User.ID, s.now())
+	return s.store.DisableTOTP(ctx, u.ID, s.now())
 }
 
-// GetTotpStatus reports whether 2FA is on and how many backup codes are left.
+// TOTPStatus reports whether 2FA is on and how many backup codes are left.
 // Errors: ErrUnauthenticated.
-func (s *Service) GetTotpStatus(ctx context.Context, token string) (TOTPStatus, error) {
-	p, err := s.Authenticate(ctx, token)
+func (s *Service) TOTPStatus(ctx context.Context, p Principal) (TOTPStatus, error) {
+	u, err := p.caller()
 	if err != nil {
 		return TOTPStatus{}, err
 	}
-	st := TOTPStatus{Enabled: p.User.TOTPEnabled, Pending: !p.User.TOTPEnabled && p.User.TOTPPendingSecret != ""}
+	st := TOTPStatus{Enabled: u.TOTPEnabled, Pending: !u.TOTPEnabled && u.TOTPPendingSecret != ""}
 	if st.Enabled {
-		if st.BackupCodesRemaining, err = s.store.CountBackupCodes(ctx, p.User.ID); err != nil {
+		if st.BackupCodesRemaining, err = s.store.CountBackupCodes(ctx, u.ID); err != nil {
 			return TOTPStatus{}, err
 		}
 	}
@@ -284,58 +283,38 @@ func (s *Service) GetTotpStatus(ctx context.Context, token string) (TOTPStatus, 
 // RegenerateBackupCodes replaces every backup code with 10 new ones after checking the
 // password; the old codes stop working at once. Errors: ErrUnauthenticated,
 // ErrInvalidPassword, ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
-func (s *Service) RegenerateBackupCodes(ctx context.Context, token, password string) ([]string, error) {
-	p, err := s.Authenticate(ctx, token)
+func (s *Service) RegenerateBackupCodes(ctx context.Context, p Principal, password string) ([]string, error) {
+	u, err := p.caller()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allowWrite(ctx, p.User.ID); err != nil {
+	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(ctx, p.User, password); err != nil {
+	if err := s.checkPassword(ctx, u, password); err != nil {
 		return nil, err
 	}
-	if !p.User.TOTPEnabled {
+	if !u.TOTPEnabled {
 		return nil, ErrTOTPNotEnabled
 	}
-	codes, hashes, err := s.newBackupCodes(p.User.ID)
+	codes, hashes, err := s.newBackupCodes(u.ID)
 	if err != nil {
 		return nil, err
 	}
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// Serialized per user: two regenerations at once must leave one set, not both; and
 		// 2FA must still be on (a disable may have committed during the password check).
-		cur, err := s.store.LockUser(ctx, p.User.ID)
+		cur, err := s.store.LockUser(ctx, u.ID)
 		if err != nil {
 			return err
 		}
 		if !cur.TOTPEnabled {
 			return ErrTOTPNotEnabled
 		}
-		return s.store.ReplaceBackupCodes(ctx, p.User.ID, hashes, s.now())
+		return s.store.ReplaceBackupCodes(ctx, u.ID, hashes, s.now())
 	})
 	if err != nil {
 		return nil, err
 	}
 	return codes, nil
-}
-
-// checkPassword verifies the password of an already authenticated user, under the same
-// per-IP budget and brute-force policy as login.
-func (s *Service) checkPassword(ctx context.Context, u User, password string) error {
-	if err := s.allow(ctx); err != nil {
-		return err
-	}
-	if password == "" {
-		return invalid("Password is required")
-	}
-	at, err := s.reserve(ctx, u.Email, false)
-	if err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
-	if err == nil && !ok {
-		err = ErrInvalidPassword
-	}
-	return s.settle(ctx, at, err)
 }

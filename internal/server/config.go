@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"panguard.ai/auth/internal/auth"
 )
 
-// config is the service configuration, read from PANGUARD_* environment variables.
-type config struct {
+// Config is the service configuration, read from PANGUARD_* environment variables.
+type Config struct {
 	Addr        string `env:"PANGUARD_ADDR" envDefault:":3000"`
 	DatabaseURL string `env:"PANGUARD_DATABASE_URL"`
 	JWTSecret   string `env:"PANGUARD_JWT_SECRET"`
@@ -61,13 +61,14 @@ type config struct {
 
 // hsts reports whether responses should carry Strict-Transport-Security: when this process
 // terminates TLS, or when its public URL is https (TLS terminated by a proxy).
-func (c config) hsts() bool {
+func (c Config) hsts() bool {
 	return c.TLSCertFile != "" || strings.HasPrefix(c.PublicURL, "https://")
 }
 
-// loadConfig reads the configuration from environ (os.Environ's form) and checks it.
-func loadConfig(environ map[string]string) (config, error) {
-	var c config
+// LoadConfig reads the configuration from environ (os.Environ's form) and checks it. It
+// returns an error naming the variable that is malformed or out of range.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}

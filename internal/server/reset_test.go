@@ -1,105 +1,29 @@
-package main
+package server
 
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	netmail "net/mail"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	smtpmock "github.com/mocktools/go-smtp-mock/v2"
+	"panguard.ai/auth/internal/mailtest"
 
 	"panguard.ai/auth/internal/storetest"
 	"panguard.ai/auth/sdk/rest"
 )
 
-// startSMTP runs a real SMTP server for the test and returns it with its URL.
-func startSMTP(t *testing.T) (*smtpmock.Server, string) {
-	t.Helper()
-	s := smtpmock.New(smtpmock.ConfigurationAttr{MultipleMessageReceiving: true, HostAddress: "127.0.0.1"})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop() })
-	return s, fmt.Sprintf("smtp://127.0.0.1:%d", s.PortNumber())
-}
-
-// received is a delivered email, decoded.
-type received struct {
-	To, Subject, Text, HTML string
-}
-
-// decodeMail parses a raw RFC 5322 message with a multipart/alternative body.
-func decodeMail(t *testing.T, raw string) received {
-	t.Helper()
-	m, err := netmail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not an RFC 5322 message: %v\n%s", err, raw)
-	}
-	dec := new(mime.WordDecoder)
-	subject, _ := dec.DecodeHeader(m.Header.Get("Subject"))
-	r := received{To: m.Header.Get("To"), Subject: subject}
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("content type %q (%v): want multipart/alternative", m.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body io.Reader = p
-		switch strings.ToLower(p.Header.Get("Content-Transfer-Encoding")) {
-		case "quoted-printable":
-			body = quotedprintable.NewReader(p)
-		case "base64":
-			body = base64.NewDecoder(base64.StdEncoding, p)
-		}
-		b, _ := io.ReadAll(body)
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		switch ct {
-		case "text/plain":
-			r.Text = string(b)
-		case "text/html":
-			r.HTML = string(b)
-		}
-	}
-	return r
-}
-
-func waitMail(t *testing.T, s *smtpmock.Server, n int) []received {
-	t.Helper()
-	msgs, err := s.WaitForMessagesAndPurge(n, 10*time.Second)
-	if err != nil {
-		t.Fatalf("waiting for %d emails: %v", n, err)
-	}
-	out := make([]received, len(msgs))
-	for i, m := range msgs {
-		out[i] = decodeMail(t, m.MsgRequest())
-	}
-	return out
-}
-
 // startWithMail runs the service with its outbox sender, delivering to smtpURL.
-func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *app) {
+func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *Server) {
 	t.Helper()
 	cfg := testConfig(dbURL)
 	cfg.SMTPURL = smtpURL
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +38,7 @@ var resetTokenRE = regexp.MustCompile(`rst_[0-9a-f]{64}`)
 
 func TestPasswordResetByEmail(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dbURL string) {
-		smtp, smtpURL := startSMTP(t)
+		smtp, smtpURL := mailtest.StartSMTP(t)
 		base, _ := startWithMail(t, dbURL, smtpURL)
 		c := sdkClient(t, base)
 		ctx := context.Background()
@@ -129,7 +53,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if known.JSON200.Data.Message != "If an account with that email exists, a reset link has been sent." {
 			t.Fatalf("message: %s", known.Body)
 		}
-		msgs := waitMail(t, smtp, 1)
+		msgs := mailtest.Wait(t, smtp, 1)
 		time.Sleep(300 * time.Millisecond) // would a second (wrong) email arrive?
 		if extra := smtp.Messages(); len(extra) != 0 {
 			t.Fatalf("%d extra emails (one for the unknown address?)", len(extra))
@@ -176,9 +100,9 @@ func TestQueuedEmailSurvivesACrash(t *testing.T) {
 		}
 		first.Close()
 		// A new process on the same database delivers what was acknowledged.
-		smtp, smtpURL := startSMTP(t)
+		smtp, smtpURL := mailtest.StartSMTP(t)
 		startWithMail(t, dbURL, smtpURL)
-		msgs := waitMail(t, smtp, 1)
+		msgs := mailtest.Wait(t, smtp, 1)
 		if !resetTokenRE.MatchString(msgs[0].Text) {
 			t.Fatalf("delivered mail has no token: %q", msgs[0].Text)
 		}
@@ -187,7 +111,7 @@ func TestQueuedEmailSurvivesACrash(t *testing.T) {
 
 func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
-	smtp, smtpURL := startSMTP(t)
+	smtp, smtpURL := mailtest.StartSMTP(t)
 	// Queue the work with no sender running, then start two replicas' senders at once.
 	first, _ := startServer(t, dbURL)
 	c := sdkClient(t, first.URL)
@@ -204,10 +128,10 @@ func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 		go func() { defer wg.Done(); startWithMail(t, dbURL, smtpURL) }()
 	}
 	wg.Wait()
-	msgs := waitMail(t, smtp, n)
+	msgs := mailtest.Wait(t, smtp, n)
 	time.Sleep(2 * time.Second) // time for any duplicate to show up
 	seen := map[string]int{}
-	for _, m := range append(msgs, decodeAll(t, smtp.Messages())...) {
+	for _, m := range append(msgs, mailtest.DecodeAll(t, smtp.Messages())...) {
 		seen[m.To]++
 	}
 	if len(seen) != n {
@@ -218,12 +142,4 @@ func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 			t.Fatalf("%s got %d emails", to, k)
 		}
 	}
-}
-
-func decodeAll(t *testing.T, ms []smtpmock.Message) []received {
-	out := make([]received, len(ms))
-	for i, m := range ms {
-		out[i] = decodeMail(t, m.MsgRequest())
-	}
-	return out
 }

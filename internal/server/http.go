@@ -1,8 +1,7 @@
-package main
+package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -126,8 +125,6 @@ func routeFallbacks(mux *http.ServeMux, routes map[string][]string) {
 	})
 }
 
-type bearerKey struct{}
-
 // bearerToken extracts the token of an "Authorization: Bearer …" header ("" when absent).
 func bearerToken(h http.Header) string {
 	v := h.Get("Authorization")
@@ -136,15 +133,6 @@ func bearerToken(h http.Header) string {
 		return strings.TrimSpace(v[len(p):])
 	}
 	return ""
-}
-
-func withBearer(ctx context.Context, token string) context.Context {
-	return context.WithValue(ctx, bearerKey{}, token)
-}
-
-func bearerFrom(ctx context.Context) string {
-	s, _ := ctx.Value(bearerKey{}).(string)
-	return s
 }
 
 // recoverPanics turns a panic into a 500 envelope and a log line, never a dropped connection.

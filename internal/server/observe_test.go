@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"panguard.ai/auth/internal/mailtest"
 
 	"panguard.ai/auth/internal/oathtest"
 	"panguard.ai/auth/internal/storetest"
@@ -36,12 +38,12 @@ func (s *syncBuffer) String() string {
 }
 
 func TestNoSecretInLogsOrMetrics(t *testing.T) {
-	smtp, smtpURL := startSMTP(t)
+	smtp, smtpURL := mailtest.StartSMTP(t)
 	logs := &syncBuffer{}
 	cfg := testConfig(storetest.SQLiteURL(t))
 	cfg.SMTPURL, cfg.LogLevel = smtpURL, "debug"
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(context.Background(), cfg, log)
+	a, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 	if _, err := c.ForgotPassword(ctx, email); err != nil {
 		t.Fatal(err)
 	}
-	msgs := waitMail(t, smtp, 2)
+	msgs := mailtest.Wait(t, smtp, 2)
 	var resetTokens []string
 	for _, m := range msgs {
 		resetTokens = append(resetTokens, resetTokenRE.FindString(m.Text))

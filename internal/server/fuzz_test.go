@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ var fuzzBodies = []string{
 // 5xx, hang or panic, and every REST answer is a JSON envelope.
 func FuzzHTTP(f *testing.F) {
 	cfg := testConfig(storetest.SQLiteURL(f))
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		f.Fatal(err)
 	}

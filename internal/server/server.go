@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"panguard.ai/auth/internal/server/restapi"
 
 	"go.yaml.in/yaml/v3"
 
@@ -39,11 +41,15 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	restHandler(d.auth, mux, func(w http.ResponseWriter, r *http.Request, err error) {
+	secured, err := securedOperations()
+	if err != nil {
+		return nil, err
+	}
+	restHandler(d.auth, mux, secured, func(w http.ResponseWriter, r *http.Request, err error) {
 		op, _ := operationOf(ops, r)
 		writeError(w, r, d.log, d.metrics, op, err)
 	})
-	connectHandlers(d.auth, mux, d.log, d.metrics, d.corsOrigins)
+	connectHandlers(d.auth, mux, secured, d.log, d.metrics, d.corsOrigins)
 	if err := specHandlers(mux); err != nil {
 		return nil, err
 	}
@@ -72,7 +78,7 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 // operationRoutes maps "METHOD /path" of each REST operation, and each RPC name, to the
 // operation's name (as the RPC spells it).
 func operationRoutes() (map[string]string, error) {
-	spec, err := GetSwagger()
+	spec, err := restapi.GetSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +105,7 @@ func withClientIP(ips clientIPs, next http.Handler) http.Handler {
 // Swagger UI, Prism or client generators can point at a running instance.
 func specHandlers(mux *http.ServeMux) error {
 	var doc any
-	if err := yaml.Unmarshal(openapiYAML, &doc); err != nil {
+	if err := yaml.Unmarshal(restapi.SpecYAML, &doc); err != nil {
 		return err
 	}
 	asJSON, err := json.MarshalIndent(doc, "", "  ")
@@ -113,14 +119,14 @@ func specHandlers(mux *http.ServeMux) error {
 			w.Write(body)
 		}
 	}
-	mux.Handle("GET /api/openapi.yaml", serve(openapiYAML, "application/yaml"))
+	mux.Handle("GET /api/openapi.yaml", serve(restapi.SpecYAML, "application/yaml"))
 	mux.Handle("GET /api/openapi.json", serve(asJSON, "application/json"))
 	return nil
 }
 
 // specRoutes lists each path of openapi.yaml with its methods, for the 405 answers.
 func specRoutes() (map[string][]string, error) {
-	spec, err := GetSwagger()
+	spec, err := restapi.GetSpec()
 	if err != nil {
 		return nil, err
 	}

@@ -5,26 +5,19 @@ import (
 	"time"
 )
 
-func affected(res interface{ RowsAffected() (int64, error) }, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-// SetPendingTOTP implements auth.Store.
+// SetPendingTOTP implements auth.SecondFactors.
 func (s *Store) SetPendingTOTP(ctx context.Context, userID, sealed string, at time.Time) (bool, error) {
-	return affected(s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+	res, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
 		Set("totp_pending_secret = ?", sealed).Set("updated_at = ?", ms(at)).
 		Where("id = ?", userID).Where("totp_enabled = ?", false).
-		Exec(ctx))
+		Exec(ctx)
+	return affected("set pending totp", res, err)
 }
 
-// EnableTOTP implements auth.Store as one conditional UPDATE, so concurrent verifies and
-// replays on any replica are decided by the database.
+// EnableTOTP implements auth.SecondFactors as one conditional UPDATE, so concurrent verifies
+// and replays on any replica are decided by the database.
 func (s *Store) EnableTOTP(ctx context.Context, userID, sealedPending string, step int64, at time.Time) (bool, error) {
-	return affected(s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+	res, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
 		Set("totp_enabled = ?", true).
 		Set("totp_secret = totp_pending_secret").
 		Set("totp_pending_secret = NULL").
@@ -34,36 +27,38 @@ func (s *Store) EnableTOTP(ctx context.Context, userID, sealedPending string, st
 		Where("totp_enabled = ?", false).
 		Where("totp_pending_secret = ?", sealedPending).
 		Where("totp_last_step < ?", step).
-		Exec(ctx))
+		Exec(ctx)
+	return affected("enable totp", res, err)
 }
 
-// AdvanceTOTPStep implements auth.Store as a compare-and-set on the last used step.
+// AdvanceTOTPStep implements auth.SecondFactors as a compare-and-set on the last used step.
 func (s *Store) AdvanceTOTPStep(ctx context.Context, userID string, step int64) (bool, error) {
-	return affected(s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
+	res, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
 		Set("totp_last_step = ?", step).
 		Where("id = ?", userID).Where("totp_enabled = ?", true).Where("totp_last_step < ?", step).
-		Exec(ctx))
+		Exec(ctx)
+	return affected("advance totp step", res, err)
 }
 
-// DisableTOTP implements auth.Store.
+// DisableTOTP implements auth.SecondFactors.
 func (s *Store) DisableTOTP(ctx context.Context, userID string, at time.Time) error {
 	return s.RunInTx(ctx, func(ctx context.Context) error {
 		if _, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
 			Set("totp_enabled = ?", false).Set("totp_secret = NULL").Set("totp_pending_secret = NULL").
 			Set("updated_at = ?", ms(at)).
 			Where("id = ?", userID).Exec(ctx); err != nil {
-			return err
+			return wrap("disable totp", err)
 		}
 		_, err := s.idb(ctx).NewDelete().Model((*backupCodeRow)(nil)).Where("user_id = ?", userID).Exec(ctx)
-		return err
+		return wrap("disable totp: backup codes", err)
 	})
 }
 
-// ReplaceBackupCodes implements auth.Store.
+// ReplaceBackupCodes implements auth.SecondFactors.
 func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, at time.Time) error {
 	return s.RunInTx(ctx, func(ctx context.Context) error {
 		if _, err := s.idb(ctx).NewDelete().Model((*backupCodeRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
-			return err
+			return wrap("replace backup codes", err)
 		}
 		rows := make([]backupCodeRow, len(hashes))
 		for i, h := range hashes {
@@ -73,22 +68,23 @@ func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []
 			return nil
 		}
 		_, err := s.idb(ctx).NewInsert().Model(&rows).Exec(ctx)
-		return err
+		return wrap("replace backup codes", err)
 	})
 }
 
-// ConsumeBackupCode implements auth.Store: the conditional UPDATE lets exactly one of any
-// number of concurrent uses win.
+// ConsumeBackupCode implements auth.SecondFactors: the conditional UPDATE lets exactly one of
+// any number of concurrent uses win.
 func (s *Store) ConsumeBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error) {
-	return affected(s.idb(ctx).NewUpdate().Model((*backupCodeRow)(nil)).
+	res, err := s.idb(ctx).NewUpdate().Model((*backupCodeRow)(nil)).
 		Set("used_at = ?", ms(at)).
 		Where("user_id = ?", userID).Where("code_hash = ?", hash).Where("used_at IS NULL").
-		Exec(ctx))
+		Exec(ctx)
+	return affected("consume backup code", res, err)
 }
 
-// CountBackupCodes implements auth.Store, counting unused codes.
+// CountBackupCodes implements auth.SecondFactors, counting unused codes.
 func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error) {
 	n, err := s.idb(ctx).NewSelect().Model((*backupCodeRow)(nil)).
 		Where("user_id = ?", userID).Where("used_at IS NULL").Count(ctx)
-	return int(n), err
+	return int(n), wrap("count backup codes", err)
 }

@@ -1,0 +1,171 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// LoginInput is a login attempt. TOTPCode and BackupCode are nil when not sent.
+type LoginInput struct {
+	Email, Password      string
+	TOTPCode, BackupCode *string
+}
+
+// LoginResult is the outcome of Login. When TOTPRequired is set the password was right but a
+// second factor must be sent; nothing else is set and no session exists.
+type LoginResult struct {
+	TOTPRequired bool
+	User         Profile
+	Token        string
+	ExpiresAt    time.Time
+}
+
+// Login checks the credentials and opens a new session. Unknown email and wrong password
+// give the same ErrInvalidCredentials after the same work. With 2FA on, a TOTP or backup code
+// is required (without one the result is TOTPRequired) and consumed in the same transaction
+// that opens the session. A stored hash with outdated parameters is replaced.
+// Repeated failures make the client wait (see the brute-force policy in throttle.go).
+// Errors: ErrInvalidCredentials, ErrInvalidTOTP, CodeValidation, CodeRateLimited, ErrBusy.
+func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	if err := s.allow(ctx); err != nil {
+		return LoginResult{}, err
+	}
+	email := NormalizeEmail(in.Email)
+	if email == "" || in.Password == "" {
+		return LoginResult{}, invalid("Email and password are required")
+	}
+	if err := validateEmail(email); err != nil {
+		// Syntax only, so it tells nothing about accounts; and nothing malformed (NUL bytes,
+		// invalid UTF-8) travels on to the database.
+		return LoginResult{}, err
+	}
+	if in.TOTPCode != nil && in.BackupCode != nil {
+		return LoginResult{}, invalid("Send either totpCode or backupCode, not both")
+	}
+	at, err := s.reserve(ctx, email, in.TOTPCode != nil || in.BackupCode != nil)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	res, err := s.login(ctx, email, in)
+	if err != nil || res.TOTPRequired {
+		// A wrong password or code stays counted; a TOTPRequired answer (the password was
+		// right) or a check that never ran gives the attempt back.
+		if err := s.settle(ctx, at, err); err != nil {
+			return LoginResult{}, err
+		}
+		return res, nil
+	}
+	if err := s.succeeded(ctx, at); err != nil {
+		return LoginResult{}, err
+	}
+	// This client has proved it holds the credentials: account-wide locks spare it from now on.
+	now := s.now()
+	if err := s.store.MarkKnown(ctx, knownKey(ctx, email), now, now.Add(knownFor)); err != nil {
+		return LoginResult{}, err
+	}
+	return res, nil
+}
+
+// login checks the credentials of a reserved attempt and opens the session.
+func (s *Service) login(ctx context.Context, email string, in LoginInput) (LoginResult, error) {
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNoRecord) {
+		if _, _, err := s.hasher.Verify(ctx, in.Password, s.dummyHash); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if !ok {
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
+		return LoginResult{TOTPRequired: true}, nil
+	}
+	newHash := ""
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return LoginResult{}, err
+		}
+	}
+	now := s.now()
+	var res LoginResult
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// The password was checked outside this transaction. Lock the row and make sure it
+		// is still the one checked: a reset (or 2FA change) committed meanwhile must win, or
+		// this login would open a session after the reset revoked them all.
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash || cur.TOTPEnabled != u.TOTPEnabled {
+			return ErrInvalidCredentials
+		}
+		if newHash != "" {
+			if err := s.store.UpdatePasswordHash(ctx, u.ID, newHash, now); err != nil {
+				return err
+			}
+			u.PasswordHash, u.UpdatedAt = newHash, now
+		}
+		if cur.TOTPEnabled {
+			// The locked row, so a secret rotated since the password check is the one used.
+			if err := s.checkSecondFactor(ctx, cur, in.TOTPCode, in.BackupCode, now); err != nil {
+				return err
+			}
+		}
+		sess, tok, err := s.newSession(ctx, u.ID, now)
+		if err != nil {
+			return err
+		}
+		res = LoginResult{User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
+		return nil
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return res, nil
+}
+
+// Authenticate resolves a bearer token to its live session and user with one store read; it
+// is the only way to get the Principal that authenticated operations take. Transports call it
+// once per request, at the edge.
+// Errors: ErrUnauthenticated for a missing, malformed, forged, expired or revoked token.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	c, err := s.tokens.parse(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	u, err := s.store.ActiveSessionUser(ctx, c.SessionID, s.now())
+	if errors.Is(err, ErrNoRecord) || (err == nil && u.ID != c.Subject) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{UserID: u.ID, SessionID: c.SessionID, Role: RoleUser, user: u}, nil
+}
+
+// Logout revokes the caller's session; the user's other sessions are untouched.
+// Errors: ErrUnauthenticated.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	if _, err := p.caller(); err != nil {
+		return err
+	}
+	revoked, err := s.store.RevokeSession(ctx, p.SessionID, s.now())
+	if err != nil {
+		return err
+	}
+	if !revoked {
+		// Lost a race with another logout of the same token: it is dead either way, but this
+		// caller presented a token that is no longer valid.
+		return ErrUnauthenticated
+	}
+	return nil
+}

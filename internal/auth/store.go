@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the domain needs, composed of one small interface per aggregate.
+// Implementations wrap every error with the operation that failed, return an error matching
+// ErrNoRecord (errors.Is) for missing rows, and run fn of RunInTx atomically: every Store call
+// made with the ctx passed to fn joins that transaction.
+type Store interface {
+	RunInTx(ctx context.Context, fn func(ctx context.Context) error) error
+	Users
+	Sessions
+	SecondFactors
+	OneTimeTokens
+	Throttles
+	Outbox
+}
+
+// Users keeps accounts.
+type Users interface {
+	// CreateUser inserts u unless its email is taken, reporting whether it inserted.
+	CreateUser(ctx context.Context, u User) (created bool, err error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// LockUser returns a user and, inside a transaction, locks its row until the end of the
+	// transaction, so work that reads then writes a user's state is serialized per user.
+	LockUser(ctx context.Context, id string) (User, error)
+	UpdatePasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+	// ClaimDuplicateNotice records now as the user's last registration-attempt notice unless
+	// one was recorded less than interval ago, reporting whether it did.
+	ClaimDuplicateNotice(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error)
+	// MarkEmailVerified records that the user proved their address at at, unless already
+	// recorded, reporting whether it changed anything.
+	MarkEmailVerified(ctx context.Context, userID string, at time.Time) (bool, error)
+}
+
+// Sessions keeps server-side sessions, which tokens name.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	// ActiveSessionUser returns the user of a session that is neither revoked nor expired at now.
+	ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (User, error)
+	// RevokeSession revokes one session, reporting whether it was active.
+	RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error)
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+}
+
+// SecondFactors keeps TOTP secrets and backup codes.
+type SecondFactors interface {
+	// SetPendingTOTP stores a new pending secret unless 2FA is enabled, reporting whether it did.
+	SetPendingTOTP(ctx context.Context, userID, sealedSecret string, at time.Time) (bool, error)
+	// EnableTOTP promotes the pending secret to the active one and records step, only if the
+	// pending secret is still sealedPending and step is after the last used one.
+	EnableTOTP(ctx context.Context, userID, sealedPending string, step int64, at time.Time) (bool, error)
+	// AdvanceTOTPStep records step as used if it is after the last used one (compare-and-set).
+	AdvanceTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// DisableTOTP removes both secrets and every backup code.
+	DisableTOTP(ctx context.Context, userID string, at time.Time) error
+	// ReplaceBackupCodes deletes the user's backup codes and stores the given hashes.
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// ConsumeBackupCode marks an unused code as used, reporting whether it was unused.
+	ConsumeBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error)
+	CountBackupCodes(ctx context.Context, userID string) (int, error)
+}
+
+// OneTimeTokens keeps the single-use tokens sent by email (password reset now; email
+// verification and email change use the same table and code path), only as hashes.
+type OneTimeTokens interface {
+	// CreateToken voids the user's unused tokens of t's purpose and stores t.
+	CreateToken(ctx context.Context, t OneTimeToken) error
+	// TokenUser returns the user id of the token with this purpose and hash, without locking
+	// or checking it, or ErrNoRecord.
+	TokenUser(ctx context.Context, purpose Purpose, hash string) (string, error)
+	// ConsumeToken marks the token with this purpose and hash used if it is unused and
+	// unexpired at now, returning it, or ErrNoRecord.
+	ConsumeToken(ctx context.Context, purpose Purpose, hash string, now time.Time) (OneTimeToken, error)
+	// VoidTokens deletes the user's unused tokens of the given purposes (every purpose when
+	// none is given).
+	VoidTokens(ctx context.Context, userID string, purposes ...Purpose) error
+}
+
+// Throttles keeps request budgets and brute-force counters, shared by every replica.
+type Throttles interface {
+	// TakeToken spends one request of key's budget: one request per emission on average,
+	// bursts up to window/emission. It reports whether it was allowed and, if not, when to retry.
+	TakeToken(ctx context.Context, key string, now time.Time, emission, window time.Duration) (bool, time.Duration, error)
+	// Throttles returns the failure state of the keys that have one.
+	Throttles(ctx context.Context, keys ...string) (map[string]Throttle, error)
+	// Reserve counts one attempt against b at now, atomically and only if b lets it through
+	// (see Budget). It reports whether it did, and the key's state: after the attempt when
+	// it did, as it stands when it did not. Inside a transaction the key stays locked to
+	// others until the transaction ends.
+	Reserve(ctx context.Context, b Budget, now time.Time) (Reservation, bool, Throttle, error)
+	// Release gives a reservation back: one attempt less, and the lock it set lifted.
+	Release(ctx context.Context, r Reservation) error
+	// ClearFailures forgets the failures of the keys, and of every key starting with one of
+	// the prefixes.
+	ClearFailures(ctx context.Context, keys []string, prefixes []string) error
+	// MarkKnown records key (a client that logged in to an account) as known until until.
+	MarkKnown(ctx context.Context, key string, now, until time.Time) error
+}
+
+// Outbox queues background work in the transaction that decides it.
+type Outbox interface {
+	// Enqueue writes an outbox entry (inside ctx's transaction, if any).
+	Enqueue(ctx context.Context, e OutboxEntry) error
+}
