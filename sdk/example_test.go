@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
+	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"panguard.ai/auth/internal/oathtest"
+	"panguard.ai/auth/internal/servertest"
 	"panguard.ai/auth/sdk"
 )
 
-// serverURL is a real Panguard Auth server the examples talk to, started by TestMain.
+// serverURL is a real Panguard Auth server (in-process, on an httptest server) the examples
+// talk to, started by TestMain.
 var serverURL string
 
 func TestMain(m *testing.M) {
@@ -29,31 +29,12 @@ func runWithServer(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "panguard-auth")
-	if out, err := exec.Command("go", "build", "-o", bin, "../service").CombinedOutput(); err != nil {
-		panic(fmt.Sprintf("go build: %v\n%s", err, out))
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := servertest.Start(servertest.Config("sqlite://"+filepath.Join(dir, "auth.db")), slog.New(slog.DiscardHandler))
 	if err != nil {
 		panic(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PANGUARD_ADDR=" + addr, "PANGUARD_LOG_LEVEL=error",
-		"PANGUARD_DATABASE_URL=sqlite://" + filepath.Join(dir, "auth.db"), "PANGUARD_RATE_LIMIT=0"}
-	if err := cmd.Start(); err != nil {
-		panic(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	serverURL = "http://" + addr
-	for range 200 {
-		if res, err := http.Get(serverURL + "/readyz"); err == nil {
-			res.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	defer srv.Close()
+	serverURL = srv.URL
 	return m.Run()
 }
 

@@ -1,8 +1,8 @@
 package main
 
-// These tests drive run(...) in-process against a live Panguard Auth server: the service is
-// built once with `go build`, started on a free loopback port with a fresh SQLite file, and
-// its JSON log is captured to pick reset links out of the emails it prints.
+// These tests drive run(...) in-process against a live Panguard Auth server: the whole service
+// runs in this process too (internal/servertest) on an httptest server over a fresh SQLite
+// file, and its JSON log is captured to pick reset links out of the emails it prints.
 
 import (
 	"bufio"
@@ -10,12 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,6 +25,7 @@ import (
 	"time"
 
 	"panguard.ai/auth/internal/oathtest"
+	"panguard.ai/auth/internal/servertest"
 	"panguard.ai/auth/sdk"
 )
 
@@ -65,13 +64,9 @@ var server struct {
 	err  error
 	url  string
 	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv  *servertest.Server
 	logs syncBuffer
 }
-
-// prepareServer adjusts the service's command before it starts (see server_linux_test.go).
-var prepareServer = func(*exec.Cmd) {}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -100,94 +95,27 @@ func freePort() (int, error) {
 	return port, ln.Close()
 }
 
+// startServer runs the whole service in-process (on an httptest server) over a fresh SQLite
+// file, logging as the real binary does, so the reset emails can be read from the log.
 func startServer() error {
 	dir, err := os.MkdirTemp("", "panguard-cli-test-")
 	if err != nil {
 		return err
 	}
 	server.dir = dir
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	cfg := servertest.Config("sqlite://" + filepath.Join(dir, "auth.db"))
+	cfg.PublicURL = publicURL
+	srv, err := servertest.Start(cfg, slog.New(slog.NewJSONHandler(&server.logs, nil)))
 	if err != nil {
-		return err
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("the go command is needed to build the service: %w", err)
-	}
-	bin := filepath.Join(dir, "panguard-auth")
-	build := exec.Command(goBin, "build", "-o", bin, "panguard.ai/auth/service")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build of the service: %v\n%s", err, out)
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	server.url = "http://" + addr
-
-	// Inherit nothing PANGUARD_* from the caller's shell (an SMTP URL would hide the emails).
-	var environ []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PANGUARD_") {
-			environ = append(environ, kv)
-		}
-	}
-	environ = append(environ,
-		"PANGUARD_ADDR="+addr,
-		"PANGUARD_DATABASE_URL=sqlite://"+filepath.Join(dir, "auth.db"),
-		"PANGUARD_LOG_LEVEL=info",
-		"PANGUARD_PUBLIC_URL="+publicURL,
-		"PANGUARD_HASH_MEMORY_KIB=19456",
-		// These tests send far more than 20 requests a minute from one address.
-		"PANGUARD_RATE_LIMIT=0",
-	)
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = environ
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &server.logs
-	prepareServer(cmd)
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the service: %w", err)
 	}
-	server.cmd = cmd
-	server.done = make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(server.done)
-	}()
-
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-server.done:
-			return fmt.Errorf("the service exited at start:\n%s", server.logs.String())
-		default:
-		}
-		if resp, err := client.Get(server.url + "/api/auth/me"); err == nil {
-			var env struct {
-				OK   bool   `json:"ok"`
-				Code string `json:"code"`
-			}
-			derr := json.NewDecoder(resp.Body).Decode(&env)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized && derr == nil && env.Code == "unauthenticated" {
-				return nil
-			}
-			return fmt.Errorf("GET /api/auth/me without a token: status %d, decode error %v, code %q", resp.StatusCode, derr, env.Code)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("the service did not accept connections on %s within 60s:\n%s", addr, server.logs.String())
+	server.srv, server.url = srv, srv.URL
+	return nil
 }
 
 func stopServer() {
-	if server.cmd != nil && server.cmd.Process != nil {
-		server.cmd.Process.Kill()
-		<-server.done
+	if server.srv != nil {
+		server.srv.Close()
 	}
 	if server.dir != "" {
 		os.RemoveAll(server.dir)

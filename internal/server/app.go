@@ -46,9 +46,9 @@ func newTransport(cfg Config, log *slog.Logger) (mail.Transport, error) {
 	return mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, helo)
 }
 
-// runBackground runs the outbox sender and the janitor until ctx ends; the returned channel
+// RunBackground runs the outbox sender and the janitor until ctx ends; the returned channel
 // closes when both have stopped.
-func (a *Server) runBackground(ctx context.Context) <-chan struct{} {
+func (a *Server) RunBackground(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -204,7 +204,7 @@ func (a *Server) Close() error { return a.store.Close() }
 func (a *Server) ListenAndServe(ctx context.Context, ready chan<- string) error {
 	cfg, log := a.cfg, a.log
 	bgctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := a.runBackground(bgctx)
+	bgDone := a.RunBackground(bgctx)
 	defer func() { stopBackground(); <-bgDone }()
 
 	srv := &http.Server{

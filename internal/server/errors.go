@@ -31,6 +31,8 @@ var errorTable = map[auth.Kind]errorMapping{
 	auth.KindRateLimited:     {http.StatusTooManyRequests, connect.CodeResourceExhausted},
 	auth.KindUnavailable:     {http.StatusServiceUnavailable, connect.CodeUnavailable},
 	auth.KindInternal:        {http.StatusInternalServerError, connect.CodeInternal},
+	auth.KindNotFound:        {http.StatusNotFound, connect.CodeNotFound},
+	auth.KindForbidden:       {http.StatusForbidden, connect.CodePermissionDenied},
 }
 
 // errUnavailable answers requests while the database cannot be reached.

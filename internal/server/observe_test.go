@@ -48,7 +48,7 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := a.runBackground(ctx)
+	done := a.RunBackground(ctx)
 	t.Cleanup(func() { cancel(); <-done; a.store.Close() })
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)

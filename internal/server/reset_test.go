@@ -28,7 +28,7 @@ func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *Server) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := a.runBackground(ctx)
+	done := a.RunBackground(ctx)
 	srv := startHTTP(t, a)
 	t.Cleanup(func() { cancel(); <-done; a.store.Close() })
 	return srv, a
