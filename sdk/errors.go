@@ -51,7 +51,18 @@ var (
 	ErrRateLimited        = &Error{Reason: "rate_limited"}
 	ErrUnavailable        = &Error{Reason: "unavailable"}
 	ErrInternal           = &Error{Reason: "internal"}
+	ErrNotFound           = &Error{Reason: "not_found"}
+	ErrForbidden          = &Error{Reason: "forbidden"}
+	ErrConflict           = &Error{Reason: "conflict"}
 )
+
+// sentinels lists every sentinel, so a test can check that each reason the service answers
+// with has one.
+var sentinels = []*Error{
+	ErrValidation, ErrInvalidJSON, ErrInvalidCredentials, ErrTOTPRequired, ErrInvalidTOTPCode,
+	ErrUnauthenticated, ErrInvalidResetToken, ErrInvalidPassword, ErrAlreadyEnabled, ErrTOTPNotSetUp,
+	ErrTOTPNotEnabled, ErrRateLimited, ErrUnavailable, ErrInternal, ErrNotFound, ErrForbidden, ErrConflict,
+}
 
 // codeForStatus mirrors the service's error table.
 func codeForStatus(status int) connect.Code {
@@ -60,6 +71,8 @@ func codeForStatus(status int) connect.Code {
 		return connect.CodeInvalidArgument
 	case http.StatusUnauthorized:
 		return connect.CodeUnauthenticated
+	case http.StatusForbidden:
+		return connect.CodePermissionDenied
 	case http.StatusNotFound:
 		return connect.CodeNotFound
 	case http.StatusMethodNotAllowed:

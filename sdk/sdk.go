@@ -90,12 +90,19 @@ type User struct {
 	Name        string
 	Tier        string // effective tier: community, solo, pro, business or enterprise
 	TOTPEnabled bool
-	// MachineLimit is nil for unlimited. Only Me reports it.
+	// MachineLimit is nil for unlimited.
 	MachineLimit *int
 	TrialEndsAt  *time.Time // nil on a paid plan
 	CreatedAt    time.Time
-	// UpdatedAt is only reported by Me.
-	UpdatedAt time.Time
+	UpdatedAt    time.Time
+}
+
+// user decodes the REST encoding of an account, the same in every answer.
+func user(u rest.User) User {
+	return User{
+		ID: u.Id, Email: u.Email, Name: u.Name, Tier: string(u.Tier), TOTPEnabled: u.TotpEnabled,
+		MachineLimit: u.MachineLimit, TrialEndsAt: timePtr(u.TrialEndsAt), CreatedAt: u.CreatedAt.Time, UpdatedAt: u.UpdatedAt.Time,
+	}
 }
 
 // Session is a logged-in session.
@@ -136,10 +143,7 @@ func (c *Client) Register(ctx context.Context, email, name, password string) (*R
 		reg.Message = *d.Message
 	}
 	if d.Token != nil && d.User != nil && d.ExpiresAt != nil {
-		u := d.User
-		reg.Session = &Session{Token: *d.Token, ExpiresAt: d.ExpiresAt.Time, User: User{
-			ID: u.Id, Email: u.Email, Name: u.Name, Tier: string(u.Tier), TrialEndsAt: timePtr(u.TrialEndsAt), CreatedAt: u.CreatedAt.Time,
-		}}
+		reg.Session = &Session{Token: *d.Token, ExpiresAt: d.ExpiresAt.Time, User: user(*d.User)}
 	}
 	return reg, nil
 }
@@ -181,10 +185,7 @@ func (c *Client) Login(ctx context.Context, email, password string, opts ...Logi
 		return nil, fmt.Errorf("sdk: login: unexpected answer: %w", err)
 	}
 	d := env.Data
-	return &Session{Token: d.Token, ExpiresAt: d.ExpiresAt.Time, User: User{
-		ID: d.User.Id, Email: d.User.Email, Name: d.User.Name, Tier: string(d.User.Tier), TOTPEnabled: d.User.TotpEnabled,
-		TrialEndsAt: timePtr(d.User.TrialEndsAt), CreatedAt: d.User.CreatedAt.Time,
-	}}, nil
+	return &Session{Token: d.Token, ExpiresAt: d.ExpiresAt.Time, User: user(d.User)}, nil
 }
 
 // Logout revokes the client's session. Errors: ErrUnauthenticated.
@@ -208,11 +209,8 @@ func (c *Client) Me(ctx context.Context) (*User, error) {
 	if r.JSON200 == nil {
 		return nil, responseError(r.StatusCode(), r.HTTPResponse.Header, r.Body)
 	}
-	p := r.JSON200.Data
-	return &User{
-		ID: p.Id, Email: p.Email, Name: p.Name, Tier: string(p.Tier), TOTPEnabled: p.TotpEnabled,
-		MachineLimit: p.MachineLimit, TrialEndsAt: timePtr(p.TrialEndsAt), CreatedAt: p.CreatedAt.Time, UpdatedAt: p.UpdatedAt.Time,
-	}, nil
+	u := user(r.JSON200.Data)
+	return &u, nil
 }
 
 // ForgotPassword asks for a reset email; the answer is the same whether or not the account

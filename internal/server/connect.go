@@ -46,18 +46,15 @@ var tiers = map[auth.Tier]authv1.Tier{
 	auth.TierBusiness: authv1.Tier_TIER_BUSINESS, auth.TierEnterprise: authv1.Tier_TIER_ENTERPRISE,
 }
 
-// rpcUser encodes a profile; withLimits adds what only Me reports (machine limit, updatedAt).
-func rpcUser(p auth.Profile, withLimits bool) *authv1.User {
+// rpcUser is the one RPC encoding of an account.
+func rpcUser(p auth.Profile) *authv1.User {
 	u := &authv1.User{
 		Id: p.ID, Email: p.Email, Name: p.Name, Tier: tiers[p.Tier], TotpEnabled: p.TOTPEnabled,
-		TrialEndsAt: ts(p.TrialEndsAt), CreatedAt: timestamppb.New(p.CreatedAt),
+		TrialEndsAt: ts(p.TrialEndsAt), CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt),
 	}
-	if withLimits {
-		if p.MachineLimit != nil {
-			n := int32(*p.MachineLimit)
-			u.MachineLimit = &n
-		}
-		u.UpdatedAt = timestamppb.New(p.UpdatedAt)
+	if p.MachineLimit != nil {
+		n := int32(*p.MachineLimit)
+		u.MachineLimit = &n // absent: unlimited
 	}
 	return u
 }
@@ -73,7 +70,7 @@ func (s *connectServer) Register(ctx context.Context, req *connect.Request[authv
 		return connect.NewResponse(&authv1.RegisterResponse{Message: res.Message}), nil
 	}
 	return connect.NewResponse(&authv1.RegisterResponse{
-		Created: true, User: rpcUser(res.User, false), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt),
+		Created: true, User: rpcUser(res.User), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt),
 	}), nil
 }
 
@@ -87,7 +84,7 @@ func (s *connectServer) Login(ctx context.Context, req *connect.Request[authv1.L
 	if res.TOTPRequired {
 		return connect.NewResponse(&authv1.LoginResponse{TotpRequired: true}), nil
 	}
-	return connect.NewResponse(&authv1.LoginResponse{User: rpcUser(res.User, false), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt)}), nil
+	return connect.NewResponse(&authv1.LoginResponse{User: rpcUser(res.User), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt)}), nil
 }
 
 // Logout implements RPC Logout.
@@ -104,7 +101,7 @@ func (s *connectServer) Me(ctx context.Context, req *connect.Request[authv1.MeRe
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&authv1.MeResponse{User: rpcUser(p, true)}), nil
+	return connect.NewResponse(&authv1.MeResponse{User: rpcUser(p)}), nil
 }
 
 // ForgotPassword implements RPC ForgotPassword.

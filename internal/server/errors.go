@@ -35,6 +35,22 @@ var errorTable = map[auth.Kind]errorMapping{
 	auth.KindForbidden:       {http.StatusForbidden, connect.CodePermissionDenied},
 }
 
+// ErrorMapping is how one kind of domain failure looks on the wire: an HTTP status and a
+// Connect code.
+type ErrorMapping struct {
+	Status  int
+	Connect connect.Code
+}
+
+// ErrorTable returns a copy of the error table, for clients and tests to check against.
+func ErrorTable() map[auth.Kind]ErrorMapping {
+	out := make(map[auth.Kind]ErrorMapping, len(errorTable))
+	for k, m := range errorTable {
+		out[k] = ErrorMapping{Status: m.status, Connect: m.connect}
+	}
+	return out
+}
+
 // errUnavailable answers requests while the database cannot be reached.
 var errUnavailable = &auth.Error{Kind: auth.KindUnavailable, Code: auth.CodeUnavailable,
 	Message: "The service is temporarily unavailable; retry shortly", RetryAfter: time.Second}

@@ -19,22 +19,9 @@ type restServer struct {
 
 var _ restapi.StrictServerInterface = (*restServer)(nil)
 
-func registeredUser(p auth.Profile) *restapi.RegisteredUser {
-	return &restapi.RegisteredUser{
-		Id: p.ID, Email: p.Email, Name: p.Name, Tier: restapi.Tier(p.Tier),
-		TrialEndsAt: apitime.Ptr(p.TrialEndsAt), CreatedAt: apitime.From(p.CreatedAt),
-	}
-}
-
-func loginUser(p auth.Profile) restapi.LoginUser {
-	return restapi.LoginUser{
-		Id: p.ID, Email: p.Email, Name: p.Name, Tier: restapi.Tier(p.Tier), TotpEnabled: p.TOTPEnabled,
-		TrialEndsAt: apitime.Ptr(p.TrialEndsAt), CreatedAt: apitime.From(p.CreatedAt),
-	}
-}
-
-func profile(p auth.Profile) restapi.Profile {
-	return restapi.Profile{
+// user is the one REST encoding of an account.
+func user(p auth.Profile) restapi.User {
+	return restapi.User{
 		Id: p.ID, Email: p.Email, Name: p.Name, Tier: restapi.Tier(p.Tier), TotpEnabled: p.TOTPEnabled,
 		MachineLimit: p.MachineLimit, TrialEndsAt: apitime.Ptr(p.TrialEndsAt),
 		CreatedAt: apitime.From(p.CreatedAt), UpdatedAt: apitime.From(p.UpdatedAt),
@@ -55,7 +42,7 @@ func (s *restServer) Register(ctx context.Context, req restapi.RegisterRequestOb
 		return restapi.Register200JSONResponse{Ok: true, Data: restapi.RegisterResult{Message: &res.Message}}, nil
 	}
 	exp := apitime.From(res.ExpiresAt)
-	return restapi.Register200JSONResponse{Ok: true, Data: restapi.RegisterResult{User: registeredUser(res.User), Token: &res.Token, ExpiresAt: &exp}}, nil
+	return restapi.Register200JSONResponse{Ok: true, Data: restapi.RegisterResult{User: ptr(user(res.User)), Token: &res.Token, ExpiresAt: &exp}}, nil
 }
 
 // Login implements operation login.
@@ -69,7 +56,7 @@ func (s *restServer) Login(ctx context.Context, req restapi.LoginRequestObject) 
 	if res.TOTPRequired {
 		err = body.FromTotpRequiredEnvelope(restapi.TotpRequiredEnvelope{Ok: false, Error: auth.MsgTOTPRequired, Code: restapi.TotpRequiredEnvelopeCode(auth.CodeTOTPRequired), TotpRequired: true})
 	} else {
-		err = body.FromLoginEnvelope(restapi.LoginEnvelope{Ok: true, Data: restapi.LoginResult{User: loginUser(res.User), Token: res.Token, ExpiresAt: apitime.From(res.ExpiresAt)}})
+		err = body.FromLoginEnvelope(restapi.LoginEnvelope{Ok: true, Data: restapi.LoginResult{User: user(res.User), Token: res.Token, ExpiresAt: apitime.From(res.ExpiresAt)}})
 	}
 	return restapi.Login200JSONResponse(body), err
 }
@@ -88,7 +75,7 @@ func (s *restServer) Me(ctx context.Context, _ restapi.MeRequestObject) (restapi
 	if err != nil {
 		return nil, err
 	}
-	return restapi.Me200JSONResponse{Ok: true, Data: profile(p)}, nil
+	return restapi.Me200JSONResponse{Ok: true, Data: user(p)}, nil
 }
 
 // ForgotPassword implements operation forgotPassword.
@@ -161,3 +148,5 @@ func restHandler(a *auth.Service, mux *http.ServeMux, secured map[string]bool, e
 		ErrorHandlerFunc: requestError,
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -285,18 +285,9 @@ type LoginRequest struct {
 type LoginResult struct {
 	ExpiresAt apitime.Time `json:"expiresAt"`
 	Token     string       `json:"token"`
-	User      LoginUser    `json:"user"`
-}
 
-// LoginUser defines model for LoginUser.
-type LoginUser struct {
-	CreatedAt   apitime.Time  `json:"createdAt"`
-	Email       string        `json:"email"`
-	Id          string        `json:"id"`
-	Name        string        `json:"name"`
-	Tier        Tier          `json:"tier"`
-	TotpEnabled bool          `json:"totpEnabled"`
-	TrialEndsAt *apitime.Time `json:"trialEndsAt"`
+	// User An account as its owner sees it, the same in every answer that carries one.
+	User User `json:"user"`
 }
 
 // MessageEnvelope defines model for MessageEnvelope.
@@ -313,24 +304,10 @@ type MessageResult struct {
 	Message string `json:"message"`
 }
 
-// Profile defines model for Profile.
-type Profile struct {
-	CreatedAt apitime.Time `json:"createdAt"`
-	Email     string       `json:"email"`
-	Id        string       `json:"id"`
-
-	// MachineLimit null means unlimited
-	MachineLimit *int          `json:"machineLimit"`
-	Name         string        `json:"name"`
-	Tier         Tier          `json:"tier"`
-	TotpEnabled  bool          `json:"totpEnabled"`
-	TrialEndsAt  *apitime.Time `json:"trialEndsAt"`
-	UpdatedAt    apitime.Time  `json:"updatedAt"`
-}
-
 // ProfileEnvelope defines model for ProfileEnvelope.
 type ProfileEnvelope struct {
-	Data Profile           `json:"data"`
+	// Data An account as its owner sees it, the same in every answer that carries one.
+	Data User              `json:"data"`
 	Ok   ProfileEnvelopeOk `json:"ok"`
 }
 
@@ -368,22 +345,12 @@ type RegisterRequest struct {
 // RegisterResult For a new account: `user`, `token` and `expiresAt`. For an email that already has an
 // account: only the generic `message`.
 type RegisterResult struct {
-	ExpiresAt *apitime.Time   `json:"expiresAt,omitempty"`
-	Message   *string         `json:"message,omitempty"`
-	Token     *string         `json:"token,omitempty"`
-	User      *RegisteredUser `json:"user,omitempty"`
-}
+	ExpiresAt *apitime.Time `json:"expiresAt,omitempty"`
+	Message   *string       `json:"message,omitempty"`
+	Token     *string       `json:"token,omitempty"`
 
-// RegisteredUser defines model for RegisteredUser.
-type RegisteredUser struct {
-	CreatedAt apitime.Time `json:"createdAt"`
-	Email     string       `json:"email"`
-
-	// Id Example: usr_a1b2c3d4e5f6
-	Id          string        `json:"id"`
-	Name        string        `json:"name"`
-	Tier        Tier          `json:"tier"`
-	TrialEndsAt *apitime.Time `json:"trialEndsAt"`
+	// User An account as its owner sees it, the same in every answer that carries one.
+	User *User `json:"user,omitempty"`
 }
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
@@ -453,6 +420,21 @@ type TotpStatusEnvelope struct {
 
 // TotpStatusEnvelopeOk defines model for TotpStatusEnvelope.Ok.
 type TotpStatusEnvelopeOk bool
+
+// User An account as its owner sees it, the same in every answer that carries one.
+type User struct {
+	CreatedAt apitime.Time `json:"createdAt"`
+	Email     string       `json:"email"`
+	Id        string       `json:"id"`
+
+	// MachineLimit null means unlimited
+	MachineLimit *int          `json:"machineLimit"`
+	Name         string        `json:"name"`
+	Tier         Tier          `json:"tier"`
+	TotpEnabled  bool          `json:"totpEnabled"`
+	TrialEndsAt  *apitime.Time `json:"trialEndsAt"`
+	UpdatedAt    apitime.Time  `json:"updatedAt"`
+}
 
 // VerifyTotpRequest defines model for VerifyTotpRequest.
 type VerifyTotpRequest struct {

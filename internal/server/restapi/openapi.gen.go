@@ -290,18 +290,9 @@ type LoginRequest struct {
 type LoginResult struct {
 	ExpiresAt apitime.Time `json:"expiresAt"`
 	Token     string       `json:"token"`
-	User      LoginUser    `json:"user"`
-}
 
-// LoginUser defines model for LoginUser.
-type LoginUser struct {
-	CreatedAt   apitime.Time  `json:"createdAt"`
-	Email       string        `json:"email"`
-	Id          string        `json:"id"`
-	Name        string        `json:"name"`
-	Tier        Tier          `json:"tier"`
-	TotpEnabled bool          `json:"totpEnabled"`
-	TrialEndsAt *apitime.Time `json:"trialEndsAt"`
+	// User An account as its owner sees it, the same in every answer that carries one.
+	User User `json:"user"`
 }
 
 // MessageEnvelope defines model for MessageEnvelope.
@@ -318,24 +309,10 @@ type MessageResult struct {
 	Message string `json:"message"`
 }
 
-// Profile defines model for Profile.
-type Profile struct {
-	CreatedAt apitime.Time `json:"createdAt"`
-	Email     string       `json:"email"`
-	Id        string       `json:"id"`
-
-	// MachineLimit null means unlimited
-	MachineLimit *int          `json:"machineLimit"`
-	Name         string        `json:"name"`
-	Tier         Tier          `json:"tier"`
-	TotpEnabled  bool          `json:"totpEnabled"`
-	TrialEndsAt  *apitime.Time `json:"trialEndsAt"`
-	UpdatedAt    apitime.Time  `json:"updatedAt"`
-}
-
 // ProfileEnvelope defines model for ProfileEnvelope.
 type ProfileEnvelope struct {
-	Data Profile           `json:"data"`
+	// Data An account as its owner sees it, the same in every answer that carries one.
+	Data User              `json:"data"`
 	Ok   ProfileEnvelopeOk `json:"ok"`
 }
 
@@ -373,22 +350,12 @@ type RegisterRequest struct {
 // RegisterResult For a new account: `user`, `token` and `expiresAt`. For an email that already has an
 // account: only the generic `message`.
 type RegisterResult struct {
-	ExpiresAt *apitime.Time   `json:"expiresAt,omitempty"`
-	Message   *string         `json:"message,omitempty"`
-	Token     *string         `json:"token,omitempty"`
-	User      *RegisteredUser `json:"user,omitempty"`
-}
+	ExpiresAt *apitime.Time `json:"expiresAt,omitempty"`
+	Message   *string       `json:"message,omitempty"`
+	Token     *string       `json:"token,omitempty"`
 
-// RegisteredUser defines model for RegisteredUser.
-type RegisteredUser struct {
-	CreatedAt apitime.Time `json:"createdAt"`
-	Email     string       `json:"email"`
-
-	// Id Example: usr_a1b2c3d4e5f6
-	Id          string        `json:"id"`
-	Name        string        `json:"name"`
-	Tier        Tier          `json:"tier"`
-	TrialEndsAt *apitime.Time `json:"trialEndsAt"`
+	// User An account as its owner sees it, the same in every answer that carries one.
+	User *User `json:"user,omitempty"`
 }
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
@@ -458,6 +425,21 @@ type TotpStatusEnvelope struct {
 
 // TotpStatusEnvelopeOk defines model for TotpStatusEnvelope.Ok.
 type TotpStatusEnvelopeOk bool
+
+// User An account as its owner sees it, the same in every answer that carries one.
+type User struct {
+	CreatedAt apitime.Time `json:"createdAt"`
+	Email     string       `json:"email"`
+	Id        string       `json:"id"`
+
+	// MachineLimit null means unlimited
+	MachineLimit *int          `json:"machineLimit"`
+	Name         string        `json:"name"`
+	Tier         Tier          `json:"tier"`
+	TotpEnabled  bool          `json:"totpEnabled"`
+	TrialEndsAt  *apitime.Time `json:"trialEndsAt"`
+	UpdatedAt    apitime.Time  `json:"updatedAt"`
+}
 
 // VerifyTotpRequest defines model for VerifyTotpRequest.
 type VerifyTotpRequest struct {
@@ -2504,80 +2486,80 @@ func (sh *strictHandler) VerifyTotp(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fzvcts4kn8VFG6rzq6iZEp2EluprVsnk+x4NrPjtZ3J3kU5CyZbEsYkwAFAy5qUqu5p7sHuSa7QAClS",
-	"oizFtpLsTL5ZJAE0Gt2//gt/pJFMMylAGE17H6kCnUmhAX+8YPEZ/JqDNvZXJIUBgX+yLEt4xAyXYu8X",
-	"LYV9BrcszRJwX8ZAe/SGJTzGjy6HjCcQ04CCUlLRHj1lWk+kikmaa0OugBy2Ot1DEo2ZYpEBpWlA5TXt",
-	"DVmiYRZQHY0hZXbyPykY0h79t7054Xvurd57ZWd/JW4gkRnQ2WwW0Bh0pHhmqaA9eiKQKMJFlhuyM1gi",
-	"cRCQAXcfXdqdDXbpLKAnwoASLNmADY9E6LEguYDbDCIDMdGgbkCRIcsTSzX35Ax2nxMhSQyG8UQTpoDA",
-	"bSY1xJboUzZNJIsvpHzD1Ag+H+0XYyBXMp4Srom0dD89IH/jL8jOIHMkXRopLxNLlGPvGTPwhqfcQPwZ",
-	"qZSSpExMiXIirsnOQDEDl4mjZLBLAzoGFlth7H2kZ2DUtHU8NKDsz/pk78YyAaIhkiLWxEgyYdyK9VAq",
-	"IMqO5GJEq2JsppnVEXuUI1CWwFlA3wqWmzEIY/e8ETOWtS5fmGOuc8fz51wK3DdX+MUWNO1HrjUXo4Ck",
-	"LBlKlUIcWOG0CwZEwY28hphIRYZSjSAmRl6DIDuDBeqdfLwV7IbxhF0ln1GKj0kMGYgYRDQlOo/GhGli",
-	"xkBiZtgV02DFO59T5ogvflnVxHMnCbMSg7vQeZZJZSD+EWLOLlACvoRSCmnIYHGtAW6gJPEytTReWjG1",
-	"h1AKhjcM0XWevZSxsxOZkhkow92vq/pLbiB1XzFjYYv26H+/Z63fwtbRh4+dcPYnGhTKoI2yajIrHzCl",
-	"2BQXL4W19762wIfyW3n1C0TGDq5QV3JkiUp7iuuYWt3mzGnJRwoiT2nvvVE5zBe/kjIBJpZIldc0cEs1",
-	"Efod11ZWLqTJKna2TmfmDWUFMwo2LaxVftm0VF0+llZx2LGIaucGBVsLdg2XkRV5BcyKZcOJeZBZnOL7",
-	"PGWipYDFOJWBW/OcpGxqLb0YQdNMNTYjKm3IZ0dC4DbTxITXUo2kKVyPlSyHlPFkPb/dZ03rvJEjLh4m",
-	"ejjFGeg8MVsRPT//Cg7MNWz5RH8SQOQQkdACfAKtXANxI0iEutIkHit4Gtwl4AE10qwg45zftmI+4gbX",
-	"JEMlU6SpYj6kIizLaFBDHoSdp02o03i8wd1qVT2mZTlCc6eP8ZW1gczQnj0SaBmeLst+QG9bI9kqsC/j",
-	"9qv2hfu0fNXiqUVoj6hj2qMZE6OcqbjN+J7d/p6Or/f8cNwWGtdG/ubaeTNrRfGtRielziIcXUwfVPa7",
-	"klVv/XoL6KPAGvsvz6jVUsqb5VOwFJoFl69n7AV3joEV8lfC4mN1kVKvA2oUZ8krEd8lSiJPvINk4eEz",
-	"cWxBHjh6m15vkDWeEfU91jcUVI6/SW5+BK3ZCB4Gp36SLQJqfYUlIlP3er1VKT5sWuNUySFP4PekQCmL",
-	"xly46G8Z5K1QkxSYsJ62j8tWy3oZS/3h9TKgeRZ/DRJxX4CoicVqvKju8w6FeRh2FFq3DdQ4gxEIUMxA",
-	"JdbYdixwBiOuDaiHsaWYZYuYOl9inadeh42fMceHLwmLYwVaPye54L/mEBAbx7S40CA0N/ymMQQp4KM+",
-	"bafVCcNKipKwoQFFjOJp6nQoZbdvQIysZnTCMKApF+Xv4G7Xt75UQza0Onf3sDb34aa+rFe5jaRjbsnq",
-	"pL22bjURMCEsimQuTI8MrCM4CMgAPcEBYSImg9IbHLQJjhH+RMyYGcISGxNOyZhpwkRflHNJkUzRkUfF",
-	"4BEZeIs4aPetk/mVutir7ftD3e/iPCAuffCVZ+a/+df1D8p0Js21umSdq260Hx/Ak+HTu9T0YVb+d+Bc",
-	"f4I7fQYa1qdABExOK+D0SdhTEfjlFORAaXP5f//zvwOf8S3j9mJndwNZEWpW6Wva5YUXAG+MaCTTNBfc",
-	"TGlAtUykAxIa0KtccwHaAiwIAypTXFed7/mmiiydJWV9Iq1Y2Lo1l+UOPtyVOCuGdF8fX569+sfbk7NX",
-	"3zWO2ChB5jyqs5J39zHMtYTawoSNXJcmOweTZw/zLMpptuhaLK7xGbLYAZUms3r+VjVDoIZIQYPFfcE0",
-	"7HfJxU8Xp8R/s05Pys8qSwZrE+fIFMNMfndW/8zqqrDLLpH6VuQa4lo2kOyEZDLmCZDu62MsCQ6Hu7Qp",
-	"aIO7Yq0MRNy45DHR9hwJmzBuNLkBxYe+rkHXCgmUEUcxf9C807vZ9Qjy7ti+DVH/2XJkemeRoZpmvVey",
-	"tJxgmQAn2LniZnpuN+zFCZgCdZxbE1L8el2Y3h/eXRS1Utw2vp3TMDYmc/aRi6FskAjnS6Ibyuo1Tw3q",
-	"hkdArmDMRYyG59RbYfLyzQkOiZkeX0lrl/uiL17dgJqWlTPrxPqzbpPzPIpA6x4ZfOxTed2nPYLuAenj",
-	"YdjfH9vt9mxmXdfXjCe5gurHCN32a8RZ+6RP+3kY7kfjPGUCiyX4G/rUfmbVqfqVK8YUX8wGZDIGBWRg",
-	"vxsgtX2hV5Rw1vU+RApiyzeWaPt4sSwb9MWgZtqqY/EFElF5qKzfcekChMrjIhTBGX1QcOm10kUUJrsU",
-	"0lyikteeVL6q1e0D0tBnYKdfUd0MyMBON5S5wMEpmLGMcQmWJHLit1st7uIGih6MNkHHBg9xgIdWKXA9",
-	"L44jloCFVxQq6xtqw9LMNW2cvX5J9vf3j8jbi5dkws2YpDxJuG8naBOvt1YKObghfrPESN9d0e6L4+oR",
-	"EavfeLqaGHYNZGBfS8V/w4c98gK1ijhRwnNxkuTjLMMN+uGletjh5Pj0hAb0BpT2IXE7bIeIWhkIlnHa",
-	"o/vtsL3vii5jVHXr0jr/doj1t1Y17M2kbrB4x8mETa226YmNs7th6NiCRSeWAvHhVmBF3oxBEamwqo0V",
-	"IK/+cMu10W2KxDlWnMQugK1UAakDMtDmhYynn9Zx4aMZDOP+4p+3I5nSjdsomiuSC76/BRV8UGnN6obh",
-	"p9FaGKIyUKUnQwtnBbc8f5nxUbrjXkAYQc0lCRfXGK1fAVgcFaZdWCtP32Y7Xkznr2hVKKJ/Fl0LOUkg",
-	"HkFqNzoL6IHbetMiJYv2Kq1rdkhnf/2QxX4pHPdk/bjGvg47uHu0fnC19WkW0Ceb7K3sRsMB+5tQOO+f",
-	"QXucpylTU9qjr1yOjBQqWTlsiwFspOvZRDt6rs+JHHGxWovfKSlG86mtbc2FPc4iEzTiNzDX6YOw02x/",
-	"2uTdGERVt/vCSqL1J70RwMkFcMSCQeGNDIiQigzmDh1aRSu7gZsN8cU++/7i4tTCTF+gHgzktTfPFuot",
-	"gPdI3dy5HFc1InLGfxA4UqSLb58jQ0WM6tUXUoArV+9o526SK2nGaKrJQRjuOuitwxXWTbeCUtUEpPPR",
-	"4PQvWk9CFW+OYLVGgscGLhyRyNEI4hN8fsOSvAZnlQQg7Ybdp61wvxUeXnS6vTDshWE7DMP/KkvUPQrT",
-	"H8ZXf434T/yHk7e/nXT+zk/0iTh7Er08eXpynf3z55c/HLXb1mYUqblK6my+wLOlBe5gMo+b01kue0WP",
-	"E+uQvhyDKBI6vSJFUStAOW+xnq4qKep2FiiaVbG5IRlQMtJ3DdbzFPOewVoyotIouDijW6cmNVLAT0Pa",
-	"e7+B/MytQbA+VFpKwsw+NBiRNyg1hIuAYMLaOVNkyCIjUeXLzd7TpISde7VnNgBchd1Ff7LDR6lK9NxO",
-	"k6ZD6KXFsMV4GYd37TcTHFLn5k6D67/7ze7eYXffyBHhwjldyP6gZifRrxVlwkRYNwzTP1JVcysVE61B",
-	"o0u+bKFlbqomesm42PeP71x69ZO5IdqFycM8SabbdBk9C5xuY3/xc7TyFpL/XROJvoH/SJNrgIxMpLr2",
-	"yTevz2sPtNZb/XVLm8+6IARX8y3vP8w+VIXxDLmFvMrQXXFXDpxArRUxV4IZQYN0/QiPJlnLZrjT6jy5",
-	"CA97+w80w/UOlE54p2F2RYOaXfYVoapZFnmS1Fow5p5D56Jz0Ot253b6Hvqw2NWwQh+yed/CH1i4LSei",
-	"XCkQpkACz5iAwHAIkcEghINCx91Lg8uvVITfBx6Lwq984XV1EPQSBVfXS+ZECsJI56AVsykZWG9vQFCC",
-	"kAYFJlfCDvE1MuuwpJixMghn7b4oKr42hrirsl6uuJRLYWWM7VHbrt0X88gFq3K3XBtcw0+Ddx6MzKOx",
-	"D7q40WQsk9jFUUiHfVOasxZGlH2B+QMutAEWkx1mSCq15UMEJANFOk9IykVuQDcGQcV2txQHNWn8I8RG",
-	"i/0rWwmPPDL+AaOj+0VCce74CY0cm3sw7vBUcVcqAn4DcZucDIkZF5K+QtmC5oxKPX1GjCR8IYk2+2TR",
-	"uvMGk9dZf0hkR6oAwYRhRlgUnme128bvf/dbou1xHX5nBpYSrqUROJeJdCZgE6OjYZMs+oVVa+1v3flm",
-	"tQ4Zy9yZOuv8IgCXlSzvN2sCWPQqHGp/28Mqb7sBmSv9JA+B51rLif11XqJuBaKUNpe3R9PD355Nnt48",
-	"yQ8+BYwbGl8+T6b9tI4FnysgKiGIa1+Ncia7frrzcKmi8/dOa1TKfJW0BvLeezNcE/+xjWYtJPproV/q",
-	"xveuSxBdsTgg2L0gVUFSeS21qYr5LcNxF+Cdg/E+bymGHvEWGr+cTpTtX2tKDjb02nMpkFZU3j9thr8x",
-	"EJnEvgtFG1nG+4QZD3z2G0uj+4YpIHosJ8J1oXLhTH2x3Sbwa2jffggIPo7TubqlfJt4V+uYek/n/hwN",
-	"6PDp6Nn4kB/9EtKAXneSbrovDqR9kz399Zk61EfGvsk7N93J/u3B1L65eTp5dns4PfrNvmHh1VF0GD8D",
-	"6xsOn4wOxvu8+0vHzhYmR+mheCbtm+zJrwdqX3dNh364D7I2XR1ega5WbGq3HjdGz20gG2a5fb5QSFPW",
-	"xXaW+yV2N09fPxKlf5eGJEU+vumS/zyx3JCCLltEvgHug5J8WcIi8Ma/IrgOljshCrQUoMmOBwj37w4K",
-	"9u9W0NnKVCMyx+5G+2pQPoNU3viZXZNixSWpUPWcMPefE3x3H9c6xyzKUIEe24fLaFy5Tv+FMbjhYv/n",
-	"8TQvJrLlizILnW/+ZOJtOZzz5s7fIxCudngrBbql/22Erm4klYLIbMe7/YasX0GGOVeuVCeHw4dgJwLd",
-	"polk365cYOiOl/hC2tF/vZq6bujpLmJsJ1z+hw19gb6Lc4Q3c4IbsrPYSF/C7tfnS36ot94XP3p7jvFF",
-	"i2NvMT35H467f/7hxfm7/9z/7vTV96d/2z/952k/D8PuUzRJ6s/FaDpv4KeLA+4Fusu3KVbF+TVZCDAl",
-	"77dI3p69wcO30rjsrd6zKhQe3QsyF9p7K4i52mxxXeZY58O2AKRefxbWIjtLPcm7vxPUOjdMGYQt52D5",
-	"4NxiS8UvW/y3LmsxrLw90lgQ/iuYymWHLYBF5WrKUeVCiavRlldICtm5n0rWb3ysbEaIpIgLodbl7Y4/",
-	"cCX2nW/Vrna1iJiM5cT9H77apSHscYeh2UTonJFb3eQyvwDzkLBgfkeGHhx2jzrPNg8Hlm/gfOlooMC3",
-	"z5GKrrsmj5FkLrvMGjrnsE3KvmuT0wSYBmLUlLAR46K9zSY619bb1AgXECErNtqC7c7ivRb003k1jtm+",
-	"gf4ylvNbkHEv8HwpxZArlzFf8P295S6aXFAQMaeCfLdw2wCiuLa6wf9t+r4pcw7pFcQxxCQG/29nz//x",
-	"hhsIiGUw2Q/D0EY1OTrUY2Oy3t5eIiOWjKU2Pfsam3nn73VvDzG7Xbn2Tu0mPWkfi5J/UfW0w/2jovWs",
-	"8qiMuyvPcHOzD7P/DwAA//8=",
+	"7Fz9cts4kn+VLt5WnV1FyZTkOLZSW7dOJtnxbGbH64/J3kU5CyZbIsYkwAFAy0pKVfc092D3JFf4IEVK",
+	"lKXYVpLayX8WSQCNRvevP+FPXsjTjDNkSnr9T55AmXEm0fx4SaIz/D1HqfSvkDOFzPxJsiyhIVGUs73f",
+	"JGf6Gd6RNEvQfhmh1/duSUIj89HViNAEI8/3UAguvL53SqSccBFBmksF1wiHrU73EMKYCBIqFNLzPX7j",
+	"9UckkTjzPRnGmBI9+Z8Ejry+9297c8L37Fu591rP/prdYsIz9Gazme9FKENBM02F1/dOmCEKKMtyBTvD",
+	"JRKHPgyp/ehK72y4681874QpFIwkG7DhiQg9ZpAzvMswVBiBRHGLAkYkTzTV1JEz3H0BjEOEitBEAhEI",
+	"eJdxiZEm+pRME06iC87fEjHGL0f7RYxwzaMpUAlc032wD3+jL2FnmFmSrhTnV4kmyrL3jCh8S1OqMPqC",
+	"VHIOKWFTEFbEJewMBVF4lVhKhrue78VIIi2M/U/eGSoxbR2PFAr9sz7Zu5gnCBJDziIJisOEUC3WIy4Q",
+	"hB5J2dirirGaZlpH9FGOUWgCZ753yUiuYmRK73kjZixrXb4wx1znjufPKWdm31SYL7agaT9TKSkb+5CS",
+	"ZMRFipGvhVMv6IPAW36DEXABIy7GGIHiN8hgZ7hAvZWPS0ZuCU3IdfIFpfgYIsyQRcjCKcg8jIFIUDFC",
+	"RBS5JhK1eOdzyizxxS+tmubcISFaYswuZJ5lXCiMfsaIkgsjAV9DKRlXMFxca2g2UJJ4lWoar7SY6kMo",
+	"BcMZhvAmz17xyNqJTPAMhaL213X9JVWY2q+I0rDl9b3/fk9aH4PW0YdPnWD2J88vlEEqodVkVj4gQpCp",
+	"WbwU1v772gIfym/59W8YKj24Ql3JkSUq9SmuY2p1mzOrJZ88ZHnq9d8rkeN88WvOEyRsiVR+4/l2qSZC",
+	"f6BSy8oFV1nFztbpzJyhrGBGwaaFtcovm5aqy8fSKhY7FlHtXBnBlozc4FWoRV4g0WLZcGIOZBan+DFP",
+	"CWsJJJGZSuGdegEpmWpLz8bYNFONzQaVNuSzJcG3m2liwhsuxlwVrsdKlmNKaLKe3/azpnXe8jFljxM9",
+	"M8UZyjxRWxE9N/8KDsw1bPlEf2EIfGSQUAN8gq1cItgREBpdaRKPFTz17xNw31NcrSDjnN61IjqmyqwJ",
+	"I8FTQ1PFfHABJMs8v4Y8BnYOmlCn8Xj9+9WqekzLcmTMnTw2r7QNJMrr6yPBlqLpsuz73l1rzFsF9mVU",
+	"f9W+sJ+Wr1o01QjtEDX2+l5G2DgnImoTuqe3vyejmz033GzLGNdG/ubSejP3ieKlNP5JnTtmYDGzX9lq",
+	"E5d+RinJGB+nEW6SLepEfYUlIlP7ej0wFB82rXEq+Igmj2SFPZEtcOAMx8hQe8EV07dt03SGYyoVisfx",
+	"pJhli/IxX2Kd4ahD1a8m5DQvgUSRQClfQM7o7zn6oM1qizKJTFJFbxstIiNpAwJ2Wp0gqETMQHRsAkrQ",
+	"NLVwkpK7t8jGGiQ6QeB7KWXlb/9+JK4v1RCcV+fuHtbmPtwUWs2+/M2kY66VddLeaJQHhhMgYchzpvow",
+	"1OCkA3mDTkMgLIJhiVDDNpgxzJ2IiokCkmgXZQoxkUDYgJVzcZZMjV0xikFDGDrtHrYHGvi+UcRfjVVP",
+	"Zg0aTkrieueK4eS0ImefJUYV2peDm6GQ6ur//ud/hy6WLD2CQtrul8nCklXpa5LHC2p55HDFC3ma5oyq",
+	"qY7uecKtTHi+d51LylBqXUGmUGSCyqpNmG+q8P81Ketd9GJh7RpdlTv4cJ9LXgzpvjm+Onv9j8uTs9c/",
+	"NI7YyPW2XtlZybuHYGzNVV+YsJHrXGXnqPLscUainGaLVmJxjS8QH/seV5nGgUvR7GNLDAU2gOdLIrHX",
+	"hYtfLk7BfbNOT8rPKkv6a0NywxRFVH5/vuBM6yrTyy6ReslyiVEtzoCdACYxTRC6b45NsnE02p1voEyt",
+	"aQXU0WfVUalIc4YsalzyGKQ+RyATQpWEWxR05DIm3lohKZacz+837/R+dj2BvFu2b0PUL2VTLvSYFaYY",
+	"iATNOT5hKEAi6p++DR1JikAZ4C2KKRAmJ9p10aY4JEJQlMAZtpcMbCiQKIy+voFdHc/S5kg2JWFMmU1z",
+	"L/OM5UkCKRImIWcuAa2NUZ64rKc+ribJLlzDZYSg6225sWUOz1/fpyJKUJK8ZtF9ns0KWrd9EHkWfQsS",
+	"saA31OTd626uOZE6sxfEos5ovyLt1X02aeKvGpum9yYSq6mUByVEygmWCbAmJhdUTc+1bDlgRyJQHOea",
+	"f8WvN8UJ/fTuoqiHGGEzb+c0xEpllq2UjXgDyBQIw6JqyodyZoplNES4xpiyyKDNqTs8ePX2xAyJiIyv",
+	"uT7OARuw1waEiuy4jgwc6rbhPA9DlLIPw08Dj98MvD4Y8YaBgUX9+1O73Z7NdDzwhtAkF1j92DhR+mvj",
+	"8egnA2+QB0EvjPOUMJMQNb9x4OnPtGGrfmUTrsUXsyFMYhQIQ/3d0FA7YHJFmnZdfTMUGGm+kUTqx4ul",
+	"F3/AhjUnszrWvDBEVB4KHQFc2air8riI78yMLtK6cvbRhmkqu2JcXRlzW3tS+apWm/OhoZaop19RwfBh",
+	"qKcb8ZyZwSmqmEdmCZIkfOK2Wy3gmA0UddY2mBDDHOLQHFolif2iOI6IoymuGKHSkCIVSTNbmD178wp6",
+	"vd4RXF68gglVMaQ0SagrGbbB6a2WQm399BC3WVDcVVDbA3ZcPSLQ+m1OV4IiNwhD/ZoL+tE87MNLo1Vg",
+	"Rcmci5UkF7wqqjRee6V66OFwfHri+d4tCunyDO2gHRj/IUNGMur1vV47aPdsYjU2qq6R0MLiyOTYW9Vc",
+	"QsZlg8k7TiZkKp3pl9ANAsuW0jtwMayvRV7FKIALU7kyWV6n/nhHpZLaTyhZcRLZrEAl0+9ZIEOpXvJo",
+	"+nlVVWfoTWz8F/e8HfLU27hU2lx1WDAZGlTMg0r7RTcIPo/WwiUso3/vZKThrOCW4y9RLvVhuecDAaO5",
+	"kFB2Y1Ig14gaR5lqF36jo2+zHS/me1eUI4uUCglvGJ8kGI0x1Rud+d6+3XrTIiWL9irtKXpIp7d+yGJP",
+	"hBn3bP24xtqtHtw9Wj+42t4w871nm+yt7DgxA3qbUDivkRt7nKcpEVOv7722iUcoVLJy2BoDyFjWU7R6",
+	"9FyfEz6mbLUWvxOcjedTa9uaM32cRXptTG9xrtP7QafZ/rThXYysqtsDpiVRR3bOCJjJGVKDBcPCGxkC",
+	"4wKG89DKWEUtuzbQcKEFlfDjxcWphpkBM3ow5DfOPGuo1wDeh7q5s4nDam7CGv+hb0nhNtP0wjCURUa9",
+	"BowztCWpHWkDP7jmKjamGvaDYNdCbx2uTBlpKyhVzepaHw1P/yLlJBDR5ghWKxY+NXCZEQkfjzE6Mc9v",
+	"SZLX4KySVfW6QfegFfRaweFFp9sPgn4QtIMg+K+yFtX3cPpTfP3XkP5Cfzq5/HjS+Ts9kSfs7Fn46uTg",
+	"5Cb756+vfjpqt7XNKPKdlahyvsDzpQXuYbIO+rxciivSue6GvWgfn40OCtdf2zrtkL6KkRVxQL9IFtZi",
+	"L+st1sOtkqJuZ4GiWRWbG9JyJSNdZ1A9YzjvC6qlBSvNQIsz2nVqUsMZ/jLy+u83kJ+5NfDXJy2W0qGz",
+	"Dw1G5K2RGqDMB1MFsM4UjEiouFH5crMPNClB50EtWA0AV2F30YNo8ZGLEj2304hlEXppMdNGuIzDu/qb",
+	"iRlS5+ZOg+u/+93u3mN33/IxUGadLsN+v2YnjV/LytQl026YScRyUc1yVky0RGlc8mULzXNVNdFLxkW/",
+	"f3rn0qkfzxVIGyaP8iSZbtNldCywum16CF8YK68h+d8lcOMbuI8k3CBmMOHixuXEnD6vPdBa/+S3LW0u",
+	"62IguJpvef9h9qEqjGeGW4ZXmXFXbFuxFai1ImZzjGNskK6f8ckka9kMd1qdZxfBYb/3SDNcT752gnsN",
+	"sy3f1eyyy2hWzTLLk6SWfZx7Dp2Lzn6/253b6Qfow2KfyAp9yOxnf3Dh1pwIcyGQqQIJHGN8wNEIQ2WC",
+	"EIrCOO5OGmx+pSL8LvBYFH7hOhBWB0GvjODKeh8CcAYEOvutiExhqL29IRgJMjQIVLlgeoirVmuHJTUZ",
+	"K2XgrD1gReuDjiHua1eYl1sWcymkjLEdauu1B2weuZj6+B2VyqzhpjF9zYrnYeyCLqokxDyJbBxl6NBv",
+	"SnPWMhHlgJn8AWVSIYlghyhIudR8CBEyFNB5BilluULZGAQV291SHNSk8U8QGy02BW0lPHLI+AeMjh4W",
+	"CUW55Sc2cmzuwdjDE8V9iBDpLUZtOBmBigtJX6FsfnNGpZ4+A8WBLiTRZp8tWvfeUnA66w4JdrjwDZgQ",
+	"kxFmhedZbWFy+9/9nmh7WoffmoGlhGtpBM55wq0J2MToSNwki36h1Vq6mzWuA7ADMc+tqdPOrwHgspLl",
+	"/GbpKu+FQ+06urXythuQudLZ9Rh4rjV/6V/nJepWIEpIdXV3ND38+HxycPss3/8cMG5oQfsymfbTOhZ8",
+	"qYCohCAqXTXKmuz66c7DpYrOPzitUSnzVdIahvfOm6ES3Mc6mtWQ6K5+fa1bnbs2QXRNIh9MHxEXBUnl",
+	"1bOmKub3DMd9gHeOyvm8pRg6xFtowbQ6UTZirik56NBrz6ZAWmF5x6wZ/mIEnkSuH0wqXsb7QJQDPv2N",
+	"ptF+QwSCjPmE2dZeyqypL7bbBH4NPfGPAcGncTpX9+lvE+9qvYvvvbk/5/ne6GD8PD6kR78Fnu/ddJJu",
+	"2mP7XL/JDn5/Lg7lkdJv8s5td9K725/qN7cHk+d3h9Ojj/oNCa6PwsPoOWrfcPRsvB/3aPe3jp4tSI7S",
+	"Q/ac6zfZs9/3RU92Vcf78BBkbboeuAJdtdjUbjZtjJ7bQDaT5Xb5QsZVWRfbWe6X2N08ff1ElP6dK0iK",
+	"fHzTRd55YrkhBV22iHwH3Ecl+bKEhOiMf0VwLSx3AiPQnKGEHQcQ9kpzwf7dCjprmWpE5sjeWl0NymeY",
+	"8ls3s20XrrgkFapeALG3o12fLZUyN1mUkUAZ64fLaFy5MvuVMbjh8u6X8TQvJrzlijILnW/uZKJtOZzz",
+	"Nut/RSBc7fBWCnRL/7/EuLohFwJDtR3v9juyfgMZ5lzYUh0fjR6DnQboNk0ku4sDBYbuOIkvpN34r9dT",
+	"ey9humswthMsX8oeMOO7WEd4Mye4ITtrrrSUsPvt+ZIf6pdgih/9Pcv4osWxv5ie/A/L3T//9PL83X/2",
+	"fjh9/ePp33qn/zwd5EHQPTAmSfy5GO3Nr9J4iwMeBLrL95pWxfk1WfDttQq7Rbg8e2sOX0vjsrf6wKpQ",
+	"cPQgyFxo760g5mqzRWWZY50P2wKQOv1ZWAt2lnqSd/9FUOtcEaEMbFkHywXnGlsqftniv25Yi2HlPa7G",
+	"gvBfUVWuHW0BLCqXxI4qV7tsjba8zFXIzsNUsn73amUzQshZVAi1LO9Z/YErse9cq3a1q4VFEPOJ/V9b",
+	"tet7pscdR2oTobNGbnWTy/wCzGPCgvkdGW//sHvUeb55OLB8A+drRwMFvn2JVHTdNXmKJHPZZdbQOWfa",
+	"pPS7NpwmSCSCElMgY0JZe5tNdLatt6kRzgfGKzZag+3O4r0W46fTahyzfQP9dSzn9yDjQeD5irMRFTZj",
+	"vuD7O8tdNLkYQTQ5FcN3DbcNIGrWFrfm/xe+b8qcY3qNUYQRROj+teT5P95ShT5oBkMvCAId1eTGoY6V",
+	"yvp7ewkPSRJzqfr6tWnmnb+X/T2D2e3KbUlPb9KR9qko+RdVTz3cPSpazyqPyri78sxsbvZh9v8BAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
