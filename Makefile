@@ -18,8 +18,12 @@ build: ## build the service binary into bin/
 
 RESILIENCE := TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage
 
-test: ## run every test, on SQLite and PostgreSQL, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
-	.ci/with-postgres sh -c '.ci/gotest -race -count=1 $(PKGS) && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
+# Security properties measured in time and memory: run on their own, without -race and
+# without the parallel suite beside them, so other tests' load cannot make them flaky.
+PROPERTIES := TestEqualTiming|TestThousandConcurrentLoginsStayBounded|TestCompressionBombsAreRefusedByEveryRPCHandler
+
+test: ## run every test, on SQLite and PostgreSQL: the suite with -race, then the timing and memory properties alone, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
+	.ci/with-postgres sh -c '.ci/gotest -race -count=1 -skip "^($(PROPERTIES))$$" $(PKGS) && .ci/gotest -count=1 -p 1 -run "^($(PROPERTIES))$$" ./internal/server ./service && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
 
 test-resilience: ## only the replicas, SIGKILL crash-safety and database-outage tests, with real processes
 	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run '$(RESILIENCE)' ./service

@@ -36,6 +36,7 @@ func burst(n int, try func(i int) error) map[auth.Code]int {
 // Every attempt is counted before it is checked, so however many guesses arrive at once,
 // and on however many instances, no more are checked than the budget allows.
 func TestConcurrentGuessesNeverOutrunTheBudget(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		twoFA   bool
@@ -90,6 +91,7 @@ func TestConcurrentGuessesNeverOutrunTheBudget(t *testing.T) {
 // A reset through the mailbox lifts password locks, but someone holding the password and the
 // mailbox is exactly who the second factor must still stop.
 func TestResetKeepsTheSecondFactorBudget(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -128,6 +130,7 @@ func TestResetKeepsTheSecondFactorBudget(t *testing.T) {
 // the owner's reset through the mailbox proves the address and removes what the squatter
 // enrolled. An address already proved keeps its second factors.
 func TestResetThroughTheMailboxRemovesSecondFactorsOfAnUnprovedAddress(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		verified  bool
@@ -189,6 +192,7 @@ func TestResetThroughTheMailboxRemovesSecondFactorsOfAnUnprovedAddress(t *testin
 
 // forgot-password cannot bomb a mailbox or keep voiding the owner's link.
 func TestForgotPasswordSendsAtMostThreeEmailsAnHour(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -231,6 +235,7 @@ func TestForgotPasswordSendsAtMostThreeEmailsAnHour(t *testing.T) {
 
 // One account cannot load the service with authenticated writes.
 func TestAuthenticatedWritesHaveAPerAccountBudget(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.AccountWriteLimit = 5 })
 		r := register(t, e, "busy@example.com", "password1")

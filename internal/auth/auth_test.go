@@ -71,6 +71,7 @@ func wantCode(t *testing.T, err error, code auth.Code) {
 }
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	cases := []struct {
 		name, email, userName, password string
@@ -117,6 +118,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestTrialAndTiers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		r := register(t, e, "trial@example.com", "password1")
@@ -155,6 +157,7 @@ func TestTrialAndTiers(t *testing.T) {
 }
 
 func TestMachineLimitPerTier(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		tier  auth.Tier
 		limit *int
@@ -180,6 +183,7 @@ func TestMachineLimitPerTier(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestDuplicateRegistration(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		first := register(t, e, "dup@example.com", "password1")
@@ -198,6 +202,7 @@ func TestDuplicateRegistration(t *testing.T) {
 }
 
 func TestConcurrentRegistrationCreatesOneAccount(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		const n = 16
@@ -228,6 +233,7 @@ func TestConcurrentRegistrationCreatesOneAccount(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "login@example.com", "password1")
@@ -262,6 +268,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.TokenTTL = time.Hour })
 		ctx := context.Background()
@@ -287,6 +294,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestPasswordRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		weak := auth.HashParams{MemoryKiB: 512, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.Hash = weak })
@@ -314,6 +322,7 @@ func TestPasswordRehashOnLogin(t *testing.T) {
 }
 
 func TestDefaultHashParamsMeetTheMinimum(t *testing.T) {
+	t.Parallel()
 	p := auth.DefaultHashParams
 	if p.MemoryKiB < 19*1024 || p.Iterations < 2 || p.Parallelism < 1 {
 		t.Fatalf("defaults %+v weaker than m=19MiB t=2 p=1", p)
@@ -321,6 +330,7 @@ func TestDefaultHashParamsMeetTheMinimum(t *testing.T) {
 }
 
 func TestTokenForgeries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	ctx := context.Background()
 	r := register(t, e, "tok@example.com", "password1")
@@ -471,6 +481,7 @@ func regenerateBackupCodes(e env, ctx context.Context, token, password string) (
 // A Principal comes only from Authenticate: an adapter that forgot to authenticate (and
 // passes the zero value, or one it made up) is refused by every authenticated operation.
 func TestAuthenticatedOperationsRefuseAPrincipalAuthenticateDidNotMake(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	r := register(t, e, "edge@example.com", "password1")
 	real, err := e.svc.Authenticate(context.Background(), r.Token)

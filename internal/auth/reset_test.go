@@ -82,6 +82,7 @@ func tokenIn(t *testing.T, m mail.Message) string {
 }
 
 func TestForgotPasswordSendsOneEmailOnlyToAccounts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -108,6 +109,7 @@ func TestForgotPasswordSendsOneEmailOnlyToAccounts(t *testing.T) {
 }
 
 func TestResetPasswordRules(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -156,6 +158,7 @@ func TestResetPasswordRules(t *testing.T) {
 }
 
 func TestDuplicateRegistrationEmailIsThrottled(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -192,6 +195,7 @@ func TestDuplicateRegistrationEmailIsThrottled(t *testing.T) {
 }
 
 func TestTemplatesEscapeUserData(t *testing.T) {
+	t.Parallel()
 	m, err := mail.Render(auth.Email{To: "a@example.com", Template: auth.TemplatePasswordReset, Name: `<script>alert("x")</script>`, Link: "http://x/reset-password?token=rst_1", ExpiresInMinutes: 60})
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +209,7 @@ func TestTemplatesEscapeUserData(t *testing.T) {
 }
 
 func TestOutboxKeepsPermanentFailures(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{fail: errors.New("smtp: connection refused")}

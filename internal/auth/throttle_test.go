@@ -24,6 +24,7 @@ func retryAfter(err error) time.Duration {
 }
 
 func TestPerIPRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, func(c *auth.Config) { c.RateLimit = 20 })
 		forgot := func(ip string) error { return e.svc.ForgotPassword(fromIP(ip), "x@example.com") }
@@ -61,6 +62,7 @@ func TestPerIPRateLimit(t *testing.T) {
 }
 
 func TestRateLimitOff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	for i := range 50 {
 		if err := e.svc.ForgotPassword(fromIP("203.0.113.1"), "x@example.com"); err != nil {
@@ -70,6 +72,7 @@ func TestRateLimitOff(t *testing.T) {
 }
 
 func TestBruteForceBackoff(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "victim@example.com", "password1")
@@ -110,6 +113,7 @@ func TestBruteForceBackoff(t *testing.T) {
 }
 
 func TestAccountWideLockSparesCleanClientsAndResetClearsIt(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -140,6 +144,7 @@ func TestAccountWideLockSparesCleanClientsAndResetClearsIt(t *testing.T) {
 }
 
 func TestSecondFactorFailuresAreThrottled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	token, _ := enable2FA(t, e, "mfa@example.com")
 	ctx := fromIP("192.0.2.99")
@@ -156,6 +161,7 @@ func TestSecondFactorFailuresAreThrottled(t *testing.T) {
 }
 
 func TestBackoffIsSharedByTwoInstances(t *testing.T) {
+	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
 	a := newEnv(t, dbURL)
 	b := newEnv(t, dbURL)
@@ -177,6 +183,7 @@ func TestBackoffIsSharedByTwoInstances(t *testing.T) {
 }
 
 func TestIPv6ClientsAreTheirSlash64(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	register(t, e, "six@example.com", "password1")
 	for i := range 5 {
@@ -193,6 +200,7 @@ func TestIPv6ClientsAreTheirSlash64(t *testing.T) {
 }
 
 func TestSecondFactorGuessesLockEveryClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	_, _ = enable2FA(t, e, "guess@example.com")
 	// Someone with the password guesses codes from ever new addresses (one guess each).
@@ -216,6 +224,7 @@ func TestSecondFactorGuessesLockEveryClient(t *testing.T) {
 }
 
 func TestHardAccountCapBindsCleanClientsBriefly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	register(t, e, "hard@example.com", "password1")
 	for i := range 101 {
@@ -253,6 +262,7 @@ func (r *resetDuringLogin) RunInTx(ctx context.Context, fn func(ctx context.Cont
 }
 
 func TestLoginLosesToAConcurrentReset(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		register(t, e, "race-reset@example.com", "password1")
@@ -273,6 +283,7 @@ func TestLoginLosesToAConcurrentReset(t *testing.T) {
 }
 
 func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		box := &inbox{}
@@ -308,6 +319,7 @@ func TestConcurrentResetRequestsLeaveOneLiveToken(t *testing.T) {
 }
 
 func TestKnownClientsAreNeverLockedOutByOthers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	register(t, e, "owner@example.com", "password1")
 	home := fromIP("192.0.2.10")

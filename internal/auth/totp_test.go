@@ -27,6 +27,7 @@ func code(t *testing.T, secretB32 string, at time.Time, drift int) string {
 }
 
 func TestHOTPMatchesRFC6238Vectors(t *testing.T) {
+	t.Parallel()
 	key := []byte("12345678901234567890")
 	for _, v := range []struct {
 		unix int64
@@ -62,6 +63,7 @@ func loginFrom(ctx context.Context, e env, email string, totpCode, backupCode *s
 }
 
 func TestTOTPSetupShape(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	r := register(t, e, "shape@example.com", "password1")
 	s, err := setupTOTP(e, context.Background(), r.Token)
@@ -96,6 +98,7 @@ func TestTOTPSetupShape(t *testing.T) {
 }
 
 func TestTOTPVerifyDrift(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	cases := []struct {
 		drift int
@@ -124,6 +127,7 @@ func TestTOTPVerifyDrift(t *testing.T) {
 }
 
 func TestTOTPLoginFlow(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		ctx := context.Background()
@@ -186,6 +190,7 @@ func TestTOTPLoginFlow(t *testing.T) {
 }
 
 func TestTOTPDisableAndRegenerate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		ctx := context.Background()
@@ -232,12 +237,14 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 }
 
 func TestTOTPVerifyWithoutSetup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	r := register(t, e, "nosetup@example.com", "password1")
 	wantCode(t, verifyTOTP(e, context.Background(), r.Token, "123456"), auth.CodeTOTPNotSetUp)
 }
 
 func TestBackupCodeUsedConcurrentlySucceedsOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL)
 		_, s := enable2FA(t, e, "race@example.com")
@@ -270,6 +277,7 @@ func TestBackupCodeUsedConcurrentlySucceedsOnce(t *testing.T) {
 }
 
 func TestTOTPCodeOnTwoInstancesSucceedsOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		a := newEnv(t, dbURL)
 		b := newEnv(t, dbURL) // a second service with its own connection pool on the same database
@@ -306,6 +314,7 @@ func TestTOTPCodeOnTwoInstancesSucceedsOnce(t *testing.T) {
 }
 
 func TestSealedSecretIsBoundToItsUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	ctx := context.Background()
 	alice := register(t, e, "alice@example.com", "password1")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	ips, err := newClientIPs([]string{"10.0.0.0/8", "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestClientIP(t *testing.T) {
 }
 
 func TestRateLimitOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, trusted := range []bool{false, true} {
 		name := map[bool]string{false: "no trusted proxy", true: "behind a trusted proxy"}[trusted]
 		t.Run(name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 )
 
 func TestReflectionListsTheService(t *testing.T) {
+	t.Parallel()
 	_, a := startServer(t, storetest.SQLiteURL(t))
 	base := startH2C(t, a)
 	for name, opts := range map[string][]connect.ClientOption{"grpc": {connect.WithGRPC()}, "connect": nil} {
@@ -44,6 +45,7 @@ func TestReflectionListsTheService(t *testing.T) {
 }
 
 func TestHealthReportsServing(t *testing.T) {
+	t.Parallel()
 	_, a := startServer(t, storetest.SQLiteURL(t))
 	base := startH2C(t, a)
 	res, err := http.Post(base+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader(`{"service":"panguard.auth.v1.AuthService"}`))
@@ -58,6 +60,7 @@ func TestHealthReportsServing(t *testing.T) {
 }
 
 func TestConnectRejectsBadInputWith4xx(t *testing.T) {
+	t.Parallel()
 	_, a := startServer(t, storetest.SQLiteURL(t))
 	base := startH2C(t, a)
 	cases := []struct {
@@ -88,6 +91,7 @@ func TestConnectRejectsBadInputWith4xx(t *testing.T) {
 }
 
 func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(storetest.SQLiteURL(t))
 	cfg.CORSOrigins = []string{"https://dashboard.panguard.test"}
 	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -119,6 +123,7 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 }
 
 func TestServesItsOwnContract(t *testing.T) {
+	t.Parallel()
 	srv, _ := startServer(t, storetest.SQLiteURL(t))
 	for path, want := range map[string]string{"/api/openapi.yaml": "operationId: login", "/api/openapi.json": `"operationId": "login"`} {
 		res, err := http.Get(srv.URL + path)
@@ -136,6 +141,7 @@ func TestServesItsOwnContract(t *testing.T) {
 // Decoding errors come from connect-go's codecs, before any interceptor runs; their messages
 // must still name the problem, never our Go types or the protobuf runtime.
 func TestRPCDecodeErrorsNameNoInternals(t *testing.T) {
+	t.Parallel()
 	_, a := startServer(t, storetest.SQLiteURL(t))
 	base := startH2C(t, a)
 	garbage := string([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})

@@ -8,22 +8,37 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"panguard.ai/auth/internal/server/restapi"
 	"panguard.ai/auth/internal/storetest"
+	authv1 "panguard.ai/auth/sdk/gen/panguard/auth/v1"
 )
 
-var fuzzRoutes = []struct{ method, path string }{
-	{"POST", "/api/auth/register"}, {"POST", "/api/auth/login"}, {"POST", "/api/auth/logout"},
-	{"GET", "/api/auth/me"}, {"POST", "/api/auth/forgot-password"}, {"POST", "/api/auth/reset-password"},
-	{"POST", "/api/auth/totp/setup"}, {"POST", "/api/auth/totp/verify"}, {"POST", "/api/auth/totp/disable"},
-	{"GET", "/api/auth/totp/status"}, {"POST", "/api/auth/totp/backup-codes"},
-	{"POST", "/panguard.auth.v1.AuthService/Register"}, {"POST", "/panguard.auth.v1.AuthService/Login"},
-	{"POST", "/panguard.auth.v1.AuthService/Me"}, {"POST", "/panguard.auth.v1.AuthService/ResetPassword"},
-	{"POST", "/panguard.auth.v1.AuthService/VerifyTotp"}, {"GET", "/panguard.auth.v1.AuthService/Me"},
-}
+// fuzzRoutes is every operation of the contract — each REST method and path in openapi.yaml,
+// each RPC of the proto — and a GET of an RPC (not allowed), derived so new operations are
+// fuzzed as soon as they exist.
+var fuzzRoutes = func() []struct{ method, path string } {
+	var routes []struct{ method, path string }
+	spec, err := restapi.GetSpec()
+	if err != nil {
+		panic(err)
+	}
+	for _, path := range spec.Paths.InMatchingOrder() {
+		for method := range spec.Paths.Value(path).Operations() {
+			routes = append(routes, struct{ method, path string }{method, path})
+		}
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].path+routes[i].method < routes[j].path+routes[j].method })
+	methods := authv1.File_panguard_auth_v1_auth_proto.Services().ByName("AuthService").Methods()
+	for i := range methods.Len() {
+		routes = append(routes, struct{ method, path string }{"POST", rpcPrefix + string(methods.Get(i).Name())})
+	}
+	return append(routes, struct{ method, path string }{"GET", rpcPrefix + "Me"})
+}()
 
 var fuzzBodies = []string{
 	``, `null`, `{}`, `[]`, `"x"`, `0`, `{"email":null}`, `{"email":5,"password":true}`,

@@ -38,6 +38,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestNoSecretInLogsOrMetrics(t *testing.T) {
+	t.Parallel()
 	smtp, smtpURL := mailtest.StartSMTP(t)
 	logs := &syncBuffer{}
 	cfg := testConfig(storetest.SQLiteURL(t))
@@ -121,6 +122,7 @@ func TestNoSecretInLogsOrMetrics(t *testing.T) {
 }
 
 func TestHealthReadinessAndRequestID(t *testing.T) {
+	t.Parallel()
 	srv, a := startServer(t, storetest.SQLiteURL(t))
 	get := func(path string, hdr ...string) (int, http.Header, string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

@@ -20,6 +20,13 @@ import (
 
 // startWithMail runs the service with its outbox sender, delivering to smtpURL.
 func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *Server) {
+	base, a, _ := startWithMailStop(t, dbURL, smtpURL)
+	return base, a
+}
+
+// startWithMailStop is startWithMail that also returns a function stopping the sender and
+// waiting until it has stopped: after it, no email from this instance is in flight.
+func startWithMailStop(t *testing.T, dbURL, smtpURL string) (string, *Server, func()) {
 	t.Helper()
 	cfg := testConfig(dbURL)
 	cfg.SMTPURL = smtpURL
@@ -30,16 +37,47 @@ func startWithMail(t *testing.T, dbURL, smtpURL string) (string, *Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := a.RunBackground(ctx)
 	srv := startHTTP(t, a)
-	t.Cleanup(func() { cancel(); <-done; a.store.Close() })
-	return srv, a
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(func() { stop(); a.store.Close() })
+	return srv, a, stop
+}
+
+// waitOutboxIdle waits until a's outbox has nothing pending: every queued request has been
+// resolved and every email handed to the SMTP server.
+func waitOutboxIdle(t *testing.T, a *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, failed, err := a.store.OutboxCounts(context.Background())
+		if err != nil || failed != 0 {
+			t.Fatalf("outbox: %d failed, %v", failed, err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still has %d pending entries", pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countRows runs a COUNT query on a's database.
+func countRows(t *testing.T, a *Server, query string) (n int) {
+	t.Helper()
+	if err := a.store.SQLDB().QueryRow(query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 var resetTokenRE = regexp.MustCompile(`rst_[0-9a-f]{64}`)
 
 func TestPasswordResetByEmail(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		smtp, smtpURL := mailtest.StartSMTP(t)
-		base, _ := startWithMail(t, dbURL, smtpURL)
+		base, a := startWithMail(t, dbURL, smtpURL)
 		c := sdkClient(t, base)
 		ctx := context.Background()
 		reg, _ := c.RegisterWithResponse(ctx, rest.RegisterJSONRequestBody{Email: "reset@example.com", Name: "Reset <b>Me</b>", Password: "oldpassword"})
@@ -54,9 +92,10 @@ func TestPasswordResetByEmail(t *testing.T) {
 			t.Fatalf("message: %s", known.Body)
 		}
 		msgs := mailtest.Wait(t, smtp, 1)
-		time.Sleep(300 * time.Millisecond) // would a second (wrong) email arrive?
-		if extra := smtp.Messages(); len(extra) != 0 {
-			t.Fatalf("%d extra emails (one for the unknown address?)", len(extra))
+		// Once both requests are resolved, only the known address has an email queued.
+		waitOutboxIdle(t, a)
+		if n := countRows(t, a, "SELECT COUNT(*) FROM outbox WHERE kind = 'email'"); n != 1 {
+			t.Fatalf("%d emails queued, want only the known address's", n)
 		}
 		m := msgs[0]
 		if m.To != "<reset@example.com>" && m.To != "reset@example.com" {
@@ -89,6 +128,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 }
 
 func TestQueuedEmailSurvivesACrash(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		// First process: answers forgot-password but its sender never runs (it "crashes").
 		first, _ := startServer(t, dbURL)
@@ -110,6 +150,7 @@ func TestQueuedEmailSurvivesACrash(t *testing.T) {
 }
 
 func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
+	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
 	smtp, smtpURL := mailtest.StartSMTP(t)
 	// Queue the work with no sender running, then start two replicas' senders at once.
@@ -123,13 +164,17 @@ func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 		c.ForgotPasswordWithResponse(ctx, rest.ForgotPasswordJSONRequestBody{Email: email})
 	}
 	var wg sync.WaitGroup
-	for range 2 {
+	var stops [2]func()
+	for i := range stops {
 		wg.Add(1)
-		go func() { defer wg.Done(); startWithMail(t, dbURL, smtpURL) }()
+		go func() { defer wg.Done(); _, _, stops[i] = startWithMailStop(t, dbURL, smtpURL) }()
 	}
 	wg.Wait()
 	msgs := mailtest.Wait(t, smtp, n)
-	time.Sleep(2 * time.Second) // time for any duplicate to show up
+	// With both senders stopped nothing is in flight: what the server holds is all there is.
+	for _, stop := range stops {
+		stop()
+	}
 	seen := map[string]int{}
 	for _, m := range append(msgs, mailtest.DecodeAll(t, smtp.Messages())...) {
 		seen[m.To]++

@@ -62,6 +62,7 @@ func bearer(token string) rest.RequestEditorFn {
 }
 
 func TestAccountLifecycleThroughSDK(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)
@@ -122,6 +123,7 @@ func TestAccountLifecycleThroughSDK(t *testing.T) {
 }
 
 func TestDuplicateAndConcurrentRegistrationOverHTTP(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)
@@ -185,6 +187,7 @@ func rawCall(t *testing.T, method, url, contentType, body string, hdr ...string)
 }
 
 func TestBadInputGetsClear4xx(t *testing.T) {
+	t.Parallel()
 	srv, _ := startServer(t, storetest.SQLiteURL(t))
 	api := srv.URL + "/api/auth"
 	const js = "application/json"
@@ -238,6 +241,7 @@ func TestBadInputGetsClear4xx(t *testing.T) {
 }
 
 func TestRESTBodyOfUnknownLengthNeedsJSONType(t *testing.T) {
+	t.Parallel()
 	srv, _ := startServer(t, storetest.SQLiteURL(t))
 	send := func(method, path, ctype, body string) (int, map[string]any) {
 		t.Helper()
@@ -273,6 +277,7 @@ func TestRESTBodyOfUnknownLengthNeedsJSONType(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string

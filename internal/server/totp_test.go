@@ -11,6 +11,7 @@ import (
 )
 
 func TestTwoFactorThroughSDK(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		srv, _ := startServer(t, dbURL)
 		c := sdkClient(t, srv.URL)

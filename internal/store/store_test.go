@@ -20,6 +20,7 @@ func user(id, email string) auth.User {
 }
 
 func TestMigrationsRunConcurrentlyAndRollBack(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		// Replicas starting at once all migrate; the lock makes that safe.
@@ -69,6 +70,7 @@ func TestMigrationsRunConcurrentlyAndRollBack(t *testing.T) {
 }
 
 func TestUsersAndSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -116,6 +118,7 @@ func TestUsersAndSessions(t *testing.T) {
 }
 
 func TestRunInTxRollsBack(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -136,6 +139,7 @@ func TestRunInTxRollsBack(t *testing.T) {
 }
 
 func TestEnsureSettingAgreesUnderRace(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		storetest.Open(t, dbURL) // migrate once
@@ -169,12 +173,14 @@ func TestEnsureSettingAgreesUnderRace(t *testing.T) {
 }
 
 func TestOpenRejectsUnknownScheme(t *testing.T) {
+	t.Parallel()
 	if _, err := store.Open(context.Background(), "mysql://x"); err == nil {
 		t.Fatal("want an error")
 	}
 }
 
 func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -212,6 +218,7 @@ func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
 }
 
 func TestClearFailuresByPrefixHandlesUnicode(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)

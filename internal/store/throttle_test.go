@@ -25,6 +25,7 @@ func fail(ctx context.Context, s *store.Store, key string, at time.Time) error {
 var budget = auth.Budget{Key: "k", Free: 3, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, Decay: time.Hour, Enforce: true}
 
 func TestReserveCountsLocksAndRefuses(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -75,6 +76,7 @@ func TestReserveCountsLocksAndRefuses(t *testing.T) {
 }
 
 func TestReleaseGivesTheAttemptAndItsLockBack(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -100,6 +102,7 @@ func TestReleaseGivesTheAttemptAndItsLockBack(t *testing.T) {
 }
 
 func TestUnenforcedBudgetCountsButNeverRefuses(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -119,6 +122,7 @@ func TestUnenforcedBudgetCountsButNeverRefuses(t *testing.T) {
 }
 
 func TestCapRefusesWithinThePauseAfterTheLatestAttempt(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)
@@ -140,6 +144,7 @@ func TestCapRefusesWithinThePauseAfterTheLatestAttempt(t *testing.T) {
 // Concurrent attempts never get more than the free budget, however they interleave: the
 // count and the lock move in one statement.
 func TestConcurrentReservationsNeverExceedTheBudget(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		s := storetest.Open(t, dbURL)

@@ -117,9 +117,12 @@ func Open(t testing.TB, rawURL string) *store.Store {
 }
 
 // Each runs fn as a subtest per backend (SQLite and, when configured, PostgreSQL) with the
-// URL of a fresh database.
+// URL of a fresh database. The subtests run in parallel: each owns its database.
 func Each(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	for _, b := range Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.URL(t)) })
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b.URL(t))
+		})
 	}
 }
