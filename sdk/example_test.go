@@ -19,6 +19,10 @@ import (
 // talk to, started by TestMain.
 var serverURL string
 
+// serverLog is the service's JSON log, where the emails it sends are printed (so tests can
+// follow the links in them).
+var serverLog syncBuffer
+
 func TestMain(m *testing.M) {
 	os.Exit(runWithServer(m))
 }
@@ -29,7 +33,7 @@ func runWithServer(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := servertest.Start(servertest.Config("sqlite://"+filepath.Join(dir, "auth.db")), slog.New(slog.DiscardHandler))
+	srv, err := servertest.Start(servertest.Config("sqlite://"+filepath.Join(dir, "auth.db")), slog.New(slog.NewJSONHandler(&serverLog, nil)))
 	if err != nil {
 		panic(err)
 	}

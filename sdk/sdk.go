@@ -93,15 +93,22 @@ type User struct {
 	// MachineLimit is nil for unlimited.
 	MachineLimit *int
 	TrialEndsAt  *time.Time // nil on a paid plan
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerified reports that the owner proved the address (verification link, email
+	// change confirmation or password reset).
+	EmailVerified bool
+	Role          string     // "user" or "admin"
+	PlanExpiresAt *time.Time // when a paid plan ends; nil for no end or no plan
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // user decodes the REST encoding of an account, the same in every answer.
 func user(u rest.User) User {
 	return User{
 		ID: u.Id, Email: u.Email, Name: u.Name, Tier: string(u.Tier), TOTPEnabled: u.TotpEnabled,
-		MachineLimit: u.MachineLimit, TrialEndsAt: timePtr(u.TrialEndsAt), CreatedAt: u.CreatedAt.Time, UpdatedAt: u.UpdatedAt.Time,
+		MachineLimit: u.MachineLimit, TrialEndsAt: timePtr(u.TrialEndsAt),
+		EmailVerified: u.EmailVerified, Role: string(u.Role), PlanExpiresAt: timePtr(u.PlanExpiresAt),
+		CreatedAt: u.CreatedAt.Time, UpdatedAt: u.UpdatedAt.Time,
 	}
 }
 
@@ -273,9 +280,14 @@ func (c *Client) VerifyTotp(ctx context.Context, code string) error {
 	return nil
 }
 
-// DisableTotp turns 2FA off. Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPNotEnabled.
-func (c *Client) DisableTotp(ctx context.Context, password string) error {
-	r, err := c.api.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: password}, c.auth)
+// DisableTotp turns 2FA off. It re-authenticates: the password, and a current code
+// (WithReauthTOTP) or a backup code (WithReauthBackupCode); without one it returns
+// ErrTOTPRequired.
+// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPRequired, ErrInvalidTOTPCode,
+// ErrTOTPNotEnabled, ErrValidation, ErrRateLimited.
+func (c *Client) DisableTotp(ctx context.Context, password string, opts ...ReauthOption) error {
+	f := secondFactor(opts)
+	r, err := c.api.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: password, TotpCode: f.totpCode, BackupCode: f.backupCode}, c.auth)
 	if err != nil {
 		return fmt.Errorf("sdk: totp disable: %w", err)
 	}
@@ -305,10 +317,14 @@ func (c *Client) GetTotpStatus(ctx context.Context) (*TOTPStatus, error) {
 	return &TOTPStatus{Enabled: d.Enabled, Pending: d.Pending, BackupCodesRemaining: d.BackupCodesRemaining}, nil
 }
 
-// RegenerateBackupCodes replaces every backup code with 10 new ones.
-// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPNotEnabled.
-func (c *Client) RegenerateBackupCodes(ctx context.Context, password string) ([]string, error) {
-	r, err := c.api.RegenerateBackupCodesWithResponse(ctx, rest.RegenerateBackupCodesJSONRequestBody{Password: password}, c.auth)
+// RegenerateBackupCodes replaces every backup code with 10 new ones. It re-authenticates:
+// the password, and a current code (WithReauthTOTP) or a backup code (WithReauthBackupCode);
+// without one it returns ErrTOTPRequired.
+// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrTOTPRequired, ErrInvalidTOTPCode,
+// ErrTOTPNotEnabled, ErrValidation, ErrRateLimited.
+func (c *Client) RegenerateBackupCodes(ctx context.Context, password string, opts ...ReauthOption) ([]string, error) {
+	f := secondFactor(opts)
+	r, err := c.api.RegenerateBackupCodesWithResponse(ctx, rest.RegenerateBackupCodesJSONRequestBody{Password: password, TotpCode: f.totpCode, BackupCode: f.backupCode}, c.auth)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: backup codes: %w", err)
 	}

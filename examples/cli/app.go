@@ -238,6 +238,16 @@ func serverMessage(e *sdk.Error) string {
 		return "There is no two-factor setup to confirm. Run first: panguard 2fa setup"
 	case sdk.ErrTOTPNotEnabled.Reason:
 		return "Two-factor authentication is not enabled on this account. Turn it on with: panguard 2fa setup"
+	case sdk.ErrInvalidToken.Reason:
+		return "The link or token is invalid, already used or expired. Ask for a new one (panguard email resend, or panguard email change again)."
+	case sdk.ErrEmailTaken.Reason:
+		return "That email address now belongs to another account; the change was not made."
+	case sdk.ErrInvalidCursor.Reason:
+		return "The page cursor is not one the server issued. Start again from the first page."
+	case sdk.ErrNotFound.Reason:
+		return "Not found: " + orDefault(e.Message, "the server has no such item")
+	case sdk.ErrForbidden.Reason:
+		return "Not allowed: " + orDefault(e.Message, "this account may not do that")
 	case sdk.ErrValidation.Reason:
 		return "Invalid input: " + orDefault(e.Message, "the server refused the values given")
 	case sdk.ErrInvalidJSON.Reason:

@@ -264,7 +264,9 @@ func wrongTOTP(t *testing.T, secret string) string {
 
 func TestHelpAndUsageErrors(t *testing.T) {
 	everyCommand := []string{"register", "login", "whoami", "logout", "2fa setup", "2fa verify", "2fa disable",
-		"2fa status", "2fa backup-codes", "forgot-password", "reset-password", "help", "--api", "--json"}
+		"2fa status", "2fa backup-codes", "sessions", "sessions revoke", "passwd", "email change", "email confirm",
+		"email verify", "email resend", "activity", "export", "delete-account",
+		"forgot-password", "reset-password", "help", "--api", "--json"}
 	tests := []struct {
 		name       string
 		args       []string
@@ -284,6 +286,18 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"unknown 2fa subcommand is a usage error", []string{"2fa", "nope"}, 2, nil, []string{`unknown command "2fa nope"`}},
 		{"command -h shows its flags", []string{"login", "-h"}, 0, []string{"Usage: panguard login", "-email", "-code"}, nil},
 		{"usage error under --json is a JSON object", []string{"--json", "frobnicate"}, 2, []string{`"ok":false`, `"reason":"usage"`}, nil},
+		{"sessions revoke without an id or --others is a usage error", []string{"sessions", "revoke"}, 2, nil, []string{"missing session id, or --others"}},
+		{"sessions revoke with an id and --others is a usage error", []string{"sessions", "revoke", "ses_1", "--others"}, 2, nil, []string{"not both"}},
+		{"sessions revoke with two ids is a usage error", []string{"sessions", "revoke", "ses_1", "ses_2"}, 2, nil, []string{`unexpected argument "ses_2"`}},
+		{"sessions revoke -h shows its flags", []string{"sessions", "revoke", "-h"}, 0, []string{"Usage: panguard sessions revoke", "-others"}, nil},
+		{"email without a subcommand is a usage error", []string{"email"}, 2, nil, []string{"change", "confirm", "verify", "resend"}},
+		{"unknown email subcommand is a usage error", []string{"email", "nope"}, 2, nil, []string{`unknown command "email nope"`}},
+		{"email change without an address is a usage error", []string{"email", "change"}, 2, nil, []string{"missing new email address"}},
+		{"activity --limit 0 is a usage error", []string{"activity", "--limit", "0"}, 2, nil, []string{"--limit must be between 1 and 100"}},
+		{"activity --limit 101 is a usage error", []string{"activity", "--limit", "101"}, 2, nil, []string{"--limit must be between 1 and 100"}},
+		{"export -h shows its flags", []string{"export", "-h"}, 0, []string{"Usage: panguard export", "-o"}, nil},
+		{"passwd -h shows its flags", []string{"passwd", "-h"}, 0, []string{"Usage: panguard passwd", "-code"}, nil},
+		{"delete-account takes no argument", []string{"delete-account", "now"}, 2, nil, []string{`unexpected argument "now"`}},
 		{"malformed --api is a usage error", []string{"--api", "localhost:3000", "forgot-password", "--email", "a@example.com"}, 2, nil, []string{"http://"}},
 	}
 	for _, tt := range tests {
@@ -488,7 +502,9 @@ func TestLoginFailuresAreExplained(t *testing.T) {
 }
 
 func TestCommandsWithoutSessionSayNotLoggedIn(t *testing.T) {
-	tests := [][]string{{"whoami"}, {"logout"}, {"2fa", "setup"}, {"2fa", "verify", "--code", "123456"}, {"2fa", "status"}, {"2fa", "disable"}, {"2fa", "backup-codes"}}
+	tests := [][]string{{"whoami"}, {"logout"}, {"2fa", "setup"}, {"2fa", "verify", "--code", "123456"}, {"2fa", "status"}, {"2fa", "disable"}, {"2fa", "backup-codes"},
+		{"sessions"}, {"sessions", "revoke", "--others"}, {"sessions", "revoke", "ses_0"}, {"passwd"}, {"email", "change", "new@example.com"},
+		{"email", "resend"}, {"activity"}, {"export"}, {"delete-account"}}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			c, _ := newCLI(t)
@@ -655,8 +671,11 @@ func TestTwoFactorLifecycle(t *testing.T) {
 		{name: "status for people", args: []string{"2fa", "status"}, wantStdout: []string{"2FA: on", "Backup codes remaining: 8"}},
 		{name: "new backup codes need the right password", args: []string{"2fa", "backup-codes"},
 			stdin: func(*testing.T) string { return "wrong password\n" }, wantCode: 1, wantStderr: []string{"Wrong password."}},
-		{name: "new backup codes", args: []string{"--json", "2fa", "backup-codes"},
-			stdin: func(*testing.T) string { return password + "\n" },
+		{name: "new backup codes with a wrong code are refused", args: []string{"2fa", "backup-codes"},
+			stdin: func(t *testing.T) string { return password + "\n" + wrongTOTP(t, secret) + "\n" }, wantCode: 1,
+			wantStderr: []string{"Authentication code (or backup code):", "authentication code is wrong"}},
+		{name: "new backup codes ask for the password then a code", args: []string{"--json", "2fa", "backup-codes"},
+			stdin: func(t *testing.T) string { return password + "\n" + totp(t, secret, 1) + "\n" },
 			check: func(t *testing.T, o outcome) {
 				fresh := setCodes(t, decodeJSON(t, o))
 				if slices.Contains(fresh, backup[2]) {
@@ -667,8 +686,16 @@ func TestTwoFactorLifecycle(t *testing.T) {
 		{name: "status after new codes", args: []string{"2fa", "status"}, wantStdout: []string{"Backup codes remaining: 10"}},
 		{name: "disable needs the right password", args: []string{"2fa", "disable"},
 			stdin: func(*testing.T) string { return "wrong password\n" }, wantCode: 1, wantStderr: []string{"Password:", "Wrong password."}},
-		{name: "disable", args: []string{"2fa", "disable"},
-			stdin: func(*testing.T) string { return password + "\n" }, wantStdout: []string{"now disabled"}},
+		{name: "disable without a code is refused", args: []string{"--json", "2fa", "disable"},
+			stdin: func(*testing.T) string { return password + "\n" }, wantCode: 1, wantStdout: []string{`"reason":"no_input"`}},
+		{name: "disable with a backup code given by --code", args: []string{"2fa", "disable"},
+			moreArgs: func() []string { return []string{"--code", backup[0]} },
+			stdin:    func(*testing.T) string { return password + "\n" }, wantStdout: []string{"now disabled"},
+			check: func(t *testing.T, o outcome) {
+				if strings.Contains(o.stderr, "Authentication code") {
+					t.Errorf("disable asked for a code given with --code:\n%s", o.stderr)
+				}
+			}},
 		{name: "status after disable", args: []string{"2fa", "status"}, wantStdout: []string{"2FA: off"}},
 		{name: "disable again is explained", args: []string{"2fa", "disable"},
 			stdin: func(*testing.T) string { return password + "\n" }, wantCode: 1, wantStderr: []string{"not enabled"}},
@@ -832,6 +859,10 @@ func TestEveryReasonHasAClearMessage(t *testing.T) {
 		{"totp_not_setup", "", 0, "panguard 2fa setup"},
 		{"totp_not_enabled", "", 0, "not enabled"},
 		{"validation_failed", "name must be 1-100 characters", 0, "Invalid input: name must be 1-100 characters"},
+		{"invalid_token", "", 0, "invalid, already used or expired"},
+		{"email_taken", "", 0, "belongs to another account"},
+		{"invalid_cursor", "", 0, "not one the server issued"},
+		{"not_found", "", 0, "Not found"},
 		{"invalid_json", "body is not JSON", 0, "could not read the request: body is not JSON"},
 		{"rate_limited", "", 42 * time.Second, "Try again in 42 seconds."},
 		{"rate_limited", "", 0, "Too many requests."},

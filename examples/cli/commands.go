@@ -43,7 +43,10 @@ func (a *app) askPassword(label string) (string, error) {
 func userJSON(u sdk.User) map[string]any {
 	v := map[string]any{
 		"id": u.ID, "email": u.Email, "name": u.Name, "tier": u.Tier, "totpEnabled": u.TOTPEnabled,
-		"trialEndsAt": timeJSON(u.TrialEndsAt),
+		"trialEndsAt": timeJSON(u.TrialEndsAt), "emailVerified": u.EmailVerified, "planExpiresAt": timeJSON(u.PlanExpiresAt),
+	}
+	if u.Role != "" {
+		v["role"] = u.Role
 	}
 	if !u.CreatedAt.IsZero() {
 		v["createdAt"] = u.CreatedAt.UTC().Format(time.RFC3339)
@@ -235,13 +238,24 @@ func (a *app) cmdWhoami(args []string) error {
 		if u.TrialEndsAt != nil {
 			trial = when(*u.TrialEndsAt)
 		}
+		verified := "no (check your inbox, or run: panguard email resend)"
+		if u.EmailVerified {
+			verified = "yes"
+		}
 		fmt.Fprintf(w, "Email:          %s\n", u.Email)
+		fmt.Fprintf(w, "Email verified: %s\n", verified)
 		fmt.Fprintf(w, "Name:           %s\n", u.Name)
 		fmt.Fprintf(w, "ID:             %s\n", u.ID)
 		fmt.Fprintf(w, "Tier:           %s\n", u.Tier)
 		fmt.Fprintf(w, "Machine limit:  %s\n", limit)
 		fmt.Fprintf(w, "2FA:            %s\n", twoFA)
 		fmt.Fprintf(w, "Trial ends:     %s\n", trial)
+		if u.PlanExpiresAt != nil {
+			fmt.Fprintf(w, "Plan ends:      %s\n", when(*u.PlanExpiresAt))
+		}
+		if u.Role != "" && u.Role != "user" {
+			fmt.Fprintf(w, "Role:           %s\n", u.Role)
+		}
 	})
 }
 
@@ -366,7 +380,9 @@ func (a *app) cmd2FAVerify(args []string) error {
 
 // cmd2FADisable is "panguard 2fa disable".
 func (a *app) cmd2FADisable(args []string) error {
-	fs := a.flagSet("2fa disable", "", "Turns two-factor authentication off and deletes the backup codes. Asks for your password.")
+	fs := a.flagSet("2fa disable", "[--code CODE]",
+		"Turns two-factor authentication off and deletes the backup codes. Asks for your password\nand a current authentication code (or a backup code), unless --code gives it.")
+	code := codeFlag(fs)
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
@@ -378,7 +394,10 @@ func (a *app) cmd2FADisable(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.DisableTotp(a.ctx, pw); err != nil {
+	err = a.reauthenticated(*code, func(opts ...sdk.ReauthOption) error {
+		return c.DisableTotp(a.ctx, pw, opts...)
+	})
+	if err != nil {
 		return err
 	}
 	return a.result(map[string]any{"enabled": false}, func(w io.Writer) {
@@ -419,7 +438,9 @@ func (a *app) cmd2FAStatus(args []string) error {
 
 // cmd2FABackupCodes is "panguard 2fa backup-codes".
 func (a *app) cmd2FABackupCodes(args []string) error {
-	fs := a.flagSet("2fa backup-codes", "", "Replaces every backup code with 10 new ones. Asks for your password.")
+	fs := a.flagSet("2fa backup-codes", "[--code CODE]",
+		"Replaces every backup code with 10 new ones. Asks for your password and a current\nauthentication code (or a backup code), unless --code gives it.")
+	code := codeFlag(fs)
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
@@ -431,7 +452,12 @@ func (a *app) cmd2FABackupCodes(args []string) error {
 	if err != nil {
 		return err
 	}
-	codes, err := c.RegenerateBackupCodes(a.ctx, pw)
+	var codes []string
+	err = a.reauthenticated(*code, func(opts ...sdk.ReauthOption) error {
+		var err error
+		codes, err = c.RegenerateBackupCodes(a.ctx, pw, opts...)
+		return err
+	})
 	if err != nil {
 		return err
 	}

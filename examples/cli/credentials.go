@@ -108,7 +108,7 @@ func (a *app) saveSession(s *sdk.Session, apiURL string) (string, error) {
 // writeFileAtomic replaces path with data and the given mode through a temporary file in
 // the same directory and a rename.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".credentials-*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 // Command panguard is a command-line client of Panguard Auth, built only on the public SDK
 // (panguard.ai/auth/sdk): register, log in (with two-factor authentication), show the
-// current account, manage TOTP and backup codes, and reset a forgotten password.
+// current account, manage TOTP and backup codes, reset a forgotten password, and manage the
+// account itself: sessions, password and email changes, security activity, export, deletion.
 //
 // Usage:
 //
@@ -49,9 +50,19 @@ var commands = []command{
 	{"logout", "end the session on the server and delete the local credentials", (*app).cmdLogout},
 	{"2fa setup", "start two-factor setup: secret, QR code and backup codes", (*app).cmd2FASetup},
 	{"2fa verify", "confirm two-factor setup with a code from your app", (*app).cmd2FAVerify},
-	{"2fa disable", "turn two-factor authentication off (asks for your password)", (*app).cmd2FADisable},
+	{"2fa disable", "turn two-factor authentication off (asks for your password and a code)", (*app).cmd2FADisable},
 	{"2fa status", "show whether 2FA is on and how many backup codes are left", (*app).cmd2FAStatus},
-	{"2fa backup-codes", "replace all backup codes with 10 new ones (asks for your password)", (*app).cmd2FABackupCodes},
+	{"2fa backup-codes", "replace all backup codes with 10 new ones (password and a code)", (*app).cmd2FABackupCodes},
+	{"sessions", "list your sessions (* marks this one)", (*app).cmdSessions},
+	{"sessions revoke", "end a session by id, or --others for all but this one", (*app).cmdSessionsRevoke},
+	{"passwd", "change your password (other sessions are signed out)", (*app).cmdPasswd},
+	{"email change", "move the account to a new address (confirmed by email)", (*app).cmdEmailChange},
+	{"email confirm", "complete an email change with the emailed token or link", (*app).cmdEmailConfirm},
+	{"email verify", "verify your address with the emailed token or link", (*app).cmdEmailVerify},
+	{"email resend", "send the verification email again", (*app).cmdEmailResend},
+	{"activity", "show security activity, newest first (--limit, --before)", (*app).cmdActivity},
+	{"export", "download all data held about your account as JSON (-o FILE)", (*app).cmdExport},
+	{"delete-account", "delete your account for good (asks you to type your email)", (*app).cmdDeleteAccount},
 	{"forgot-password", "email yourself a password reset link", (*app).cmdForgotPassword},
 	{"reset-password", "set a new password with the token from the reset email", (*app).cmdResetPassword},
 	{"help", "show this help", nil},
@@ -70,6 +81,10 @@ Commands:
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
+Commands that prove it is you (passwd, email change, delete-account, 2fa disable,
+2fa backup-codes) ask for your password and, when two-factor authentication is on, for a
+code (or take it with --code).
+
 Global flags (also accepted after the command):
   --api URL   server to talk to (default: $PANGUARD_API_URL, else the URL saved at login,
               else %s)
@@ -111,15 +126,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		usage(stdout)
 		return 0
 	}
-	if name == "2fa" {
+	switch name {
+	case "2fa", "email":
+		// Groups whose subcommand is required.
 		if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-			usage2FA(stderr)
+			if name == "2fa" {
+				usage2FA(stderr)
+			} else {
+				usageEmail(stderr)
+			}
 			if len(rest) == 0 {
 				return 2
 			}
 			return 0
 		}
-		name, rest = "2fa "+rest[0], rest[1:]
+		name, rest = name+" "+rest[0], rest[1:]
+	case "sessions":
+		// "sessions" alone lists; "sessions revoke …" revokes.
+		if len(rest) > 0 && rest[0] == "revoke" {
+			name, rest = "sessions revoke", rest[1:]
+		}
 	}
 	for _, c := range commands {
 		if c.name == name && c.run != nil {

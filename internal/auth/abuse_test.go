@@ -98,6 +98,7 @@ func TestResetKeepsTheSecondFactorBudget(t *testing.T) {
 		s := newSender(e, box)
 		ctx := context.Background()
 		enable2FA(t, e, "mfa-reset@example.com")
+		settle(t, s, box)
 		u, err := e.store.UserByEmail(ctx, "mfa-reset@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -148,6 +149,7 @@ func TestResetThroughTheMailboxRemovesSecondFactorsOfAnUnprovedAddress(t *testin
 				s := newSender(e, box)
 				ctx := context.Background()
 				enable2FA(t, e, "owner@example.com") // the squatter
+				settle(t, s, box)
 				u, err := e.store.UserByEmail(ctx, "owner@example.com")
 				if err != nil {
 					t.Fatal(err)
@@ -198,6 +200,7 @@ func TestForgotPasswordSendsAtMostThreeEmailsAnHour(t *testing.T) {
 		box := &inbox{}
 		s := newSender(e, box)
 		register(t, e, "bombed@example.com", "password1")
+		settle(t, s, box)
 		forgot := func(n int) {
 			for i := range n {
 				if err := e.svc.ForgotPassword(fromIP(fmt.Sprintf("10.42.%d.1", i%3)), "bombed@example.com"); err != nil {
@@ -225,6 +228,7 @@ func TestForgotPasswordSendsAtMostThreeEmailsAnHour(t *testing.T) {
 		if working != 1 {
 			t.Fatalf("%d of the sent links work after the flood, want the newest one", working)
 		}
+		settle(t, s, box) // the password-reset notice
 		e.clock.Advance(time.Hour)
 		forgot(5)
 		if n := len(box.take()); n != 1 {
@@ -250,7 +254,7 @@ func TestAuthenticatedWritesHaveAPerAccountBudget(t *testing.T) {
 		if ra := retryAfter(err); ra < time.Second || ra > 12*time.Second {
 			t.Fatalf("retry after %v", ra)
 		}
-		_, err = regenerateBackupCodes(e, fromIP("10.43.1.2"), r.Token, "password1")
+		_, err = regenerateBackupCodes(e, fromIP("10.43.1.2"), r.Token, pw("password1"))
 		wantCode(t, err, auth.CodeRateLimited)
 		if _, err := setupTOTP(e, fromIP("10.43.1.1"), other.Token); err != nil {
 			t.Fatalf("another account is affected: %v", err)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -56,8 +57,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 		if err != nil || !created {
 			return err
 		}
-		sess, tok, err := s.newSession(ctx, u.ID, now)
+		sess, tok, err := s.newSession(ctx, u.ID, now, MethodRegister)
 		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, EventRegistered, nil); err != nil {
+			return err
+		}
+		if err := s.queueVerification(ctx, u, now); err != nil {
 			return err
 		}
 		res = RegisterResult{Created: true, User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
@@ -65,6 +72,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 	})
 	if err != nil {
 		return RegisterResult{}, err
+	}
+	if res.Created {
+		s.onEnqueue() // the verification email
 	}
 	if !res.Created {
 		// Tell the holder, in the background and throttled; the caller learns nothing.
@@ -85,4 +95,130 @@ func (s *Service) Me(ctx context.Context, p Principal) (Profile, error) {
 		return Profile{}, err
 	}
 	return u.profile(s.now()), nil
+}
+
+// Messages of the account operations.
+const (
+	MsgAccountDeleted = "Account deleted"
+)
+
+// UpdateMe changes the caller's name (1-100 characters after trimming) and returns the
+// profile. Errors: ErrUnauthenticated, CodeValidation, CodeRateLimited.
+func (s *Service) UpdateMe(ctx context.Context, p Principal, name string) (Profile, error) {
+	u, err := p.caller()
+	if err != nil {
+		return Profile{}, err
+	}
+	name = trimSpace(name)
+	if err := validateName(name); err != nil {
+		return Profile{}, err
+	}
+	if err := s.allowWrite(ctx, u.ID); err != nil {
+		return Profile{}, err
+	}
+	now := s.now()
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		if err := s.store.UpdateName(ctx, u.ID, name, now); err != nil {
+			return err
+		}
+		cur, err := s.store.LockUser(ctx, u.ID)
+		u = cur
+		return err
+	})
+	if err != nil {
+		return Profile{}, err
+	}
+	return u.profile(now), nil
+}
+
+// Export is everything held about an account, as its owner may download it. It never holds
+// a password hash, secret, code, token or key.
+type Export struct {
+	ExportedAt time.Time
+	User       Profile
+	Sessions   []SessionView
+	Activity   []Event
+	TwoFactor  TOTPStatus
+	// Passkeys are none until passkeys exist.
+	Passkeys []ExportedPasskey
+}
+
+// ExportedPasskey is a passkey as exported.
+type ExportedPasskey struct {
+	ID, Name   string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// ExportAccount returns the whole record held about the caller, and records that it was
+// exported. Errors: ErrUnauthenticated, CodeRateLimited.
+func (s *Service) ExportAccount(ctx context.Context, p Principal) (Export, error) {
+	u, err := p.caller()
+	if err != nil {
+		return Export{}, err
+	}
+	if err := s.allowWrite(ctx, u.ID); err != nil {
+		return Export{}, err
+	}
+	if err := s.record(ctx, u.ID, EventDataExported, nil); err != nil {
+		return Export{}, err
+	}
+	sessions, err := s.ListSessions(ctx, p)
+	if err != nil {
+		return Export{}, err
+	}
+	activity, err := s.store.Events(ctx, u.ID, 0, nil)
+	if err != nil {
+		return Export{}, err
+	}
+	st, err := s.TOTPStatus(ctx, p)
+	if err != nil {
+		return Export{}, err
+	}
+	now := s.now()
+	return Export{ExportedAt: now, User: u.profile(now), Sessions: sessions, Activity: activity, TwoFactor: st, Passkeys: []ExportedPasskey{}}, nil
+}
+
+// DeleteAccount erases the caller's account after re-authentication: the user and everything
+// keyed to them go in one transaction, every token dies at once, the address can register
+// again at once, a goodbye email goes out, and one account_deleted event keeping only the
+// user id and time remains. Errors: ErrUnauthenticated, ErrInvalidPassword,
+// ErrSecondFactorRequired, ErrInvalidTOTP, CodeValidation, CodeRateLimited, ErrBusy.
+func (s *Service) DeleteAccount(ctx context.Context, p Principal, r Reauth) error {
+	u, err := p.caller()
+	if err != nil {
+		return err
+	}
+	if err := s.allowWrite(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := s.reauthenticate(ctx, u, r); err != nil {
+		return err
+	}
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// The locked row: a concurrent email change or deletion is settled before this one.
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if errors.Is(err, ErrNoRecord) {
+			return ErrUnauthenticated // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		id, err := s.newID("evt_", 12)
+		if err != nil {
+			return err
+		}
+		// No ip, user agent or detail: nothing that identifies the person remains.
+		if err := s.store.AddEvent(ctx, Event{ID: id, UserID: u.ID, Type: EventAccountDeleted, At: s.now(), Actor: ActorSelf}); err != nil {
+			return err
+		}
+		return s.notify(ctx, cur, TemplateAccountDeleted)
+	})
+	if err == nil {
+		s.onEnqueue()
+	}
+	return err
 }

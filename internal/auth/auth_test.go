@@ -454,12 +454,12 @@ func verifyTOTP(e env, ctx context.Context, token, code string) error {
 	return e.svc.VerifyTOTP(ctx, p, code)
 }
 
-func disableTOTP(e env, ctx context.Context, token, password string) error {
+func disableTOTP(e env, ctx context.Context, token string, r auth.Reauth) error {
 	p, err := e.svc.Authenticate(ctx, token)
 	if err != nil {
 		return err
 	}
-	return e.svc.DisableTOTP(ctx, p, password)
+	return e.svc.DisableTOTP(ctx, p, r)
 }
 
 func totpStatus(e env, ctx context.Context, token string) (auth.TOTPStatus, error) {
@@ -470,12 +470,12 @@ func totpStatus(e env, ctx context.Context, token string) (auth.TOTPStatus, erro
 	return e.svc.TOTPStatus(ctx, p)
 }
 
-func regenerateBackupCodes(e env, ctx context.Context, token, password string) ([]string, error) {
+func regenerateBackupCodes(e env, ctx context.Context, token string, r auth.Reauth) ([]string, error) {
 	p, err := e.svc.Authenticate(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	return e.svc.RegenerateBackupCodes(ctx, p, password)
+	return e.svc.RegenerateBackupCodes(ctx, p, r)
 }
 
 // A Principal comes only from Authenticate: an adapter that forgot to authenticate (and
@@ -498,9 +498,9 @@ func TestAuthenticatedOperationsRefuseAPrincipalAuthenticateDidNotMake(t *testin
 			{"Logout", func() error { return e.svc.Logout(ctx, p) }},
 			{"SetupTOTP", func() error { _, err := e.svc.SetupTOTP(ctx, p); return err }},
 			{"VerifyTOTP", func() error { return e.svc.VerifyTOTP(ctx, p, "123456") }},
-			{"DisableTOTP", func() error { return e.svc.DisableTOTP(ctx, p, "password1") }},
+			{"DisableTOTP", func() error { return e.svc.DisableTOTP(ctx, p, pw("password1")) }},
 			{"TOTPStatus", func() error { _, err := e.svc.TOTPStatus(ctx, p); return err }},
-			{"RegenerateBackupCodes", func() error { _, err := e.svc.RegenerateBackupCodes(ctx, p, "password1"); return err }},
+			{"RegenerateBackupCodes", func() error { _, err := e.svc.RegenerateBackupCodes(ctx, p, pw("password1")); return err }},
 		}
 		for _, op := range ops {
 			wantCode(t, op.call(), auth.CodeUnauthenticated)
@@ -510,3 +510,6 @@ func TestAuthenticatedOperationsRefuseAPrincipalAuthenticateDidNotMake(t *testin
 		t.Fatalf("the real principal: %v", err)
 	}
 }
+
+// pw is a re-authentication with a password only.
+func pw(password string) auth.Reauth { return auth.Reauth{Password: password} }

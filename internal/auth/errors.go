@@ -30,6 +30,9 @@ const (
 	CodeNotFound       Code = "not_found"
 	CodeForbidden      Code = "forbidden"
 	CodeConflict       Code = "conflict"
+	CodeInvalidCursor  Code = "invalid_cursor"
+	CodeInvalidToken   Code = "invalid_token"
+	CodeEmailTaken     Code = "email_taken"
 )
 
 // Codes lists every Code the domain can answer with, so transports and SDKs can be checked
@@ -38,6 +41,7 @@ var Codes = []Code{
 	CodeValidation, CodeInvalidCredentials, CodeUnauthenticated, CodeInvalidTOTP, CodeInvalidResetToken,
 	CodeInvalidPassword, CodeAlreadyEnabled, CodeTOTPNotSetUp, CodeTOTPRequired, CodeTOTPNotEnabled,
 	CodeRateLimited, CodeUnavailable, CodeInternal, CodeNotFound, CodeForbidden, CodeConflict,
+	CodeInvalidCursor, CodeInvalidToken, CodeEmailTaken,
 }
 
 // Kind is the category of a failure; transports map each Kind to one HTTP status and one
@@ -114,6 +118,11 @@ var (
 	ErrNotFound           = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "Not found"}
 	ErrForbidden          = &Error{Kind: KindForbidden, Code: CodeForbidden, Message: "You are not allowed to do this"}
 	ErrConflict           = &Error{Kind: KindConflict, Code: CodeConflict, Message: "The request conflicts with the current state"}
+	ErrInvalidToken       = &Error{Kind: KindInvalid, Code: CodeInvalidToken, Message: "The link is invalid or has expired"}
+	ErrEmailTaken         = &Error{Kind: KindConflict, Code: CodeEmailTaken, Message: "That email address is already in use"}
+	// ErrSecondFactorRequired is a sensitive operation on an account with 2FA on that sent no
+	// TOTP or backup code.
+	ErrSecondFactorRequired = &Error{Kind: KindUnauthenticated, Code: CodeTOTPRequired, Message: "A TOTP code or a backup code is required"}
 )
 
 // ErrNoRecord is returned by a Store when the requested row does not exist (or, for sessions,

@@ -68,15 +68,19 @@ func (u User) EffectiveTier(now time.Time) Tier {
 
 // Profile is a user as shown to its owner at a given moment.
 type Profile struct {
-	ID           string
-	Email        string
-	Name         string
-	Tier         Tier // effective tier
-	TOTPEnabled  bool
-	MachineLimit *int // nil: unlimited
-	TrialEndsAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID            string
+	Email         string
+	Name          string
+	Tier          Tier // effective tier
+	TOTPEnabled   bool
+	MachineLimit  *int // nil: unlimited
+	TrialEndsAt   *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	EmailVerified bool
+	Role          Role
+	// PlanExpiresAt is when a paid plan ends; nil for no end or no plan.
+	PlanExpiresAt *time.Time
 }
 
 func (u User) profile(now time.Time) Profile {
@@ -85,6 +89,7 @@ func (u User) profile(now time.Time) Profile {
 		ID: u.ID, Email: u.Email, Name: u.Name, Tier: tier, TOTPEnabled: u.TOTPEnabled,
 		MachineLimit: tier.MachineLimit(), TrialEndsAt: u.TrialEndsAt,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		EmailVerified: u.EmailVerifiedAt != nil, Role: RoleUser,
 	}
 }
 
@@ -94,7 +99,26 @@ type Session struct {
 	UserID    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// LastSeenAt is refreshed at most once per LastSeenInterval.
+	LastSeenAt time.Time
+	// IP and UserAgent are the client's when the session was opened (UserAgent at most
+	// 256 characters).
+	IP        string
+	UserAgent string
+	Method    SessionMethod
 }
+
+// SessionMethod says how a session was opened.
+type SessionMethod string
+
+// The ways a session is opened.
+const (
+	MethodPassword SessionMethod = "password"
+	MethodRegister SessionMethod = "register"
+	MethodReset    SessionMethod = "reset"
+	MethodPasskey  SessionMethod = "passkey"
+	MethodDevice   SessionMethod = "device"
+)
 
 // Role is what an account may do beyond its own data.
 type Role string

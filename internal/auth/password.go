@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -175,4 +176,120 @@ func (s *Service) checkPassword(ctx context.Context, u User, password string) er
 		err = ErrInvalidPassword
 	}
 	return s.settle(ctx, at, err)
+}
+
+// Reauth is the proof a sensitive operation asks for: the current password and, when 2FA is
+// on, a TOTP code or a backup code in the same request.
+type Reauth struct {
+	Password             string
+	TOTPCode, BackupCode *string
+}
+
+// reauthenticate checks r for u as the contract's "Re-authentication" says: the password
+// first (wrong: ErrInvalidPassword, whatever code is sent), then, with 2FA on, the code (none:
+// ErrSecondFactorRequired; wrong: ErrInvalidTOTP). Both count toward the account's
+// brute-force budgets as at login, and a code is used up.
+// Errors: those, CodeValidation (both codes sent, no password), CodeRateLimited, ErrBusy.
+func (s *Service) reauthenticate(ctx context.Context, u User, r Reauth) error {
+	if r.TOTPCode != nil && r.BackupCode != nil {
+		return invalid("Send either totpCode or backupCode, not both")
+	}
+	if err := s.checkPassword(ctx, u, r.Password); err != nil {
+		return err
+	}
+	if !u.TOTPEnabled {
+		return nil
+	}
+	if r.TOTPCode == nil && r.BackupCode == nil {
+		return ErrSecondFactorRequired
+	}
+	at, err := s.reserve(ctx, u.Email, true)
+	if err != nil {
+		return err
+	}
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// The locked row: a secret rotated or 2FA turned off since the caller authenticated
+		// is what counts.
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if err != nil || !cur.TOTPEnabled {
+			return err
+		}
+		if err := s.checkSecondFactor(ctx, cur, r.TOTPCode, r.BackupCode, s.now()); err != nil {
+			return err
+		}
+		if r.BackupCode != nil {
+			return s.record(ctx, u.ID, EventBackupCodeUsed, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.settle(ctx, at, err)
+	}
+	return s.succeeded(ctx, at)
+}
+
+// MsgPasswordChanged is the answer to a password change.
+const MsgPasswordChanged = "Password changed; your other sessions were signed out"
+
+// ChangePasswordInput is a password change, re-authenticated with the current password.
+type ChangePasswordInput struct {
+	NewPassword string
+	Reauth
+}
+
+// ChangePassword sets a new password after re-authentication, revokes every other session
+// of the caller (the calling one stays), voids every outstanding reset, verify and
+// email-change link, records the change and sends a notice, in one transaction.
+// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrSecondFactorRequired, ErrInvalidTOTP,
+// CodeValidation, CodeRateLimited, ErrBusy.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePasswordInput) error {
+	u, err := p.caller()
+	if err != nil {
+		return err
+	}
+	if err := validatePassword("New password", in.NewPassword); err != nil {
+		return err
+	}
+	if err := s.allowWrite(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := s.reauthenticate(ctx, u, in.Reauth); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// The locked row must still hold the password just checked: of two concurrent
+		// changes (or a change and a reset) exactly one wins, and the loser changes nothing.
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if errors.Is(err, ErrNoRecord) {
+			return ErrUnauthenticated
+		}
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash {
+			return ErrInvalidPassword
+		}
+		if err := s.store.UpdatePasswordHash(ctx, u.ID, hash, now); err != nil {
+			return err
+		}
+		if _, err := s.store.RevokeUserSessions(ctx, u.ID, p.SessionID, now); err != nil {
+			return err
+		}
+		if err := s.store.VoidTokens(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, EventPasswordChanged, nil); err != nil {
+			return err
+		}
+		return s.notify(ctx, cur, TemplatePasswordChanged)
+	})
+	if err == nil {
+		s.onEnqueue()
+	}
+	return err
 }

@@ -66,6 +66,9 @@ type Email struct {
 	Name             string `json:"name"`
 	Link             string `json:"link"`
 	ExpiresInMinutes int    `json:"expiresInMinutes"`
+	// Address is an address the message is about (an email change's new address, partly
+	// masked in notices to the old one), or "".
+	Address string `json:"address"`
 }
 
 // Purpose says what a one-time token is for; each purpose has its own prefix and lifetime.
@@ -220,7 +223,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		return err
 	}
 	now := s.now()
-	return s.store.RunInTx(ctx, func(ctx context.Context) error {
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// Lock the user row before the token row, the order every other per-user
 		// transaction (a reset request voiding tokens) takes, so the two cannot deadlock.
 		owner, err := s.store.TokenUser(ctx, PurposeReset, hashToken(token))
@@ -245,7 +248,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
 			return err
 		}
-		if err := s.store.RevokeUserSessions(ctx, userID, now); err != nil {
+		if _, err := s.store.RevokeUserSessions(ctx, userID, "", now); err != nil {
+			return err
+		}
+		if err := s.record(ctx, userID, EventPasswordReset, nil); err != nil {
 			return err
 		}
 		// Any other link still out there dies with this reset.
@@ -262,10 +268,20 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 			if err := s.store.DisableTOTP(ctx, userID, now); err != nil {
 				return err
 			}
+			if err := s.record(ctx, userID, EventEmailVerified, map[string]string{"by": "password_reset"}); err != nil {
+				return err
+			}
+		}
+		if err := s.notify(ctx, u, TemplatePasswordResetDone); err != nil {
+			return err
 		}
 		// Lift the password locks on the account, not the second-factor budget: someone
 		// holding the password and the mailbox is exactly who 2FA must still stop.
 		acct, _ := accountKeys(ctx, u.Email)
 		return s.store.ClearFailures(ctx, []string{acct}, []string{"acct-ip:" + u.Email + "|"})
 	})
+	if err == nil {
+		s.onEnqueue()
+	}
+	return err
 }

@@ -197,15 +197,17 @@ func (s *Service) verifyTOTP(ctx context.Context, u User, code string) error {
 	if step == 0 {
 		return errInvalidTOTPSetup
 	}
-	ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
-	if err != nil {
-		return err
-	}
-	if !ok {
-		// The step was already used, or a concurrent setup/verify changed the secret.
-		return errInvalidTOTPSetup
-	}
-	return nil
+	return s.store.RunInTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// The step was already used, or a concurrent setup/verify changed the secret.
+			return errInvalidTOTPSetup
+		}
+		return s.record(ctx, u.ID, EventTOTPEnabled, nil)
+	})
 }
 
 // checkSecondFactor consumes a TOTP or backup code of u inside ctx's transaction.
@@ -244,10 +246,11 @@ func (s *Service) checkSecondFactor(ctx context.Context, u User, totpCode, backu
 	return nil
 }
 
-// DisableTOTP turns 2FA off after checking the password, removing the secret and every
-// backup code (also a pending setup). Errors: ErrUnauthenticated, ErrInvalidPassword,
+// DisableTOTP turns 2FA off after re-authentication (the password and, with 2FA on, a code),
+// removing the secret and every backup code (also a pending setup), and sends a notice.
+// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrSecondFactorRequired, ErrInvalidTOTP,
 // ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
-func (s *Service) DisableTOTP(ctx context.Context, p Principal, password string) error {
+func (s *Service) DisableTOTP(ctx context.Context, p Principal, r Reauth) error {
 	u, err := p.caller()
 	if err != nil {
 		return err
@@ -255,13 +258,28 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password string)
 	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := s.checkPassword(ctx, u, password); err != nil {
+	if err := s.reauthenticate(ctx, u, r); err != nil {
 		return err
 	}
 	if !u.TOTPEnabled && u.TOTPPendingSecret == "" {
 		return ErrTOTPNotEnabled
 	}
-	return s.store.DisableTOTP(ctx, u.ID, s.now())
+	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DisableTOTP(ctx, u.ID, s.now()); err != nil {
+			return err
+		}
+		if !u.TOTPEnabled {
+			return nil // only a pending setup went: nothing was protecting the account
+		}
+		if err := s.record(ctx, u.ID, EventTOTPDisabled, nil); err != nil {
+			return err
+		}
+		return s.notify(ctx, u, TemplateTOTPDisabled)
+	})
+	if err == nil {
+		s.onEnqueue()
+	}
+	return err
 }
 
 // TOTPStatus reports whether 2FA is on and how many backup codes are left.
@@ -280,10 +298,11 @@ func (s *Service) TOTPStatus(ctx context.Context, p Principal) (TOTPStatus, erro
 	return st, nil
 }
 
-// RegenerateBackupCodes replaces every backup code with 10 new ones after checking the
-// password; the old codes stop working at once. Errors: ErrUnauthenticated,
-// ErrInvalidPassword, ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
-func (s *Service) RegenerateBackupCodes(ctx context.Context, p Principal, password string) ([]string, error) {
+// RegenerateBackupCodes replaces every backup code with 10 new ones after re-authentication
+// (the password and a code); the old codes stop working at once, and a notice goes out.
+// Errors: ErrUnauthenticated, ErrInvalidPassword, ErrSecondFactorRequired, ErrInvalidTOTP,
+// ErrTOTPNotEnabled, CodeValidation, CodeRateLimited, ErrBusy.
+func (s *Service) RegenerateBackupCodes(ctx context.Context, p Principal, r Reauth) ([]string, error) {
 	u, err := p.caller()
 	if err != nil {
 		return nil, err
@@ -291,11 +310,15 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p Principal, passwo
 	if err := s.allowWrite(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(ctx, u, password); err != nil {
-		return nil, err
-	}
 	if !u.TOTPEnabled {
+		// Before the re-authentication, which would ask for a code that cannot exist.
+		if err := s.checkPassword(ctx, u, r.Password); err != nil {
+			return nil, err
+		}
 		return nil, ErrTOTPNotEnabled
+	}
+	if err := s.reauthenticate(ctx, u, r); err != nil {
+		return nil, err
 	}
 	codes, hashes, err := s.newBackupCodes(u.ID)
 	if err != nil {
@@ -311,10 +334,17 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p Principal, passwo
 		if !cur.TOTPEnabled {
 			return ErrTOTPNotEnabled
 		}
-		return s.store.ReplaceBackupCodes(ctx, u.ID, hashes, s.now())
+		if err := s.store.ReplaceBackupCodes(ctx, u.ID, hashes, s.now()); err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, EventBackupCodesRegenerated, nil); err != nil {
+			return err
+		}
+		return s.notify(ctx, u, TemplateBackupCodesRegenerated)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.onEnqueue()
 	return codes, nil
 }

@@ -155,13 +155,17 @@ func (s *Service) newID(prefix string, n int) (string, error) {
 	return prefix + hex.EncodeToString(b), nil
 }
 
-// newSession creates a session row for userID inside ctx's transaction and returns it with its token.
-func (s *Service) newSession(ctx context.Context, userID string, now time.Time) (Session, string, error) {
+// newSession creates a session row for userID inside ctx's transaction, recording where the
+// client is and how it signed in, and returns it with its token.
+func (s *Service) newSession(ctx context.Context, userID string, now time.Time, method SessionMethod) (Session, string, error) {
 	id, err := s.newID("ses_", 16)
 	if err != nil {
 		return Session{}, "", err
 	}
-	sess := Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
+	sess := Session{
+		ID: id, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), LastSeenAt: now,
+		IP: ClientIP(ctx), UserAgent: UserAgent(ctx), Method: method,
+	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Session{}, "", err
 	}

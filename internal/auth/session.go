@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,7 +86,7 @@ func (s *Service) login(ctx context.Context, email string, in LoginInput) (Login
 		return LoginResult{}, err
 	}
 	if !ok {
-		return LoginResult{}, ErrInvalidCredentials
+		return LoginResult{}, s.loginFailed(ctx, u.ID, ErrInvalidCredentials)
 	}
 	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
 		return LoginResult{TOTPRequired: true}, nil
@@ -119,18 +121,42 @@ func (s *Service) login(ctx context.Context, email string, in LoginInput) (Login
 			if err := s.checkSecondFactor(ctx, cur, in.TOTPCode, in.BackupCode, now); err != nil {
 				return err
 			}
+			if in.BackupCode != nil {
+				if err := s.record(ctx, u.ID, EventBackupCodeUsed, nil); err != nil {
+					return err
+				}
+			}
 		}
-		sess, tok, err := s.newSession(ctx, u.ID, now)
+		sess, tok, err := s.newSession(ctx, u.ID, now, MethodPassword)
 		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, EventLogin, map[string]string{"sessionId": sess.ID}); err != nil {
 			return err
 		}
 		res = LoginResult{User: u.profile(now), Token: tok, ExpiresAt: sess.ExpiresAt}
 		return nil
 	})
+	if CodeOf(err) == CodeInvalidTOTP {
+		return LoginResult{}, s.loginFailed(ctx, u.ID, err)
+	}
 	if err != nil {
 		return LoginResult{}, err
 	}
 	return res, nil
+}
+
+// loginFailed records a failed sign-in of an existing account (the transaction that
+// checked it, if any, has rolled back) and returns orig.
+func (s *Service) loginFailed(ctx context.Context, userID string, orig error) error {
+	reason := "password"
+	if CodeOf(orig) == CodeInvalidTOTP {
+		reason = "second_factor"
+	}
+	if err := s.record(ctx, userID, EventLoginFailed, map[string]string{"reason": reason}); err != nil {
+		return err
+	}
+	return orig
 }
 
 // Authenticate resolves a bearer token to its live session and user with one store read; it
@@ -142,15 +168,26 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, err
 	}
-	u, err := s.store.ActiveSessionUser(ctx, c.SessionID, s.now())
+	now := s.now()
+	sess, u, err := s.store.ActiveSession(ctx, c.SessionID, now)
 	if errors.Is(err, ErrNoRecord) || (err == nil && u.ID != c.Subject) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return Principal{}, err
 	}
+	// At most one write per session per LastSeenInterval, so reads stay one lookup.
+	if now.Sub(sess.LastSeenAt) >= LastSeenInterval {
+		if err := s.store.TouchSession(ctx, sess.ID, now, now.Add(-LastSeenInterval)); err != nil {
+			return Principal{}, err
+		}
+	}
 	return Principal{UserID: u.ID, SessionID: c.SessionID, Role: RoleUser, user: u}, nil
 }
+
+// LastSeenInterval is how stale a session's last-seen time may get before a request
+// refreshes it.
+const LastSeenInterval = time.Minute
 
 // Logout revokes the caller's session; the user's other sessions are untouched.
 // Errors: ErrUnauthenticated.
@@ -158,14 +195,88 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	if _, err := p.caller(); err != nil {
 		return err
 	}
-	revoked, err := s.store.RevokeSession(ctx, p.SessionID, s.now())
+	return s.store.RunInTx(ctx, func(ctx context.Context) error {
+		revoked, err := s.store.RevokeSession(ctx, p.SessionID, s.now())
+		if err != nil {
+			return err
+		}
+		if !revoked {
+			// Lost a race with another logout of the same token: it is dead either way, but
+			// this caller presented a token that is no longer valid.
+			return ErrUnauthenticated
+		}
+		return s.record(ctx, p.UserID, EventLogout, nil)
+	})
+}
+
+// SessionView is one of the caller's sessions as shown to them.
+type SessionView struct {
+	Session
+	// Current marks the session making the request.
+	Current bool
+}
+
+// MsgSessionRevoked is the answer to a revoked session.
+const MsgSessionRevoked = "Session revoked"
+
+// ListSessions returns the caller's live sessions, newest first. Errors: ErrUnauthenticated.
+func (s *Service) ListSessions(ctx context.Context, p Principal) ([]SessionView, error) {
+	if _, err := p.caller(); err != nil {
+		return nil, err
+	}
+	sessions, err := s.store.UserSessions(ctx, p.UserID, s.now())
 	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionView, len(sessions))
+	for i, sess := range sessions {
+		out[i] = SessionView{Session: sess, Current: sess.ID == p.SessionID}
+	}
+	return out, nil
+}
+
+// RevokeSession revokes one of the caller's sessions; its token dies at once on every
+// replica. The caller's own session works like Logout. Errors: ErrUnauthenticated,
+// ErrNotFound for an unknown, expired, already revoked or another user's id (never telling
+// which), CodeRateLimited.
+func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
+	if _, err := p.caller(); err != nil {
 		return err
 	}
-	if !revoked {
-		// Lost a race with another logout of the same token: it is dead either way, but this
-		// caller presented a token that is no longer valid.
-		return ErrUnauthenticated
+	if err := s.allowWrite(ctx, p.UserID); err != nil {
+		return err
 	}
-	return nil
+	if !strings.HasPrefix(id, "ses_") || len(id) > 64 {
+		return ErrNotFound
+	}
+	return s.store.RunInTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.RevokeUserSession(ctx, p.UserID, id, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		return s.record(ctx, p.UserID, EventSessionRevoked, map[string]string{"sessionId": id})
+	})
+}
+
+// RevokeOtherSessions revokes every session of the caller but the calling one and returns
+// how many. Errors: ErrUnauthenticated, CodeRateLimited.
+func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, error) {
+	if _, err := p.caller(); err != nil {
+		return 0, err
+	}
+	if err := s.allowWrite(ctx, p.UserID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.store.RunInTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = s.store.RevokeUserSessions(ctx, p.UserID, p.SessionID, s.now()); err != nil || n == 0 {
+			return err
+		}
+		return s.record(ctx, p.UserID, EventSessionRevoked, map[string]string{"count": strconv.Itoa(n), "scope": "others"})
+	})
+	return n, err
 }

@@ -17,6 +17,7 @@ type Store interface {
 	OneTimeTokens
 	Throttles
 	Outbox
+	Activity
 }
 
 // Users keeps accounts.
@@ -34,16 +35,35 @@ type Users interface {
 	// MarkEmailVerified records that the user proved their address at at, unless already
 	// recorded, reporting whether it changed anything.
 	MarkEmailVerified(ctx context.Context, userID string, at time.Time) (bool, error)
+	// UpdateName sets the user's name.
+	UpdateName(ctx context.Context, userID, name string, at time.Time) error
+	// UpdateEmail sets the user's address (and marks it verified at at), reporting false when
+	// another account holds it.
+	UpdateEmail(ctx context.Context, userID, email string, at time.Time) (bool, error)
+	// ClaimVerificationEmail records now as the moment the user's last verification email was
+	// queued unless one was less than interval ago, reporting whether it did.
+	ClaimVerificationEmail(ctx context.Context, userID string, now time.Time, interval time.Duration) (bool, error)
+	// DeleteUser erases the user and every row keyed to them (sessions, second factors,
+	// one-time tokens, activity events), reporting whether the user existed.
+	DeleteUser(ctx context.Context, userID string) (bool, error)
 }
 
 // Sessions keeps server-side sessions, which tokens name.
 type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
-	// ActiveSessionUser returns the user of a session that is neither revoked nor expired at now.
-	ActiveSessionUser(ctx context.Context, sessionID string, now time.Time) (User, error)
+	// ActiveSession returns a session that is neither revoked nor expired at now, with its user.
+	ActiveSession(ctx context.Context, sessionID string, now time.Time) (Session, User, error)
+	// TouchSession sets the session's last-seen time to now if it is older than before.
+	TouchSession(ctx context.Context, sessionID string, now, before time.Time) error
+	// UserSessions returns the user's sessions live at now, newest first.
+	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// RevokeSession revokes one session, reporting whether it was active.
 	RevokeSession(ctx context.Context, sessionID string, at time.Time) (bool, error)
-	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+	// RevokeUserSession revokes the session if it is the user's and active, reporting whether it did.
+	RevokeUserSession(ctx context.Context, userID, sessionID string, at time.Time) (bool, error)
+	// RevokeUserSessions revokes every active session of the user but the one named keep
+	// ("" for none), returning how many.
+	RevokeUserSessions(ctx context.Context, userID, keep string, at time.Time) (int, error)
 }
 
 // SecondFactors keeps TOTP secrets and backup codes.
@@ -99,6 +119,15 @@ type Throttles interface {
 	ClearFailures(ctx context.Context, keys []string, prefixes []string) error
 	// MarkKnown records key (a client that logged in to an account) as known until until.
 	MarkKnown(ctx context.Context, key string, now, until time.Time) error
+}
+
+// Activity keeps the append-only security activity log.
+type Activity interface {
+	// AddEvent appends e (inside ctx's transaction, if any).
+	AddEvent(ctx context.Context, e Event) error
+	// Events returns up to limit of the user's events older than before (all when nil),
+	// newest first (by time, then id).
+	Events(ctx context.Context, userID string, limit int, before *EventCursor) ([]Event, error)
 }
 
 // Outbox queues background work in the transaction that decides it.

@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Throttle is the stored failure state of one key.
@@ -50,6 +52,8 @@ const (
 
 type clientIPKey struct{}
 
+type userAgentKey struct{}
+
 // WithClientIP returns ctx carrying the caller's IP address, as the transport determined it.
 func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
@@ -61,6 +65,30 @@ func ClientIP(ctx context.Context) string {
 		return ip
 	}
 	return "unknown"
+}
+
+// maxUserAgent is how much of a User-Agent is kept, in characters.
+const maxUserAgent = 256
+
+// WithUserAgent returns ctx carrying the caller's User-Agent, cut to 256 characters and to
+// valid UTF-8, so what is stored and shown back is bounded and clean.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	ua = strings.ToValidUTF8(ua, "")
+	if utf8.RuneCountInString(ua) > maxUserAgent {
+		ua = string([]rune(ua)[:maxUserAgent])
+	}
+	return context.WithValue(ctx, userAgentKey{}, strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, ua))
+}
+
+// UserAgent is the caller's User-Agent carried by ctx, or "".
+func UserAgent(ctx context.Context) string {
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return ua
 }
 
 func rateLimited(retry time.Duration) *Error {

@@ -197,9 +197,14 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 		const email = "dis@example.com"
 		token, s := enable2FA(t, e, email)
 
-		_, err := regenerateBackupCodes(e, ctx, token, "wrong-password")
+		// Re-authentication: the password first (whatever code is sent), then a code.
+		_, err := regenerateBackupCodes(e, ctx, token, auth.Reauth{Password: "wrong-password", BackupCode: &s.BackupCodes[5]})
 		wantCode(t, err, auth.CodeInvalidPassword)
-		codes, err := regenerateBackupCodes(e, ctx, token, "password1")
+		_, err = regenerateBackupCodes(e, ctx, token, pw("password1"))
+		wantCode(t, err, auth.CodeTOTPRequired)
+		_, err = regenerateBackupCodes(e, ctx, token, auth.Reauth{Password: "password1", BackupCode: ptr("zzzzzzzzzz")})
+		wantCode(t, err, auth.CodeInvalidTOTP)
+		codes, err := regenerateBackupCodes(e, ctx, token, auth.Reauth{Password: "password1", BackupCode: &s.BackupCodes[5]})
 		if err != nil || len(codes) != 10 {
 			t.Fatalf("regenerate: %v %v", codes, err)
 		}
@@ -210,14 +215,16 @@ func TestTOTPDisableAndRegenerate(t *testing.T) {
 			t.Fatalf("new backup code: %v", err)
 		}
 
-		wantCode(t, disableTOTP(e, ctx, token, "wrong-password"), auth.CodeInvalidPassword)
-		if err := disableTOTP(e, ctx, token, "password1"); err != nil {
+		wantCode(t, disableTOTP(e, ctx, token, pw("wrong-password")), auth.CodeInvalidPassword)
+		wantCode(t, disableTOTP(e, ctx, token, pw("password1")), auth.CodeTOTPRequired)
+		e.clock.Advance(time.Minute) // a step no code has been used at
+		if err := disableTOTP(e, ctx, token, auth.Reauth{Password: "password1", TOTPCode: ptr(code(t, s.Secret, e.clock.Now(), 0))}); err != nil {
 			t.Fatal(err)
 		}
 		if r, err := login(e, email, nil, nil); err != nil || r.TOTPRequired || r.Token == "" {
 			t.Fatalf("login after disable: %+v %v", r, err)
 		}
-		wantCode(t, disableTOTP(e, ctx, token, "password1"), auth.CodeTOTPNotEnabled)
+		wantCode(t, disableTOTP(e, ctx, token, pw("password1")), auth.CodeTOTPNotEnabled)
 		if st, _ := totpStatus(e, ctx, token); st.Enabled || st.Pending || st.BackupCodesRemaining != 0 {
 			t.Fatalf("status after disable: %+v", st)
 		}

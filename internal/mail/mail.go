@@ -28,13 +28,37 @@ import (
 var templateFS embed.FS
 
 var (
-	textTemplates = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt"))
-	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
+	textTemplates = texttemplate.Must(texttemplate.New("").Funcs(texttemplate.FuncMap{"duration": duration}).ParseFS(templateFS, "templates/*.txt"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.New("").Funcs(htmltemplate.FuncMap{"duration": duration}).ParseFS(templateFS, "templates/*.html"))
 	subjects      = map[string]string{
-		auth.TemplatePasswordReset:       "Reset your Panguard password",
-		auth.TemplateRegistrationAttempt: "Someone tried to create a Panguard account with your email",
+		auth.TemplatePasswordReset:          "Reset your Panguard password",
+		auth.TemplateRegistrationAttempt:    "Someone tried to create a Panguard account with your email",
+		auth.TemplateVerifyEmail:            "Verify your Panguard email address",
+		auth.TemplateConfirmEmailChange:     "Confirm your new Panguard email address",
+		auth.TemplateEmailChangeRequested:   "A change of your Panguard email address was requested",
+		auth.TemplateEmailChanged:           "Your Panguard email address was changed",
+		auth.TemplatePasswordChanged:        "Your Panguard password was changed",
+		auth.TemplatePasswordResetDone:      "Your Panguard password was reset",
+		auth.TemplateTOTPDisabled:           "Two-factor authentication was turned off on your Panguard account",
+		auth.TemplateBackupCodesRegenerated: "New Panguard backup codes were generated",
+		auth.TemplateAccountDeleted:         "Your Panguard account was deleted",
 	}
 )
+
+// duration spells a link lifetime given in minutes the way people say it: "60 minutes" reads
+// oddly for an hour, "1440 minutes" more so for a day.
+func duration(minutes int) string {
+	switch {
+	case minutes == 60:
+		return "1 hour"
+	case minutes > 60 && minutes%60 == 0:
+		return strconv.Itoa(minutes/60) + " hours"
+	case minutes == 1:
+		return "1 minute"
+	default:
+		return strconv.Itoa(minutes) + " minutes"
+	}
+}
 
 // Message is a rendered email.
 type Message struct {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -56,7 +57,38 @@ func rpcUser(p auth.Profile) *authv1.User {
 		n := int32(*p.MachineLimit)
 		u.MachineLimit = &n // absent: unlimited
 	}
+	u.EmailVerified, u.Role, u.PlanExpiresAt = p.EmailVerified, string(p.Role), ts(p.PlanExpiresAt)
 	return u
+}
+
+// rpcSessions is the one RPC encoding of sessions.
+func rpcSessions(vs []auth.SessionView) []*authv1.Session {
+	out := make([]*authv1.Session, len(vs))
+	for i, v := range vs {
+		out[i] = &authv1.Session{
+			Id: v.ID, CreatedAt: timestamppb.New(v.CreatedAt), LastSeenAt: timestamppb.New(v.LastSeenAt),
+			ExpiresAt: timestamppb.New(v.ExpiresAt), Ip: v.IP, UserAgent: v.UserAgent, Current: v.Current, Method: string(v.Method),
+		}
+	}
+	return out
+}
+
+// rpcEvents is the one RPC encoding of activity events; the detail travels as a JSON object.
+func rpcEvents(es []auth.Event) []*authv1.ActivityEvent {
+	out := make([]*authv1.ActivityEvent, len(es))
+	for i, e := range es {
+		out[i] = &authv1.ActivityEvent{Id: e.ID, Type: e.Type, At: timestamppb.New(e.At), Ip: e.IP, UserAgent: e.UserAgent, Actor: e.Actor}
+		if len(e.Detail) > 0 {
+			b, _ := json.Marshal(e.Detail) // a map of strings always encodes
+			out[i].DetailJson = string(b)
+		}
+	}
+	return out
+}
+
+// rpcReauth decodes the re-authentication fields of a sensitive RPC.
+func rpcReauth(password string, totpCode, backupCode *string) auth.Reauth {
+	return auth.Reauth{Password: password, TOTPCode: totpCode, BackupCode: backupCode}
 }
 
 // Register implements RPC Register.
@@ -139,7 +171,7 @@ func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[aut
 
 // DisableTotp implements RPC DisableTotp.
 func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[authv1.DisableTotpRequest]) (*connect.Response[authv1.DisableTotpResponse], error) {
-	if err := s.auth.DisableTOTP(ctx, principal(ctx), req.Msg.Password); err != nil {
+	if err := s.auth.DisableTOTP(ctx, principal(ctx), rpcReauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode)); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.DisableTotpResponse{Message: auth.MsgTOTPDisabled}), nil
@@ -156,11 +188,131 @@ func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[
 
 // RegenerateBackupCodes implements RPC RegenerateBackupCodes.
 func (s *connectServer) RegenerateBackupCodes(ctx context.Context, req *connect.Request[authv1.RegenerateBackupCodesRequest]) (*connect.Response[authv1.RegenerateBackupCodesResponse], error) {
-	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), req.Msg.Password)
+	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), rpcReauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode))
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.RegenerateBackupCodesResponse{BackupCodes: codes}), nil
+}
+
+// ListSessions implements RPC ListSessions.
+func (s *connectServer) ListSessions(ctx context.Context, _ *connect.Request[authv1.ListSessionsRequest]) (*connect.Response[authv1.ListSessionsResponse], error) {
+	vs, err := s.auth.ListSessions(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ListSessionsResponse{Sessions: rpcSessions(vs)}), nil
+}
+
+// RevokeSession implements RPC RevokeSession.
+func (s *connectServer) RevokeSession(ctx context.Context, req *connect.Request[authv1.RevokeSessionRequest]) (*connect.Response[authv1.RevokeSessionResponse], error) {
+	if err := s.auth.RevokeSession(ctx, principal(ctx), req.Msg.Id); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.RevokeSessionResponse{Message: auth.MsgSessionRevoked}), nil
+}
+
+// RevokeOtherSessions implements RPC RevokeOtherSessions.
+func (s *connectServer) RevokeOtherSessions(ctx context.Context, _ *connect.Request[authv1.RevokeOtherSessionsRequest]) (*connect.Response[authv1.RevokeOtherSessionsResponse], error) {
+	n, err := s.auth.RevokeOtherSessions(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.RevokeOtherSessionsResponse{Revoked: int32(n)}), nil
+}
+
+// UpdateMe implements RPC UpdateMe.
+func (s *connectServer) UpdateMe(ctx context.Context, req *connect.Request[authv1.UpdateMeRequest]) (*connect.Response[authv1.UpdateMeResponse], error) {
+	p, err := s.auth.UpdateMe(ctx, principal(ctx), req.Msg.Name)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.UpdateMeResponse{User: rpcUser(p)}), nil
+}
+
+// ChangePassword implements RPC ChangePassword.
+func (s *connectServer) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
+	m := req.Msg
+	in := auth.ChangePasswordInput{NewPassword: m.NewPassword, Reauth: rpcReauth(m.CurrentPassword, m.TotpCode, m.BackupCode)}
+	if err := s.auth.ChangePassword(ctx, principal(ctx), in); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ChangePasswordResponse{Message: auth.MsgPasswordChanged}), nil
+}
+
+// ChangeEmail implements RPC ChangeEmail.
+func (s *connectServer) ChangeEmail(ctx context.Context, req *connect.Request[authv1.ChangeEmailRequest]) (*connect.Response[authv1.ChangeEmailResponse], error) {
+	m := req.Msg
+	in := auth.ChangeEmailInput{NewEmail: m.NewEmail, Reauth: rpcReauth(m.Password, m.TotpCode, m.BackupCode)}
+	if err := s.auth.ChangeEmail(ctx, principal(ctx), in); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ChangeEmailResponse{Message: auth.MsgEmailChangeRequested}), nil
+}
+
+// ConfirmEmail implements RPC ConfirmEmail.
+func (s *connectServer) ConfirmEmail(ctx context.Context, req *connect.Request[authv1.ConfirmEmailRequest]) (*connect.Response[authv1.ConfirmEmailResponse], error) {
+	p, err := s.auth.ConfirmEmail(ctx, req.Msg.Token)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ConfirmEmailResponse{User: rpcUser(p)}), nil
+}
+
+// VerifyEmail implements RPC VerifyEmail.
+func (s *connectServer) VerifyEmail(ctx context.Context, req *connect.Request[authv1.VerifyEmailRequest]) (*connect.Response[authv1.VerifyEmailResponse], error) {
+	if err := s.auth.VerifyEmail(ctx, req.Msg.Token); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.VerifyEmailResponse{Message: auth.MsgEmailVerified}), nil
+}
+
+// ResendVerification implements RPC ResendVerification.
+func (s *connectServer) ResendVerification(ctx context.Context, _ *connect.Request[authv1.ResendVerificationRequest]) (*connect.Response[authv1.ResendVerificationResponse], error) {
+	if err := s.auth.ResendVerification(ctx, principal(ctx)); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ResendVerificationResponse{Message: auth.MsgVerificationResent}), nil
+}
+
+// ListActivity implements RPC ListActivity.
+func (s *connectServer) ListActivity(ctx context.Context, req *connect.Request[authv1.ListActivityRequest]) (*connect.Response[authv1.ListActivityResponse], error) {
+	q := auth.ActivityQuery{Before: req.Msg.Before}
+	if req.Msg.Limit != nil {
+		n := int(*req.Msg.Limit)
+		q.Limit = &n
+	}
+	page, err := s.auth.ListActivity(ctx, principal(ctx), q)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.ListActivityResponse{Events: rpcEvents(page.Events), NextCursor: page.NextCursor}), nil
+}
+
+// ExportAccount implements RPC ExportAccount.
+func (s *connectServer) ExportAccount(ctx context.Context, _ *connect.Request[authv1.ExportAccountRequest]) (*connect.Response[authv1.ExportAccountResponse], error) {
+	x, err := s.auth.ExportAccount(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	passkeys := make([]*authv1.Passkey, len(x.Passkeys))
+	for i, pk := range x.Passkeys {
+		passkeys[i] = &authv1.Passkey{Id: pk.ID, Name: pk.Name, CreatedAt: timestamppb.New(pk.CreatedAt), LastUsedAt: ts(pk.LastUsedAt)}
+	}
+	return connect.NewResponse(&authv1.ExportAccountResponse{
+		ExportedAt: timestamppb.New(x.ExportedAt), User: rpcUser(x.User), Sessions: rpcSessions(x.Sessions),
+		Activity: rpcEvents(x.Activity), TwoFactorEnabled: x.TwoFactor.Enabled,
+		BackupCodesRemaining: int32(x.TwoFactor.BackupCodesRemaining), Passkeys: passkeys,
+	}), nil
+}
+
+// DeleteAccount implements RPC DeleteAccount.
+func (s *connectServer) DeleteAccount(ctx context.Context, req *connect.Request[authv1.DeleteAccountRequest]) (*connect.Response[authv1.DeleteAccountResponse], error) {
+	m := req.Msg
+	if err := s.auth.DeleteAccount(ctx, principal(ctx), rpcReauth(m.Password, m.TotpCode, m.BackupCode)); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.DeleteAccountResponse{Message: auth.MsgAccountDeleted}), nil
 }
 
 // errorInterceptor turns every error a handler returns into a Connect error through

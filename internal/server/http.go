@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,16 +110,31 @@ func jsonKind(goKind string) string {
 	}
 }
 
+// standardMethods are the methods a known path answers 405 to when it does not serve them
+// (a GET pattern also matches HEAD).
+var standardMethods = []string{
+	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect,
+}
+
 // routeFallbacks answers 405 (with Allow) for known paths hit with another method and a
 // 404 envelope for everything else, instead of the mux's plain-text pages.
 func routeFallbacks(mux *http.ServeMux, routes map[string][]string) {
 	for path, methods := range routes {
 		sort.Strings(methods)
 		allow := strings.Join(methods, ", ")
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		notAllowed := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			writeEnvelope(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use "+allow)
-		})
+		}
+		// One pattern per other method rather than one for the bare path: a bare path would
+		// conflict with a sibling's wildcard (POST /sessions/revoke-others, DELETE /sessions/{id}).
+		for _, m := range standardMethods {
+			if slices.Contains(methods, m) {
+				continue
+			}
+			mux.HandleFunc(m+" "+path, notAllowed)
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, http.StatusNotFound, codeNotFound, "No such endpoint")

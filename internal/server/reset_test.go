@@ -71,7 +71,11 @@ func countRows(t *testing.T, a *Server, query string) (n int) {
 	return n
 }
 
-var resetTokenRE = regexp.MustCompile(`rst_[0-9a-f]{64}`)
+var (
+	resetTokenRE  = regexp.MustCompile(`rst_[0-9a-f]{64}`)
+	verifyTokenRE = regexp.MustCompile(`vfy_[0-9a-f]{64}`)
+	emailTokenRE  = regexp.MustCompile(`eml_[0-9a-f]{64}`)
+)
 
 func TestPasswordResetByEmail(t *testing.T) {
 	t.Parallel()
@@ -91,13 +95,17 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if known.JSON200.Data.Message != "If an account with that email exists, a reset link has been sent." {
 			t.Fatalf("message: %s", known.Body)
 		}
-		msgs := mailtest.Wait(t, smtp, 1)
-		// Once both requests are resolved, only the known address has an email queued.
+		msgs := mailtest.Wait(t, smtp, 2)
+		// Once both requests are resolved, only the known address has emails queued: its
+		// verification email and the reset link.
 		waitOutboxIdle(t, a)
-		if n := countRows(t, a, "SELECT COUNT(*) FROM outbox WHERE kind = 'email'"); n != 1 {
-			t.Fatalf("%d emails queued, want only the known address's", n)
+		if n := countRows(t, a, "SELECT COUNT(*) FROM outbox WHERE kind = 'email'"); n != 2 {
+			t.Fatalf("%d emails queued, want only the known address's two", n)
 		}
 		m := msgs[0]
+		if !resetTokenRE.MatchString(m.Text) {
+			m = msgs[1]
+		}
 		if m.To != "<reset@example.com>" && m.To != "reset@example.com" {
 			t.Fatalf("to %q", m.To)
 		}
@@ -142,9 +150,10 @@ func TestQueuedEmailSurvivesACrash(t *testing.T) {
 		// A new process on the same database delivers what was acknowledged.
 		smtp, smtpURL := mailtest.StartSMTP(t)
 		startWithMail(t, dbURL, smtpURL)
-		msgs := mailtest.Wait(t, smtp, 1)
-		if !resetTokenRE.MatchString(msgs[0].Text) {
-			t.Fatalf("delivered mail has no token: %q", msgs[0].Text)
+		// The verification email of the registration and the reset email.
+		msgs := mailtest.Wait(t, smtp, 2)
+		if !resetTokenRE.MatchString(msgs[0].Text + msgs[1].Text) {
+			t.Fatalf("no delivered mail has a reset token: %q", msgs)
 		}
 	})
 }
@@ -170,17 +179,22 @@ func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 		go func() { defer wg.Done(); _, _, stops[i] = startWithMailStop(t, dbURL, smtpURL) }()
 	}
 	wg.Wait()
-	msgs := mailtest.Wait(t, smtp, n)
+	// Each account gets its verification email and its reset email.
+	msgs := mailtest.Wait(t, smtp, 2*n)
 	// With both senders stopped nothing is in flight: what the server holds is all there is.
 	for _, stop := range stops {
 		stop()
 	}
 	seen := map[string]int{}
 	for _, m := range append(msgs, mailtest.DecodeAll(t, smtp.Messages())...) {
-		seen[m.To]++
+		kind := "verify"
+		if resetTokenRE.MatchString(m.Text) {
+			kind = "reset"
+		}
+		seen[m.To+" "+kind]++
 	}
-	if len(seen) != n {
-		t.Fatalf("%d distinct recipients, want %d", len(seen), n)
+	if len(seen) != 2*n {
+		t.Fatalf("%d distinct (recipient, email) pairs, want %d", len(seen), 2*n)
 	}
 	for to, k := range seen {
 		if k != 1 {

@@ -25,7 +25,50 @@ func user(p auth.Profile) restapi.User {
 		Id: p.ID, Email: p.Email, Name: p.Name, Tier: restapi.Tier(p.Tier), TotpEnabled: p.TOTPEnabled,
 		MachineLimit: p.MachineLimit, TrialEndsAt: apitime.Ptr(p.TrialEndsAt),
 		CreatedAt: apitime.From(p.CreatedAt), UpdatedAt: apitime.From(p.UpdatedAt),
+		EmailVerified: p.EmailVerified, Role: restapi.UserRole(p.Role), PlanExpiresAt: apitime.Ptr(p.PlanExpiresAt),
 	}
+}
+
+// session is the one REST encoding of a session.
+func session(v auth.SessionView) restapi.SessionInfo {
+	return restapi.SessionInfo{
+		Id: v.ID, CreatedAt: apitime.From(v.CreatedAt), LastSeenAt: apitime.From(v.LastSeenAt), ExpiresAt: apitime.From(v.ExpiresAt),
+		Ip: v.IP, UserAgent: v.UserAgent, Current: v.Current, Method: restapi.SessionInfoMethod(v.Method),
+	}
+}
+
+func sessions(vs []auth.SessionView) []restapi.SessionInfo {
+	out := make([]restapi.SessionInfo, len(vs))
+	for i, v := range vs {
+		out[i] = session(v)
+	}
+	return out
+}
+
+// event is the one REST encoding of an activity event.
+func event(e auth.Event) restapi.ActivityEvent {
+	out := restapi.ActivityEvent{Id: e.ID, Type: e.Type, At: apitime.From(e.At), Ip: e.IP, UserAgent: e.UserAgent, Actor: e.Actor}
+	if len(e.Detail) > 0 {
+		d := make(map[string]any, len(e.Detail))
+		for k, v := range e.Detail {
+			d[k] = v
+		}
+		out.Detail = &d
+	}
+	return out
+}
+
+func events(es []auth.Event) []restapi.ActivityEvent {
+	out := make([]restapi.ActivityEvent, len(es))
+	for i, e := range es {
+		out[i] = event(e)
+	}
+	return out
+}
+
+// reauth decodes the re-authentication fields every sensitive operation carries.
+func reauth(password string, totpCode, backupCode *string) auth.Reauth {
+	return auth.Reauth{Password: password, TOTPCode: totpCode, BackupCode: backupCode}
 }
 
 func message(m string) restapi.MessageEnvelope {
@@ -113,7 +156,7 @@ func (s *restServer) VerifyTotp(ctx context.Context, req restapi.VerifyTotpReque
 
 // DisableTotp implements operation disableTotp.
 func (s *restServer) DisableTotp(ctx context.Context, req restapi.DisableTotpRequestObject) (restapi.DisableTotpResponseObject, error) {
-	if err := s.auth.DisableTOTP(ctx, principal(ctx), req.Body.Password); err != nil {
+	if err := s.auth.DisableTOTP(ctx, principal(ctx), reauth(req.Body.Password, req.Body.TotpCode, req.Body.BackupCode)); err != nil {
 		return nil, err
 	}
 	return restapi.DisableTotp200JSONResponse(message(auth.MsgTOTPDisabled)), nil
@@ -130,11 +173,138 @@ func (s *restServer) GetTotpStatus(ctx context.Context, _ restapi.GetTotpStatusR
 
 // RegenerateBackupCodes implements operation regenerateBackupCodes.
 func (s *restServer) RegenerateBackupCodes(ctx context.Context, req restapi.RegenerateBackupCodesRequestObject) (restapi.RegenerateBackupCodesResponseObject, error) {
-	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), req.Body.Password)
+	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), reauth(req.Body.Password, req.Body.TotpCode, req.Body.BackupCode))
 	if err != nil {
 		return nil, err
 	}
 	return restapi.RegenerateBackupCodes200JSONResponse{Ok: true, Data: restapi.BackupCodes{BackupCodes: codes}}, nil
+}
+
+// ListSessions implements operation listSessions.
+func (s *restServer) ListSessions(ctx context.Context, _ restapi.ListSessionsRequestObject) (restapi.ListSessionsResponseObject, error) {
+	vs, err := s.auth.ListSessions(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return restapi.ListSessions200JSONResponse{Ok: true, Data: restapi.Sessions{Sessions: sessions(vs)}}, nil
+}
+
+// RevokeSession implements operation revokeSession.
+func (s *restServer) RevokeSession(ctx context.Context, req restapi.RevokeSessionRequestObject) (restapi.RevokeSessionResponseObject, error) {
+	if err := s.auth.RevokeSession(ctx, principal(ctx), req.Id); err != nil {
+		return nil, err
+	}
+	return restapi.RevokeSession200JSONResponse(message(auth.MsgSessionRevoked)), nil
+}
+
+// RevokeOtherSessions implements operation revokeOtherSessions.
+func (s *restServer) RevokeOtherSessions(ctx context.Context, _ restapi.RevokeOtherSessionsRequestObject) (restapi.RevokeOtherSessionsResponseObject, error) {
+	n, err := s.auth.RevokeOtherSessions(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return restapi.RevokeOtherSessions200JSONResponse{Ok: true, Data: restapi.Revoked{Revoked: n}}, nil
+}
+
+// UpdateMe implements operation updateMe.
+func (s *restServer) UpdateMe(ctx context.Context, req restapi.UpdateMeRequestObject) (restapi.UpdateMeResponseObject, error) {
+	p, err := s.auth.UpdateMe(ctx, principal(ctx), req.Body.Name)
+	if err != nil {
+		return nil, err
+	}
+	return restapi.UpdateMe200JSONResponse{Ok: true, Data: user(p)}, nil
+}
+
+// ChangePassword implements operation changePassword.
+func (s *restServer) ChangePassword(ctx context.Context, req restapi.ChangePasswordRequestObject) (restapi.ChangePasswordResponseObject, error) {
+	b := req.Body
+	in := auth.ChangePasswordInput{NewPassword: b.NewPassword, Reauth: reauth(b.CurrentPassword, b.TotpCode, b.BackupCode)}
+	if err := s.auth.ChangePassword(ctx, principal(ctx), in); err != nil {
+		return nil, err
+	}
+	return restapi.ChangePassword200JSONResponse(message(auth.MsgPasswordChanged)), nil
+}
+
+// ChangeEmail implements operation changeEmail.
+func (s *restServer) ChangeEmail(ctx context.Context, req restapi.ChangeEmailRequestObject) (restapi.ChangeEmailResponseObject, error) {
+	b := req.Body
+	in := auth.ChangeEmailInput{NewEmail: b.NewEmail, Reauth: reauth(b.Password, b.TotpCode, b.BackupCode)}
+	if err := s.auth.ChangeEmail(ctx, principal(ctx), in); err != nil {
+		return nil, err
+	}
+	return restapi.ChangeEmail200JSONResponse(message(auth.MsgEmailChangeRequested)), nil
+}
+
+// ConfirmEmail implements operation confirmEmail.
+func (s *restServer) ConfirmEmail(ctx context.Context, req restapi.ConfirmEmailRequestObject) (restapi.ConfirmEmailResponseObject, error) {
+	p, err := s.auth.ConfirmEmail(ctx, req.Body.Token)
+	if err != nil {
+		return nil, err
+	}
+	return restapi.ConfirmEmail200JSONResponse{Ok: true, Data: user(p)}, nil
+}
+
+// VerifyEmail implements operation verifyEmail.
+func (s *restServer) VerifyEmail(ctx context.Context, req restapi.VerifyEmailRequestObject) (restapi.VerifyEmailResponseObject, error) {
+	if err := s.auth.VerifyEmail(ctx, req.Body.Token); err != nil {
+		return nil, err
+	}
+	return restapi.VerifyEmail200JSONResponse(message(auth.MsgEmailVerified)), nil
+}
+
+// ResendVerification implements operation resendVerification.
+func (s *restServer) ResendVerification(ctx context.Context, _ restapi.ResendVerificationRequestObject) (restapi.ResendVerificationResponseObject, error) {
+	if err := s.auth.ResendVerification(ctx, principal(ctx)); err != nil {
+		return nil, err
+	}
+	return restapi.ResendVerification200JSONResponse(message(auth.MsgVerificationResent)), nil
+}
+
+// ListActivity implements operation listActivity.
+func (s *restServer) ListActivity(ctx context.Context, req restapi.ListActivityRequestObject) (restapi.ListActivityResponseObject, error) {
+	q := auth.ActivityQuery{Limit: req.Params.Limit}
+	if req.Params.Before != nil {
+		q.Before = *req.Params.Before
+	}
+	page, err := s.auth.ListActivity(ctx, principal(ctx), q)
+	if err != nil {
+		return nil, err
+	}
+	data := restapi.Activity{Events: events(page.Events)}
+	if page.NextCursor != "" {
+		data.NextCursor = &page.NextCursor
+	}
+	return restapi.ListActivity200JSONResponse{Ok: true, Data: data}, nil
+}
+
+// ExportAccount implements operation exportAccount.
+func (s *restServer) ExportAccount(ctx context.Context, _ restapi.ExportAccountRequestObject) (restapi.ExportAccountResponseObject, error) {
+	x, err := s.auth.ExportAccount(ctx, principal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	passkeys := make([]restapi.ExportedPasskey, len(x.Passkeys))
+	for i, pk := range x.Passkeys {
+		passkeys[i] = restapi.ExportedPasskey{Id: pk.ID, Name: pk.Name, CreatedAt: apitime.From(pk.CreatedAt), LastUsedAt: apitime.Ptr(pk.LastUsedAt)}
+	}
+	disposition := `attachment; filename="panguard-account-export.json"`
+	return restapi.ExportAccount200JSONResponse{
+		Headers: restapi.ExportAccount200ResponseHeaders{ContentDisposition: &disposition},
+		Body: restapi.ExportEnvelope{Ok: true, Data: restapi.Export{
+			ExportedAt: apitime.From(x.ExportedAt), User: user(x.User), Sessions: sessions(x.Sessions), Activity: events(x.Activity),
+			TwoFactor: restapi.TwoFactorSummary{Enabled: x.TwoFactor.Enabled, BackupCodesRemaining: x.TwoFactor.BackupCodesRemaining},
+			Passkeys:  passkeys,
+		}},
+	}, nil
+}
+
+// DeleteAccount implements operation deleteAccount.
+func (s *restServer) DeleteAccount(ctx context.Context, req restapi.DeleteAccountRequestObject) (restapi.DeleteAccountResponseObject, error) {
+	b := req.Body
+	if err := s.auth.DeleteAccount(ctx, principal(ctx), reauth(b.Password, b.TotpCode, b.BackupCode)); err != nil {
+		return nil, err
+	}
+	return restapi.DeleteAccount200JSONResponse(message(auth.MsgAccountDeleted)), nil
 }
 
 // restHandler mounts the REST API on mux; secured operations are authenticated at the edge.

@@ -93,10 +93,12 @@ func operationRoutes() (map[string]string, error) {
 	return ops, nil
 }
 
-// withClientIP puts the client's address into the context for the domain's rate limits.
+// withClientIP puts the client's address (for the domain's rate limits and sessions) and its
+// User-Agent (for sessions and the activity log) into the context.
 func withClientIP(ips clientIPs, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.WithClientIP(r.Context(), ips.of(r.RemoteAddr, r.Header))
+		ctx = auth.WithUserAgent(ctx, r.Header.Get("User-Agent"))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

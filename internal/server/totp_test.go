@@ -72,7 +72,11 @@ func TestTwoFactorThroughSDK(t *testing.T) {
 		if d, _ := c.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: "wrong-password"}, bearer(tok)); d.StatusCode() != 401 || d.JSON401.Code != "invalid_password" {
 			t.Fatalf("disable with wrong password: %d %s", d.StatusCode(), d.Body)
 		}
-		if d, _ := c.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: pw}, bearer(tok)); d.JSON200 == nil || d.JSON200.Data.Message != "Two-factor authentication disabled" {
+		if d, _ := c.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: pw}, bearer(tok)); d.StatusCode() != 401 || d.JSON401.Code != "totp_required" {
+			t.Fatalf("disable without a code: %d %s", d.StatusCode(), d.Body)
+		}
+		second := setup.JSON200.Data.BackupCodes[1]
+		if d, _ := c.DisableTotpWithResponse(ctx, rest.DisableTotpJSONRequestBody{Password: pw, BackupCode: &second}, bearer(tok)); d.JSON200 == nil || d.JSON200.Data.Message != "Two-factor authentication disabled" {
 			t.Fatalf("disable: %s", d.Body)
 		}
 		l, _ = c.LoginWithResponse(ctx, rest.LoginJSONRequestBody{Email: email, Password: pw})

@@ -41,11 +41,35 @@ type backupCodeRow struct {
 type sessionRow struct {
 	bun.BaseModel `bun:"table:sessions,alias:s"`
 
-	ID        string `bun:"id,pk"`
-	UserID    string `bun:"user_id"`
-	CreatedAt int64  `bun:"created_at"`
-	ExpiresAt int64  `bun:"expires_at"`
-	RevokedAt *int64 `bun:"revoked_at"`
+	ID         string `bun:"id,pk"`
+	UserID     string `bun:"user_id"`
+	CreatedAt  int64  `bun:"created_at"`
+	ExpiresAt  int64  `bun:"expires_at"`
+	RevokedAt  *int64 `bun:"revoked_at"`
+	LastSeenAt int64  `bun:"last_seen_at"`
+	IP         string `bun:"ip"`
+	UserAgent  string `bun:"user_agent"`
+	Method     string `bun:"method"`
+}
+
+func (r sessionRow) domain() auth.Session {
+	return auth.Session{
+		ID: r.ID, UserID: r.UserID, CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMS(r.ExpiresAt),
+		LastSeenAt: fromMS(r.LastSeenAt), IP: r.IP, UserAgent: r.UserAgent, Method: auth.SessionMethod(r.Method),
+	}
+}
+
+type eventRow struct {
+	bun.BaseModel `bun:"table:activity_events,alias:ev"`
+
+	ID        string  `bun:"id,pk"`
+	UserID    string  `bun:"user_id"`
+	Type      string  `bun:"type"`
+	At        int64   `bun:"at"`
+	IP        string  `bun:"ip"`
+	UserAgent string  `bun:"user_agent"`
+	Actor     string  `bun:"actor"`
+	Detail    *string `bun:"detail"`
 }
 
 type settingRow struct {

@@ -93,7 +93,7 @@ func TestUsersAndSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.ActiveSessionUser(ctx, "ses_1", t0.Add(time.Hour)); !errors.Is(err, auth.ErrNoRecord) {
+		if _, _, err := s.ActiveSession(ctx, "ses_1", t0.Add(time.Hour)); !errors.Is(err, auth.ErrNoRecord) {
 			t.Fatalf("expired session still active: %v", err)
 		}
 		if ok, err := s.RevokeSession(ctx, "ses_1", t0); !ok || err != nil {
@@ -102,16 +102,16 @@ func TestUsersAndSessions(t *testing.T) {
 		if ok, _ := s.RevokeSession(ctx, "ses_1", t0); ok {
 			t.Fatal("revoking twice reported active")
 		}
-		if _, err := s.ActiveSessionUser(ctx, "ses_1", t0); !errors.Is(err, auth.ErrNoRecord) {
+		if _, _, err := s.ActiveSession(ctx, "ses_1", t0); !errors.Is(err, auth.ErrNoRecord) {
 			t.Fatalf("revoked session still active: %v", err)
 		}
-		if got, err := s.ActiveSessionUser(ctx, "ses_2", t0); err != nil || got.ID != "usr_1" {
+		if _, got, err := s.ActiveSession(ctx, "ses_2", t0); err != nil || got.ID != "usr_1" {
 			t.Fatalf("other session: %+v %v", got, err)
 		}
-		if err := s.RevokeUserSessions(ctx, "usr_1", t0); err != nil {
+		if _, err := s.RevokeUserSessions(ctx, "usr_1", "", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ActiveSessionUser(ctx, "ses_2", t0); !errors.Is(err, auth.ErrNoRecord) {
+		if _, _, err := s.ActiveSession(ctx, "ses_2", t0); !errors.Is(err, auth.ErrNoRecord) {
 			t.Fatalf("session survived revoking all: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,6 +22,21 @@ import (
 	"github.com/oapi-codegen/runtime"
 	"panguard.ai/auth/sdk/apitime"
 )
+
+// Defines values for ActivityEnvelopeOk.
+const (
+	ActivityEnvelopeOkTrue ActivityEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the ActivityEnvelopeOk enum.
+func (e ActivityEnvelopeOk) Valid() bool {
+	switch e {
+	case ActivityEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for BackupCodesEnvelopeOk.
 const (
@@ -46,6 +62,21 @@ const (
 func (e ErrorEnvelopeOk) Valid() bool {
 	switch e {
 	case ErrorEnvelopeOkFalse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportEnvelopeOk.
+const (
+	ExportEnvelopeOkTrue ExportEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the ExportEnvelopeOk enum.
+func (e ExportEnvelopeOk) Valid() bool {
+	switch e {
+	case ExportEnvelopeOkTrue:
 		return true
 	default:
 		return false
@@ -106,6 +137,63 @@ const (
 func (e RegisterEnvelopeOk) Valid() bool {
 	switch e {
 	case RegisterEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokedEnvelopeOk.
+const (
+	RevokedEnvelopeOkTrue RevokedEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the RevokedEnvelopeOk enum.
+func (e RevokedEnvelopeOk) Valid() bool {
+	switch e {
+	case RevokedEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SessionInfoMethod.
+const (
+	Device   SessionInfoMethod = "device"
+	Passkey  SessionInfoMethod = "passkey"
+	Password SessionInfoMethod = "password"
+	Register SessionInfoMethod = "register"
+	Reset    SessionInfoMethod = "reset"
+)
+
+// Valid indicates whether the value is a known member of the SessionInfoMethod enum.
+func (e SessionInfoMethod) Valid() bool {
+	switch e {
+	case Device:
+		return true
+	case Passkey:
+		return true
+	case Password:
+		return true
+	case Register:
+		return true
+	case Reset:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SessionsEnvelopeOk.
+const (
+	SessionsEnvelopeOkTrue SessionsEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the SessionsEnvelopeOk enum.
+func (e SessionsEnvelopeOk) Valid() bool {
+	switch e {
+	case SessionsEnvelopeOkTrue:
 		return true
 	default:
 		return false
@@ -229,6 +317,55 @@ func (e TotpStatusEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for UserRole.
+const (
+	UserRoleAdmin UserRole = "admin"
+	UserRoleUser  UserRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the UserRole enum.
+func (e UserRole) Valid() bool {
+	switch e {
+	case UserRoleAdmin:
+		return true
+	case UserRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Activity defines model for Activity.
+type Activity struct {
+	Events     []ActivityEvent `json:"events"`
+	NextCursor *string         `json:"nextCursor"`
+}
+
+// ActivityEnvelope defines model for ActivityEnvelope.
+type ActivityEnvelope struct {
+	Data Activity           `json:"data"`
+	Ok   ActivityEnvelopeOk `json:"ok"`
+}
+
+// ActivityEnvelopeOk defines model for ActivityEnvelope.Ok.
+type ActivityEnvelopeOk bool
+
+// ActivityEvent defines model for ActivityEvent.
+type ActivityEvent struct {
+	// Actor `self`, `admin:<usr_…>` or `system`
+	Actor  string                  `json:"actor"`
+	At     Time                    `json:"at"`
+	Detail *map[string]interface{} `json:"detail,omitempty"`
+
+	// Id Example: evt_0123456789abcdef01234567
+	Id string `json:"id"`
+	Ip string `json:"ip"`
+
+	// Type Example: login
+	Type      string `json:"type"`
+	UserAgent string `json:"userAgent"`
+}
+
 // BackupCodes defines model for BackupCodes.
 type BackupCodes struct {
 	BackupCodes []string `json:"backupCodes"`
@@ -243,9 +380,29 @@ type BackupCodesEnvelope struct {
 // BackupCodesEnvelopeOk defines model for BackupCodesEnvelope.Ok.
 type BackupCodesEnvelopeOk bool
 
+// ChangeEmailRequest defines model for ChangeEmailRequest.
+type ChangeEmailRequest struct {
+	BackupCode *string `json:"backupCode,omitempty"`
+	NewEmail   string  `json:"newEmail"`
+	Password   string  `json:"password"`
+	TotpCode   *string `json:"totpCode,omitempty"`
+}
+
+// ChangePasswordRequest defines model for ChangePasswordRequest.
+type ChangePasswordRequest struct {
+	BackupCode      *string `json:"backupCode,omitempty"`
+	CurrentPassword string  `json:"currentPassword"`
+	NewPassword     string  `json:"newPassword"`
+	TotpCode        *string `json:"totpCode,omitempty"`
+}
+
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
-	Password string `json:"password"`
+	BackupCode *string `json:"backupCode,omitempty"`
+	Password   string  `json:"password"`
+
+	// TotpCode Required with the password (or a backupCode)
+	TotpCode *string `json:"totpCode,omitempty"`
 }
 
 // ErrorEnvelope defines model for ErrorEnvelope.
@@ -260,6 +417,35 @@ type ErrorEnvelope struct {
 
 // ErrorEnvelopeOk defines model for ErrorEnvelope.Ok.
 type ErrorEnvelopeOk bool
+
+// Export defines model for Export.
+type Export struct {
+	Activity   []ActivityEvent   `json:"activity"`
+	ExportedAt Time              `json:"exportedAt"`
+	Passkeys   []ExportedPasskey `json:"passkeys"`
+	Sessions   []SessionInfo     `json:"sessions"`
+	TwoFactor  TwoFactorSummary  `json:"twoFactor"`
+
+	// User An account as its owner sees it, the same in every answer that carries one.
+	User User `json:"user"`
+}
+
+// ExportEnvelope defines model for ExportEnvelope.
+type ExportEnvelope struct {
+	Data Export           `json:"data"`
+	Ok   ExportEnvelopeOk `json:"ok"`
+}
+
+// ExportEnvelopeOk defines model for ExportEnvelope.Ok.
+type ExportEnvelopeOk bool
+
+// ExportedPasskey defines model for ExportedPasskey.
+type ExportedPasskey struct {
+	CreatedAt  Time          `json:"createdAt"`
+	Id         string        `json:"id"`
+	LastUsedAt *apitime.Time `json:"lastUsedAt"`
+	Name       string        `json:"name"`
+}
 
 // ForgotPasswordRequest defines model for ForgotPasswordRequest.
 type ForgotPasswordRequest struct {
@@ -319,9 +505,20 @@ type ProfileEnvelope struct {
 // ProfileEnvelopeOk defines model for ProfileEnvelope.Ok.
 type ProfileEnvelopeOk bool
 
+// ReauthRequest Re-authentication for a sensitive operation. With 2FA on, a `totpCode` or a `backupCode` is required too.
+type ReauthRequest struct {
+	BackupCode *string `json:"backupCode,omitempty"`
+	Password   string  `json:"password"`
+	TotpCode   *string `json:"totpCode,omitempty"`
+}
+
 // RegenerateBackupCodesRequest defines model for RegenerateBackupCodesRequest.
 type RegenerateBackupCodesRequest struct {
-	Password string `json:"password"`
+	BackupCode *string `json:"backupCode,omitempty"`
+	Password   string  `json:"password"`
+
+	// TotpCode Required with the password (or a backupCode)
+	TotpCode *string `json:"totpCode,omitempty"`
 }
 
 // RegisterEnvelope defines model for RegisterEnvelope.
@@ -366,8 +563,63 @@ type ResetPasswordRequest struct {
 	Token string `json:"token"`
 }
 
+// Revoked defines model for Revoked.
+type Revoked struct {
+	Revoked int `json:"revoked"`
+}
+
+// RevokedEnvelope defines model for RevokedEnvelope.
+type RevokedEnvelope struct {
+	Data Revoked           `json:"data"`
+	Ok   RevokedEnvelopeOk `json:"ok"`
+}
+
+// RevokedEnvelopeOk defines model for RevokedEnvelope.Ok.
+type RevokedEnvelopeOk bool
+
+// SessionInfo defines model for SessionInfo.
+type SessionInfo struct {
+	CreatedAt Time `json:"createdAt"`
+
+	// Current The session making this request
+	Current   bool `json:"current"`
+	ExpiresAt Time `json:"expiresAt"`
+
+	// Id Example: ses_0123456789abcdef0123456789abcdef
+	Id         string            `json:"id"`
+	Ip         string            `json:"ip"`
+	LastSeenAt Time              `json:"lastSeenAt"`
+	Method     SessionInfoMethod `json:"method"`
+	UserAgent  string            `json:"userAgent"`
+}
+
+// SessionInfoMethod defines model for SessionInfo.Method.
+type SessionInfoMethod string
+
+// Sessions defines model for Sessions.
+type Sessions struct {
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+// SessionsEnvelope defines model for SessionsEnvelope.
+type SessionsEnvelope struct {
+	Data Sessions           `json:"data"`
+	Ok   SessionsEnvelopeOk `json:"ok"`
+}
+
+// SessionsEnvelopeOk defines model for SessionsEnvelope.Ok.
+type SessionsEnvelopeOk bool
+
 // Tier defines model for Tier.
 type Tier string
+
+// Time defines model for Time.
+type Time = apitime.Time
+
+// TokenRequest defines model for TokenRequest.
+type TokenRequest struct {
+	Token string `json:"token"`
+}
 
 // TotpRequiredEnvelope defines model for TotpRequiredEnvelope.
 type TotpRequiredEnvelope struct {
@@ -426,20 +678,41 @@ type TotpStatusEnvelope struct {
 // TotpStatusEnvelopeOk defines model for TotpStatusEnvelope.Ok.
 type TotpStatusEnvelopeOk bool
 
+// TwoFactorSummary defines model for TwoFactorSummary.
+type TwoFactorSummary struct {
+	BackupCodesRemaining int  `json:"backupCodesRemaining"`
+	Enabled              bool `json:"enabled"`
+}
+
+// UpdateMeRequest defines model for UpdateMeRequest.
+type UpdateMeRequest struct {
+	Name string `json:"name"`
+}
+
 // User An account as its owner sees it, the same in every answer that carries one.
 type User struct {
 	CreatedAt apitime.Time `json:"createdAt"`
 	Email     string       `json:"email"`
-	Id        string       `json:"id"`
+
+	// EmailVerified The owner has proved the address (a verification link
+	EmailVerified bool   `json:"emailVerified"`
+	Id            string `json:"id"`
 
 	// MachineLimit null means unlimited
-	MachineLimit *int          `json:"machineLimit"`
-	Name         string        `json:"name"`
-	Tier         Tier          `json:"tier"`
-	TotpEnabled  bool          `json:"totpEnabled"`
-	TrialEndsAt  *apitime.Time `json:"trialEndsAt"`
-	UpdatedAt    apitime.Time  `json:"updatedAt"`
+	MachineLimit *int   `json:"machineLimit"`
+	Name         string `json:"name"`
+
+	// PlanExpiresAt When a paid plan ends; null for no end or no plan
+	PlanExpiresAt *apitime.Time `json:"planExpiresAt"`
+	Role          UserRole      `json:"role"`
+	Tier          Tier          `json:"tier"`
+	TotpEnabled   bool          `json:"totpEnabled"`
+	TrialEndsAt   *apitime.Time `json:"trialEndsAt"`
+	UpdatedAt     apitime.Time  `json:"updatedAt"`
 }
+
+// UserRole defines model for User.Role.
+type UserRole string
 
 // VerifyTotpRequest defines model for VerifyTotpRequest.
 type VerifyTotpRequest struct {
@@ -467,16 +740,39 @@ type Unavailable = ErrorEnvelope
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = ErrorEnvelope
 
+// ListActivityParams defines parameters for ListActivity.
+type ListActivityParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Before The `nextCursor` of the previous page
+	Before *string `form:"before,omitempty" json:"before,omitempty"`
+}
+
 // Login200JSONResponseBody defines parameters for Login.
 type Login200JSONResponseBody struct {
 	union json.RawMessage
 }
+
+// ChangeEmailJSONRequestBody defines body for ChangeEmail for application/json ContentType.
+type ChangeEmailJSONRequestBody = ChangeEmailRequest
+
+// ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
+type ChangePasswordJSONRequestBody = ChangePasswordRequest
+
+// ConfirmEmailJSONRequestBody defines body for ConfirmEmail for application/json ContentType.
+type ConfirmEmailJSONRequestBody = TokenRequest
+
+// DeleteAccountJSONRequestBody defines body for DeleteAccount for application/json ContentType.
+type DeleteAccountJSONRequestBody = ReauthRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
+type UpdateMeJSONRequestBody = UpdateMeRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
@@ -492,6 +788,9 @@ type DisableTotpJSONRequestBody = DisableTotpRequest
 
 // VerifyTotpJSONRequestBody defines body for VerifyTotp for application/json ContentType.
 type VerifyTotpJSONRequestBody = VerifyTotpRequest
+
+// VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
+type VerifyEmailJSONRequestBody = TokenRequest
 
 // AsLoginEnvelope returns the union data inside the Login200JSONResponseBody as a LoginEnvelope
 func (t Login200JSONResponseBody) AsLoginEnvelope() (LoginEnvelope, error) {
@@ -557,6 +856,24 @@ func (t *Login200JSONResponseBody) UnmarshalJSON(b []byte) error {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListActivity The caller's security activity, newest first
+	// (GET /api/auth/activity)
+	ListActivity(w http.ResponseWriter, r *http.Request, params ListActivityParams)
+	// ChangeEmail Ask to change the address (re-authentication required); a link goes to the new address
+	// (POST /api/auth/change-email)
+	ChangeEmail(w http.ResponseWriter, r *http.Request)
+	// ChangePassword Change the password (re-authentication required); every other session is revoked
+	// (POST /api/auth/change-password)
+	ChangePassword(w http.ResponseWriter, r *http.Request)
+	// ConfirmEmail Complete an email change with the `eml_…` token from the link
+	// (POST /api/auth/confirm-email)
+	ConfirmEmail(w http.ResponseWriter, r *http.Request)
+	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
+	// (POST /api/auth/delete-account)
+	DeleteAccount(w http.ResponseWriter, r *http.Request)
+	// ExportAccount Everything held about the caller, as a download
+	// (GET /api/auth/export)
+	ExportAccount(w http.ResponseWriter, r *http.Request)
 	// ForgotPassword Email a password reset link
 	// (POST /api/auth/forgot-password)
 	ForgotPassword(w http.ResponseWriter, r *http.Request)
@@ -569,12 +886,24 @@ type ServerInterface interface {
 	// Me The current user's profile, effective tier and machine limit
 	// (GET /api/auth/me)
 	Me(w http.ResponseWriter, r *http.Request)
+	// UpdateMe Change the caller's name
+	// (PATCH /api/auth/me)
+	UpdateMe(w http.ResponseWriter, r *http.Request)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(w http.ResponseWriter, r *http.Request)
 	// ResetPassword Set a new password with a token from the reset email
 	// (POST /api/auth/reset-password)
 	ResetPassword(w http.ResponseWriter, r *http.Request)
+	// ListSessions Where the caller is signed in, newest first
+	// (GET /api/auth/sessions)
+	ListSessions(w http.ResponseWriter, r *http.Request)
+	// RevokeOtherSessions Revoke every session of the caller but the calling one
+	// (POST /api/auth/sessions/revoke-others)
+	RevokeOtherSessions(w http.ResponseWriter, r *http.Request)
+	// RevokeSession Revoke one of the caller's sessions (the caller's own works like logout)
+	// (DELETE /api/auth/sessions/{id})
+	RevokeSession(w http.ResponseWriter, r *http.Request, id string)
 	// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
 	// (POST /api/auth/totp/backup-codes)
 	RegenerateBackupCodes(w http.ResponseWriter, r *http.Request)
@@ -590,6 +919,12 @@ type ServerInterface interface {
 	// VerifyTotp Confirm the pending secret with a current code and enable 2FA
 	// (POST /api/auth/totp/verify)
 	VerifyTotp(w http.ResponseWriter, r *http.Request)
+	// VerifyEmail Verify the address with the `vfy_…` token from the link
+	// (POST /api/auth/verify-email)
+	VerifyEmail(w http.ResponseWriter, r *http.Request)
+	// ResendVerification Send the verification email again (at most one every 5 minutes; the answer is always the same)
+	// (POST /api/auth/verify-email/resend)
+	ResendVerification(w http.ResponseWriter, r *http.Request)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -600,6 +935,122 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListActivity operation middleware
+func (siw *ServerInterfaceWrapper) ListActivity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListActivity(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ChangeEmail operation middleware
+func (siw *ServerInterfaceWrapper) ChangeEmail(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangeEmail(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ChangePassword operation middleware
+func (siw *ServerInterfaceWrapper) ChangePassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangePassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ConfirmEmail operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmEmail(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ConfirmEmail(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAccount operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExportAccount operation middleware
+func (siw *ServerInterfaceWrapper) ExportAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExportAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ForgotPassword operation middleware
 func (siw *ServerInterfaceWrapper) ForgotPassword(w http.ResponseWriter, r *http.Request) {
@@ -657,6 +1108,20 @@ func (siw *ServerInterfaceWrapper) Me(w http.ResponseWriter, r *http.Request) {
 	handler.ServeHTTP(w, r)
 }
 
+// UpdateMe operation middleware
+func (siw *ServerInterfaceWrapper) UpdateMe(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateMe(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Register operation middleware
 func (siw *ServerInterfaceWrapper) Register(w http.ResponseWriter, r *http.Request) {
 
@@ -676,6 +1141,60 @@ func (siw *ServerInterfaceWrapper) ResetPassword(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ResetPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSessions operation middleware
+func (siw *ServerInterfaceWrapper) ListSessions(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSessions(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeOtherSessions operation middleware
+func (siw *ServerInterfaceWrapper) RevokeOtherSessions(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeOtherSessions(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeSession operation middleware
+func (siw *ServerInterfaceWrapper) RevokeSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeSession(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -746,6 +1265,34 @@ func (siw *ServerInterfaceWrapper) VerifyTotp(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.VerifyTotp(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// VerifyEmail operation middleware
+func (siw *ServerInterfaceWrapper) VerifyEmail(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.VerifyEmail(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResendVerification operation middleware
+func (siw *ServerInterfaceWrapper) ResendVerification(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResendVerification(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -879,6 +1426,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/login", wrapper.Login)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/logout", wrapper.Logout)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/me", wrapper.Me)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/auth/me", wrapper.UpdateMe)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/forgot-password", wrapper.ForgotPassword)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/reset-password", wrapper.ResetPassword)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/setup", wrapper.SetupTotp)
@@ -886,6 +1434,17 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/disable", wrapper.DisableTotp)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/totp/status", wrapper.GetTotpStatus)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/totp/backup-codes", wrapper.RegenerateBackupCodes)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/sessions", wrapper.ListSessions)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/auth/sessions/{id}", wrapper.RevokeSession)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/sessions/revoke-others", wrapper.RevokeOtherSessions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/change-password", wrapper.ChangePassword)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/change-email", wrapper.ChangeEmail)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/confirm-email", wrapper.ConfirmEmail)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/verify-email", wrapper.VerifyEmail)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/verify-email/resend", wrapper.ResendVerification)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/activity", wrapper.ListActivity)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/export", wrapper.ExportAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/delete-account", wrapper.DeleteAccount)
 
 	return m
 }
@@ -910,6 +1469,691 @@ type UnauthenticatedJSONResponse ErrorEnvelope
 type UnavailableJSONResponse ErrorEnvelope
 
 type UnsupportedMediaTypeJSONResponse ErrorEnvelope
+
+type ListActivityRequestObject struct {
+	Params ListActivityParams
+}
+
+type ListActivityResponseObject interface {
+	VisitListActivityResponse(w http.ResponseWriter) error
+}
+
+type ListActivity200JSONResponse ActivityEnvelope
+
+func (response ListActivity200JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity400JSONResponse ErrorEnvelope
+
+func (response ListActivity400JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListActivity401JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListActivity429JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListActivity500JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListActivity503JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmailRequestObject struct {
+	Body *ChangeEmailJSONRequestBody
+}
+
+type ChangeEmailResponseObject interface {
+	VisitChangeEmailResponse(w http.ResponseWriter) error
+}
+
+type ChangeEmail200JSONResponse MessageEnvelope
+
+func (response ChangeEmail200JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ChangeEmail400JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail401JSONResponse ErrorEnvelope
+
+func (response ChangeEmail401JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ChangeEmail413JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ChangeEmail415JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ChangeEmail429JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail500JSONResponse struct{ InternalJSONResponse }
+
+func (response ChangeEmail500JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeEmail503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ChangeEmail503JSONResponse) VisitChangeEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePasswordRequestObject struct {
+	Body *ChangePasswordJSONRequestBody
+}
+
+type ChangePasswordResponseObject interface {
+	VisitChangePasswordResponse(w http.ResponseWriter) error
+}
+
+type ChangePassword200JSONResponse MessageEnvelope
+
+func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ChangePassword400JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword401JSONResponse ErrorEnvelope
+
+func (response ChangePassword401JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ChangePassword413JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ChangePassword415JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ChangePassword429JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword500JSONResponse struct{ InternalJSONResponse }
+
+func (response ChangePassword500JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ChangePassword503JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailRequestObject struct {
+	Body *ConfirmEmailJSONRequestBody
+}
+
+type ConfirmEmailResponseObject interface {
+	VisitConfirmEmailResponse(w http.ResponseWriter) error
+}
+
+type ConfirmEmail200JSONResponse ProfileEnvelope
+
+func (response ConfirmEmail200JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail400JSONResponse ErrorEnvelope
+
+func (response ConfirmEmail400JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail409JSONResponse ErrorEnvelope
+
+func (response ConfirmEmail409JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ConfirmEmail413JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ConfirmEmail415JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ConfirmEmail429JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail500JSONResponse struct{ InternalJSONResponse }
+
+func (response ConfirmEmail500JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmail503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ConfirmEmail503JSONResponse) VisitConfirmEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccountRequestObject struct {
+	Body *DeleteAccountJSONRequestBody
+}
+
+type DeleteAccountResponseObject interface {
+	VisitDeleteAccountResponse(w http.ResponseWriter) error
+}
+
+type DeleteAccount200JSONResponse MessageEnvelope
+
+func (response DeleteAccount200JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteAccount400JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount401JSONResponse ErrorEnvelope
+
+func (response DeleteAccount401JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteAccount413JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DeleteAccount415JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeleteAccount429JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount500JSONResponse struct{ InternalJSONResponse }
+
+func (response DeleteAccount500JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response DeleteAccount503JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccountRequestObject struct {
+}
+
+type ExportAccountResponseObject interface {
+	VisitExportAccountResponse(w http.ResponseWriter) error
+}
+
+type ExportAccount200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type ExportAccount200JSONResponse struct {
+	Body    ExportEnvelope
+	Headers ExportAccount200ResponseHeaders
+}
+
+func (response ExportAccount200JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccount401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ExportAccount401JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccount429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ExportAccount429JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccount500JSONResponse struct{ InternalJSONResponse }
+
+func (response ExportAccount500JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccount503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ExportAccount503JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ForgotPasswordRequestObject struct {
 	Body *ForgotPasswordJSONRequestBody
@@ -1307,6 +2551,131 @@ func (response Me503JSONResponse) VisitMeResponse(w http.ResponseWriter) error {
 	return err
 }
 
+type UpdateMeRequestObject struct {
+	Body *UpdateMeJSONRequestBody
+}
+
+type UpdateMeResponseObject interface {
+	VisitUpdateMeResponse(w http.ResponseWriter) error
+}
+
+type UpdateMe200JSONResponse ProfileEnvelope
+
+func (response UpdateMe200JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateMe400JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateMe401JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateMe413JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateMe415JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response UpdateMe429JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe500JSONResponse struct{ InternalJSONResponse }
+
+func (response UpdateMe500JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response UpdateMe503JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterRequestObject struct {
 	Body *RegisterJSONRequestBody
 }
@@ -1518,6 +2887,261 @@ func (response ResetPassword500JSONResponse) VisitResetPasswordResponse(w http.R
 type ResetPassword503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response ResetPassword503JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessionsRequestObject struct {
+}
+
+type ListSessionsResponseObject interface {
+	VisitListSessionsResponse(w http.ResponseWriter) error
+}
+
+type ListSessions200JSONResponse SessionsEnvelope
+
+func (response ListSessions200JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListSessions401JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListSessions429JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListSessions500JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListSessions503JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessionsRequestObject struct {
+}
+
+type RevokeOtherSessionsResponseObject interface {
+	VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokeOtherSessions200JSONResponse RevokedEnvelope
+
+func (response RevokeOtherSessions200JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RevokeOtherSessions401JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RevokeOtherSessions429JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions500JSONResponse struct{ InternalJSONResponse }
+
+func (response RevokeOtherSessions500JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RevokeOtherSessions503JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSessionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type RevokeSessionResponseObject interface {
+	VisitRevokeSessionResponse(w http.ResponseWriter) error
+}
+
+type RevokeSession200JSONResponse MessageEnvelope
+
+func (response RevokeSession200JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RevokeSession401JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession404JSONResponse ErrorEnvelope
+
+func (response RevokeSession404JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RevokeSession429JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession500JSONResponse struct{ InternalJSONResponse }
+
+func (response RevokeSession500JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RevokeSession503JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2092,8 +3716,217 @@ func (response VerifyTotp503JSONResponse) VisitVerifyTotpResponse(w http.Respons
 	return err
 }
 
+type VerifyEmailRequestObject struct {
+	Body *VerifyEmailJSONRequestBody
+}
+
+type VerifyEmailResponseObject interface {
+	VisitVerifyEmailResponse(w http.ResponseWriter) error
+}
+
+type VerifyEmail200JSONResponse MessageEnvelope
+
+func (response VerifyEmail200JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail400JSONResponse ErrorEnvelope
+
+func (response VerifyEmail400JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response VerifyEmail413JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyEmail415JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response VerifyEmail429JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail500JSONResponse struct{ InternalJSONResponse }
+
+func (response VerifyEmail500JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response VerifyEmail503JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerificationRequestObject struct {
+}
+
+type ResendVerificationResponseObject interface {
+	VisitResendVerificationResponse(w http.ResponseWriter) error
+}
+
+type ResendVerification200JSONResponse MessageEnvelope
+
+func (response ResendVerification200JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ResendVerification401JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ResendVerification429JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification500JSONResponse struct{ InternalJSONResponse }
+
+func (response ResendVerification500JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ResendVerification503JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListActivity The caller's security activity, newest first
+	// (GET /api/auth/activity)
+	ListActivity(ctx context.Context, request ListActivityRequestObject) (ListActivityResponseObject, error)
+	// ChangeEmail Ask to change the address (re-authentication required); a link goes to the new address
+	// (POST /api/auth/change-email)
+	ChangeEmail(ctx context.Context, request ChangeEmailRequestObject) (ChangeEmailResponseObject, error)
+	// ChangePassword Change the password (re-authentication required); every other session is revoked
+	// (POST /api/auth/change-password)
+	ChangePassword(ctx context.Context, request ChangePasswordRequestObject) (ChangePasswordResponseObject, error)
+	// ConfirmEmail Complete an email change with the `eml_…` token from the link
+	// (POST /api/auth/confirm-email)
+	ConfirmEmail(ctx context.Context, request ConfirmEmailRequestObject) (ConfirmEmailResponseObject, error)
+	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
+	// (POST /api/auth/delete-account)
+	DeleteAccount(ctx context.Context, request DeleteAccountRequestObject) (DeleteAccountResponseObject, error)
+	// ExportAccount Everything held about the caller, as a download
+	// (GET /api/auth/export)
+	ExportAccount(ctx context.Context, request ExportAccountRequestObject) (ExportAccountResponseObject, error)
 	// ForgotPassword Email a password reset link
 	// (POST /api/auth/forgot-password)
 	ForgotPassword(ctx context.Context, request ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error)
@@ -2106,12 +3939,24 @@ type StrictServerInterface interface {
 	// Me The current user's profile, effective tier and machine limit
 	// (GET /api/auth/me)
 	Me(ctx context.Context, request MeRequestObject) (MeResponseObject, error)
+	// UpdateMe Change the caller's name
+	// (PATCH /api/auth/me)
+	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(ctx context.Context, request RegisterRequestObject) (RegisterResponseObject, error)
 	// ResetPassword Set a new password with a token from the reset email
 	// (POST /api/auth/reset-password)
 	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
+	// ListSessions Where the caller is signed in, newest first
+	// (GET /api/auth/sessions)
+	ListSessions(ctx context.Context, request ListSessionsRequestObject) (ListSessionsResponseObject, error)
+	// RevokeOtherSessions Revoke every session of the caller but the calling one
+	// (POST /api/auth/sessions/revoke-others)
+	RevokeOtherSessions(ctx context.Context, request RevokeOtherSessionsRequestObject) (RevokeOtherSessionsResponseObject, error)
+	// RevokeSession Revoke one of the caller's sessions (the caller's own works like logout)
+	// (DELETE /api/auth/sessions/{id})
+	RevokeSession(ctx context.Context, request RevokeSessionRequestObject) (RevokeSessionResponseObject, error)
 	// RegenerateBackupCodes Replace every backup code with 10 new ones (requires the password)
 	// (POST /api/auth/totp/backup-codes)
 	RegenerateBackupCodes(ctx context.Context, request RegenerateBackupCodesRequestObject) (RegenerateBackupCodesResponseObject, error)
@@ -2127,6 +3972,12 @@ type StrictServerInterface interface {
 	// VerifyTotp Confirm the pending secret with a current code and enable 2FA
 	// (POST /api/auth/totp/verify)
 	VerifyTotp(ctx context.Context, request VerifyTotpRequestObject) (VerifyTotpResponseObject, error)
+	// VerifyEmail Verify the address with the `vfy_…` token from the link
+	// (POST /api/auth/verify-email)
+	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
+	// ResendVerification Send the verification email again (at most one every 5 minutes; the answer is always the same)
+	// (POST /api/auth/verify-email/resend)
+	ResendVerification(ctx context.Context, request ResendVerificationRequestObject) (ResendVerificationResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -2166,6 +4017,180 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListActivity operation middleware
+func (sh *strictHandler) ListActivity(w http.ResponseWriter, r *http.Request, params ListActivityParams) {
+	var request ListActivityRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivity(ctx, request.(ListActivityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivity")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListActivityResponseObject); ok {
+		if err := validResponse.VisitListActivityResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ChangeEmail operation middleware
+func (sh *strictHandler) ChangeEmail(w http.ResponseWriter, r *http.Request) {
+	var request ChangeEmailRequestObject
+
+	var body ChangeEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeEmail(ctx, request.(ChangeEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ChangeEmailResponseObject); ok {
+		if err := validResponse.VisitChangeEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ChangePassword operation middleware
+func (sh *strictHandler) ChangePassword(w http.ResponseWriter, r *http.Request) {
+	var request ChangePasswordRequestObject
+
+	var body ChangePasswordJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangePassword(ctx, request.(ChangePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangePassword")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ChangePasswordResponseObject); ok {
+		if err := validResponse.VisitChangePasswordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ConfirmEmail operation middleware
+func (sh *strictHandler) ConfirmEmail(w http.ResponseWriter, r *http.Request) {
+	var request ConfirmEmailRequestObject
+
+	var body ConfirmEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmEmail(ctx, request.(ConfirmEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ConfirmEmailResponseObject); ok {
+		if err := validResponse.VisitConfirmEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAccount operation middleware
+func (sh *strictHandler) DeleteAccount(w http.ResponseWriter, r *http.Request) {
+	var request DeleteAccountRequestObject
+
+	var body DeleteAccountJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAccount(ctx, request.(DeleteAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAccount")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteAccountResponseObject); ok {
+		if err := validResponse.VisitDeleteAccountResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportAccount operation middleware
+func (sh *strictHandler) ExportAccount(w http.ResponseWriter, r *http.Request) {
+	var request ExportAccountRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAccount(ctx, request.(ExportAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAccount")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExportAccountResponseObject); ok {
+		if err := validResponse.VisitExportAccountResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // ForgotPassword operation middleware
@@ -2278,6 +4303,37 @@ func (sh *strictHandler) Me(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// UpdateMe operation middleware
+func (sh *strictHandler) UpdateMe(w http.ResponseWriter, r *http.Request) {
+	var request UpdateMeRequestObject
+
+	var body UpdateMeJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateMe(ctx, request.(UpdateMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateMe")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateMeResponseObject); ok {
+		if err := validResponse.VisitUpdateMeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Register operation middleware
 func (sh *strictHandler) Register(w http.ResponseWriter, r *http.Request) {
 	var request RegisterRequestObject
@@ -2333,6 +4389,80 @@ func (sh *strictHandler) ResetPassword(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ResetPasswordResponseObject); ok {
 		if err := validResponse.VisitResetPasswordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSessions operation middleware
+func (sh *strictHandler) ListSessions(w http.ResponseWriter, r *http.Request) {
+	var request ListSessionsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSessions(ctx, request.(ListSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSessions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSessionsResponseObject); ok {
+		if err := validResponse.VisitListSessionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeOtherSessions operation middleware
+func (sh *strictHandler) RevokeOtherSessions(w http.ResponseWriter, r *http.Request) {
+	var request RevokeOtherSessionsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeOtherSessions(ctx, request.(RevokeOtherSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeOtherSessions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RevokeOtherSessionsResponseObject); ok {
+		if err := validResponse.VisitRevokeOtherSessionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeSession operation middleware
+func (sh *strictHandler) RevokeSession(w http.ResponseWriter, r *http.Request, id string) {
+	var request RevokeSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeSession(ctx, request.(RevokeSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeSession")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RevokeSessionResponseObject); ok {
+		if err := validResponse.VisitRevokeSessionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2481,85 +4611,170 @@ func (sh *strictHandler) VerifyTotp(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// VerifyEmail operation middleware
+func (sh *strictHandler) VerifyEmail(w http.ResponseWriter, r *http.Request) {
+	var request VerifyEmailRequestObject
+
+	var body VerifyEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyEmail(ctx, request.(VerifyEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(VerifyEmailResponseObject); ok {
+		if err := validResponse.VisitVerifyEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResendVerification operation middleware
+func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Request) {
+	var request ResendVerificationRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendVerification(ctx, request.(ResendVerificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendVerification")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResendVerificationResponseObject); ok {
+		if err := validResponse.VisitResendVerificationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz9cts4kn+VLt5WnV1FyZTkOLZSW7dOJtnxbGbH64/J3kU5CyZbIsYkwAFAy0pKVfc092D3JFf4IEVK",
-	"lKXYVpLayX8WSQCNRvevP+FPXsjTjDNkSnr9T55AmXEm0fx4SaIz/D1HqfSvkDOFzPxJsiyhIVGUs73f",
-	"JGf6Gd6RNEvQfhmh1/duSUIj89HViNAEI8/3UAguvL53SqSccBFBmksF1wiHrU73EMKYCBIqFNLzPX7j",
-	"9UckkTjzPRnGmBI9+Z8Ejry+9297c8L37Fu591rP/prdYsIz9Gazme9FKENBM02F1/dOmCEKKMtyBTvD",
-	"JRKHPgyp/ehK72y4681874QpFIwkG7DhiQg9ZpAzvMswVBiBRHGLAkYkTzTV1JEz3H0BjEOEitBEAhEI",
-	"eJdxiZEm+pRME06iC87fEjHGL0f7RYxwzaMpUAlc032wD3+jL2FnmFmSrhTnV4kmyrL3jCh8S1OqMPqC",
-	"VHIOKWFTEFbEJewMBVF4lVhKhrue78VIIi2M/U/eGSoxbR2PFAr9sz7Zu5gnCBJDziIJisOEUC3WIy4Q",
-	"hB5J2dirirGaZlpH9FGOUWgCZ753yUiuYmRK73kjZixrXb4wx1znjufPKWdm31SYL7agaT9TKSkb+5CS",
-	"ZMRFipGvhVMv6IPAW36DEXABIy7GGIHiN8hgZ7hAvZWPS0ZuCU3IdfIFpfgYIsyQRcjCKcg8jIFIUDFC",
-	"RBS5JhK1eOdzyizxxS+tmubcISFaYswuZJ5lXCiMfsaIkgsjAV9DKRlXMFxca2g2UJJ4lWoar7SY6kMo",
-	"BcMZhvAmz17xyNqJTPAMhaL213X9JVWY2q+I0rDl9b3/fk9aH4PW0YdPnWD2J88vlEEqodVkVj4gQpCp",
-	"WbwU1v772gIfym/59W8YKj24Ql3JkSUq9SmuY2p1mzOrJZ88ZHnq9d8rkeN88WvOEyRsiVR+4/l2qSZC",
-	"f6BSy8oFV1nFztbpzJyhrGBGwaaFtcovm5aqy8fSKhY7FlHtXBnBlozc4FWoRV4g0WLZcGIOZBan+DFP",
-	"CWsJJJGZSuGdegEpmWpLz8bYNFONzQaVNuSzJcG3m2liwhsuxlwVrsdKlmNKaLKe3/azpnXe8jFljxM9",
-	"M8UZyjxRWxE9N/8KDsw1bPlEf2EIfGSQUAN8gq1cItgREBpdaRKPFTz17xNw31NcrSDjnN61IjqmyqwJ",
-	"I8FTQ1PFfHABJMs8v4Y8BnYOmlCn8Xj9+9WqekzLcmTMnTw2r7QNJMrr6yPBlqLpsuz73l1rzFsF9mVU",
-	"f9W+sJ+Wr1o01QjtEDX2+l5G2DgnImoTuqe3vyejmz033GzLGNdG/ubSejP3ieKlNP5JnTtmYDGzX9lq",
-	"E5d+RinJGB+nEW6SLepEfYUlIlP7ej0wFB82rXEq+Igmj2SFPZEtcOAMx8hQe8EV07dt03SGYyoVisfx",
-	"pJhli/IxX2Kd4ahD1a8m5DQvgUSRQClfQM7o7zn6oM1qizKJTFJFbxstIiNpAwJ2Wp0gqETMQHRsAkrQ",
-	"NLVwkpK7t8jGGiQ6QeB7KWXlb/9+JK4v1RCcV+fuHtbmPtwUWs2+/M2kY66VddLeaJQHhhMgYchzpvow",
-	"1OCkA3mDTkMgLIJhiVDDNpgxzJ2IiokCkmgXZQoxkUDYgJVzcZZMjV0xikFDGDrtHrYHGvi+UcRfjVVP",
-	"Zg0aTkrieueK4eS0ImefJUYV2peDm6GQ6ur//ud/hy6WLD2CQtrul8nCklXpa5LHC2p55HDFC3ma5oyq",
-	"qY7uecKtTHi+d51LylBqXUGmUGSCyqpNmG+q8P81Ketd9GJh7RpdlTv4cJ9LXgzpvjm+Onv9j8uTs9c/",
-	"NI7YyPW2XtlZybuHYGzNVV+YsJHrXGXnqPLscUainGaLVmJxjS8QH/seV5nGgUvR7GNLDAU2gOdLIrHX",
-	"hYtfLk7BfbNOT8rPKkv6a0NywxRFVH5/vuBM6yrTyy6ReslyiVEtzoCdACYxTRC6b45NsnE02p1voEyt",
-	"aQXU0WfVUalIc4YsalzyGKQ+RyATQpWEWxR05DIm3lohKZacz+837/R+dj2BvFu2b0PUL2VTLvSYFaYY",
-	"iATNOT5hKEAi6p++DR1JikAZ4C2KKRAmJ9p10aY4JEJQlMAZtpcMbCiQKIy+voFdHc/S5kg2JWFMmU1z",
-	"L/OM5UkCKRImIWcuAa2NUZ64rKc+ribJLlzDZYSg6225sWUOz1/fpyJKUJK8ZtF9ns0KWrd9EHkWfQsS",
-	"saA31OTd626uOZE6sxfEos5ovyLt1X02aeKvGpum9yYSq6mUByVEygmWCbAmJhdUTc+1bDlgRyJQHOea",
-	"f8WvN8UJ/fTuoqiHGGEzb+c0xEpllq2UjXgDyBQIw6JqyodyZoplNES4xpiyyKDNqTs8ePX2xAyJiIyv",
-	"uT7OARuw1waEiuy4jgwc6rbhPA9DlLIPw08Dj98MvD4Y8YaBgUX9+1O73Z7NdDzwhtAkF1j92DhR+mvj",
-	"8egnA2+QB0EvjPOUMJMQNb9x4OnPtGGrfmUTrsUXsyFMYhQIQ/3d0FA7YHJFmnZdfTMUGGm+kUTqx4ul",
-	"F3/AhjUnszrWvDBEVB4KHQFc2air8riI78yMLtK6cvbRhmkqu2JcXRlzW3tS+apWm/OhoZaop19RwfBh",
-	"qKcb8ZyZwSmqmEdmCZIkfOK2Wy3gmA0UddY2mBDDHOLQHFolif2iOI6IoymuGKHSkCIVSTNbmD178wp6",
-	"vd4RXF68gglVMaQ0SagrGbbB6a2WQm399BC3WVDcVVDbA3ZcPSLQ+m1OV4IiNwhD/ZoL+tE87MNLo1Vg",
-	"Rcmci5UkF7wqqjRee6V66OFwfHri+d4tCunyDO2gHRj/IUNGMur1vV47aPdsYjU2qq6R0MLiyOTYW9Vc",
-	"QsZlg8k7TiZkKp3pl9ANAsuW0jtwMayvRV7FKIALU7kyWV6n/nhHpZLaTyhZcRLZrEAl0+9ZIEOpXvJo",
-	"+nlVVWfoTWz8F/e8HfLU27hU2lx1WDAZGlTMg0r7RTcIPo/WwiUso3/vZKThrOCW4y9RLvVhuecDAaO5",
-	"kFB2Y1Ig14gaR5lqF36jo2+zHS/me1eUI4uUCglvGJ8kGI0x1Rud+d6+3XrTIiWL9irtKXpIp7d+yGJP",
-	"hBn3bP24xtqtHtw9Wj+42t4w871nm+yt7DgxA3qbUDivkRt7nKcpEVOv7722iUcoVLJy2BoDyFjWU7R6",
-	"9FyfEz6mbLUWvxOcjedTa9uaM32cRXptTG9xrtP7QafZ/rThXYysqtsDpiVRR3bOCJjJGVKDBcPCGxkC",
-	"4wKG89DKWEUtuzbQcKEFlfDjxcWphpkBM3ow5DfOPGuo1wDeh7q5s4nDam7CGv+hb0nhNtP0wjCURUa9",
-	"BowztCWpHWkDP7jmKjamGvaDYNdCbx2uTBlpKyhVzepaHw1P/yLlJBDR5ghWKxY+NXCZEQkfjzE6Mc9v",
-	"SZLX4KySVfW6QfegFfRaweFFp9sPgn4QtIMg+K+yFtX3cPpTfP3XkP5Cfzq5/HjS+Ts9kSfs7Fn46uTg",
-	"5Cb756+vfjpqt7XNKPKdlahyvsDzpQXuYbIO+rxciivSue6GvWgfn40OCtdf2zrtkL6KkRVxQL9IFtZi",
-	"L+st1sOtkqJuZ4GiWRWbG9JyJSNdZ1A9YzjvC6qlBSvNQIsz2nVqUsMZ/jLy+u83kJ+5NfDXJy2W0qGz",
-	"Dw1G5K2RGqDMB1MFsM4UjEiouFH5crMPNClB50EtWA0AV2F30YNo8ZGLEj2304hlEXppMdNGuIzDu/qb",
-	"iRlS5+ZOg+u/+93u3mN33/IxUGadLsN+v2YnjV/LytQl026YScRyUc1yVky0RGlc8mULzXNVNdFLxkW/",
-	"f3rn0qkfzxVIGyaP8iSZbtNldCywum16CF8YK68h+d8lcOMbuI8k3CBmMOHixuXEnD6vPdBa/+S3LW0u",
-	"62IguJpvef9h9qEqjGeGW4ZXmXFXbFuxFai1ImZzjGNskK6f8ckka9kMd1qdZxfBYb/3SDNcT752gnsN",
-	"sy3f1eyyy2hWzTLLk6SWfZx7Dp2Lzn6/253b6Qfow2KfyAp9yOxnf3Dh1pwIcyGQqQIJHGN8wNEIQ2WC",
-	"EIrCOO5OGmx+pSL8LvBYFH7hOhBWB0GvjODKeh8CcAYEOvutiExhqL29IRgJMjQIVLlgeoirVmuHJTUZ",
-	"K2XgrD1gReuDjiHua1eYl1sWcymkjLEdauu1B2weuZj6+B2VyqzhpjF9zYrnYeyCLqokxDyJbBxl6NBv",
-	"SnPWMhHlgJn8AWVSIYlghyhIudR8CBEyFNB5BilluULZGAQV291SHNSk8U8QGy02BW0lPHLI+AeMjh4W",
-	"CUW55Sc2cmzuwdjDE8V9iBDpLUZtOBmBigtJX6FsfnNGpZ4+A8WBLiTRZp8tWvfeUnA66w4JdrjwDZgQ",
-	"kxFmhedZbWFy+9/9nmh7WoffmoGlhGtpBM55wq0J2MToSNwki36h1Vq6mzWuA7ADMc+tqdPOrwHgspLl",
-	"/GbpKu+FQ+06urXythuQudLZ9Rh4rjV/6V/nJepWIEpIdXV3ND38+HxycPss3/8cMG5oQfsymfbTOhZ8",
-	"qYCohCAqXTXKmuz66c7DpYrOPzitUSnzVdIahvfOm6ES3Mc6mtWQ6K5+fa1bnbs2QXRNIh9MHxEXBUnl",
-	"1bOmKub3DMd9gHeOyvm8pRg6xFtowbQ6UTZirik56NBrz6ZAWmF5x6wZ/mIEnkSuH0wqXsb7QJQDPv2N",
-	"ptF+QwSCjPmE2dZeyqypL7bbBH4NPfGPAcGncTpX9+lvE+9qvYvvvbk/5/ne6GD8PD6kR78Fnu/ddJJu",
-	"2mP7XL/JDn5/Lg7lkdJv8s5td9K725/qN7cHk+d3h9Ojj/oNCa6PwsPoOWrfcPRsvB/3aPe3jp4tSI7S",
-	"Q/ac6zfZs9/3RU92Vcf78BBkbboeuAJdtdjUbjZtjJ7bQDaT5Xb5QsZVWRfbWe6X2N08ff1ElP6dK0iK",
-	"fHzTRd55YrkhBV22iHwH3Ecl+bKEhOiMf0VwLSx3AiPQnKGEHQcQ9kpzwf7dCjprmWpE5sjeWl0NymeY",
-	"8ls3s20XrrgkFapeALG3o12fLZUyN1mUkUAZ64fLaFy5MvuVMbjh8u6X8TQvJrzlijILnW/uZKJtOZzz",
-	"Nut/RSBc7fBWCnRL/7/EuLohFwJDtR3v9juyfgMZ5lzYUh0fjR6DnQboNk0ku4sDBYbuOIkvpN34r9dT",
-	"ey9humswthMsX8oeMOO7WEd4Mye4ITtrrrSUsPvt+ZIf6pdgih/9Pcv4osWxv5ie/A/L3T//9PL83X/2",
-	"fjh9/ePp33qn/zwd5EHQPTAmSfy5GO3Nr9J4iwMeBLrL95pWxfk1WfDttQq7Rbg8e2sOX0vjsrf6wKpQ",
-	"cPQgyFxo760g5mqzRWWZY50P2wKQOv1ZWAt2lnqSd/9FUOtcEaEMbFkHywXnGlsqftniv25Yi2HlPa7G",
-	"gvBfUVWuHW0BLCqXxI4qV7tsjba8zFXIzsNUsn73amUzQshZVAi1LO9Z/YErse9cq3a1q4VFEPOJ/V9b",
-	"tet7pscdR2oTobNGbnWTy/wCzGPCgvkdGW//sHvUeb55OLB8A+drRwMFvn2JVHTdNXmKJHPZZdbQOWfa",
-	"pPS7NpwmSCSCElMgY0JZe5tNdLatt6kRzgfGKzZag+3O4r0W46fTahyzfQP9dSzn9yDjQeD5irMRFTZj",
-	"vuD7O8tdNLkYQTQ5FcN3DbcNIGrWFrfm/xe+b8qcY3qNUYQRROj+teT5P95ShT5oBkMvCAId1eTGoY6V",
-	"yvp7ewkPSRJzqfr6tWnmnb+X/T2D2e3KbUlPb9KR9qko+RdVTz3cPSpazyqPyri78sxsbvZh9v8BAAD/",
-	"/w==",
+	"7H37UuM4uvirqPzbqoUqJyRA05Cuqd/SPfQOsz07LNAze86kDxH2l0SDLXkkOSHTRdU+zT7YPskp3WzZ",
+	"cS4NhO4zzV8QX6RP0ne/+WMQsTRjFKgUQe9jwEFkjArQP17j+Bx+y0FI9StiVALV/+IsS0iEJWF051fB",
+	"qLoGtzjNEjBPxhD0gglOSKwfuhpikkAchAFwznjQC86wEFPGY5TmQqJrQIet7u4hisaY40gCF0EYsJug",
+	"N8SJgLswENEYUqwG/xOHYdAL/t9OCfiOuSt2TtToJ3QCCcsguLu7C4MYRMRJpqAIesEp1UAhQrNcoq3B",
+	"HIiDEA2IeehKrWywHdyFwSmVwClO1tiGRwL0mKKcwm0GkYQYCeAT4GiI80RBTSw4g+1XiDIUg8QkEQhz",
+	"QHCbMQGxAvoMzxKG40vG3mE+gqeD/XIM6JrFM0QEYgrug330N/IabQ0yA9KVZOwqUUCZ7T3HEt6RlEiI",
+	"nxBKxlCK6Qxxg+ICbQ04lnCVGEgG20EYjAHHChl7H4NzkHzWOh5K4OpndbCfxywBJCBiNBZIMjTFRKH1",
+	"kHFAXL1J6Cjw0VjOMkUj6ihHwBWAd2HwnuJcjoFKtea1NmOe6vLaGCXNHZfXCaN63YTrJzZAaT8QIQgd",
+	"hSjFyZDxFOJQIaeaMEQcJuwGYsQ4GjI+ghhJdgMUbQ1q0Bv8eE/xBJMEXydPiMXHKIYMaAw0miGRR2OE",
+	"BZJjQDGW+BoLUOidl5AZ4N0vRZr63FGCFcboVYg8yxiXEP8AMcGXGgM+B1FSJtGgPtdAL6AA8SpVMF4p",
+	"NFWHUCCGpoXjSJIJkTP1f8ZZBlwSIzJg4iQJkZCKVWC7gU7Ua2qTLFlgzvFM/aZwK9/kXDBNdDRPLBZI",
+	"nkPxtJBckZcCskDq3i8OlsogH4qX2PWvEOk5CyDc9s2tSh35uktRIyp6+hgAzdOg94sCtZz2mrEEMJ0D",
+	"lt0EoZlnKYgTiylV+HAkWQNXGghIhkqi4TgltNfPO529KBf86j//+rf+AQNFggMxExLSQTC3oWGA5ap1",
+	"X5IUAo1uSgppaOKYKAhwcuZBWTmxcmUkrrCxACbyqtPd3dt/cfDy8AhfRzEM3e8mAEnmcdPysrTEVQ6c",
+	"sBGhTSPkAvjxyO7rcowisRtA74ye3R8gtCfRdISvcXSTZ29YbI6seoDX1ZsF7WRYKlEf9IL/+QW3fu+0",
+	"jj587Hbu/tS0jirp1CD3J1gB3cPIwF/mJijhzRjTEZykmCSebrpoNxtxg8JUv994M7OKaTNWMVkM6x+N",
+	"PpeDpmOpra2Y2pto8SqdknzfhUY550Dl2bIlUZj691N8+w7oSI6DXnf3MAxSQt3vw3ADG1IHsQpQ09Z8",
+	"S4QSAZdMZvfdl7XPuMpOzy3caErkWKsCbiC0xTjCqJx2Wx/wPfZjKVZUhfzcqqNGqC+k1k4ExTdwFSm9",
+	"hQNWukXDcVpNsT7Ed3mKaYsDjvVQEm7lK5TimTLX6AiaRqrQvVYt1yR8A0JoFtO4CbdKQWmUgYVO8ji6",
+	"B9waVeh4bRmoTu8GZuvrPyd2ijPzYhMUAoQgjK4/5oV54ZQOWdN4csreFvrC0kW5By/yNMV85mTlqvfe",
+	"C23P1HSxci/tKN7KwvLwfPi8/VyMCA+TVhaZNiGo6kc7T64c8CdhF2lmWAkW8r1wAylbSyltCjBoSfVq",
+	"uEJvDoPb1oi1HKJkRL3VvjSvFrdaJC0IDyt5EGSYjnLM4zYmO8pq2xHxzY59XW8WxSmsqVTpR0NvTyrr",
+	"atrft4yPmFwpImGBpK/jp36saZ53Sm98GJbpIc5B5MlmUM2Ov5YwrHL2HykgNtSyTFnrCbRyAVaOoUgr",
+	"cU1i4uHaU01GkdtWTEZE6jnRkLNUw+T5ApSAzbL7ilVYR+nyj2kej7TvQiwhsiciKu0padzfezNny4/N",
+	"yKG31KZd+gGEwCN4GEXYQTZIE9UZ5oBMze3VjME92DTHGWdDkjxwK8yJbGAHzkHhj8cW6tpsC1cdgkOt",
+	"xAqggkgyAaRWou+00c9K4919e4wYDRFGA0fK2n+A0aDkMQNEROFaRJKxtiK7jWjnj69gn8MIqFo0eGbs",
+	"12ZlnMOICAn8YWjtRtkgiZdTrJL91R3+SYeA9E2E45iDEK9QTslvOYRIWUgtQgsqaJJ/Tq+pDtttdTsd",
+	"L4KF8FACR5KTNDUSwTeuO52Kcd0NlyNQdaqGYNknGe4LpKNVwtbCjpKxVkF7q3GUwhThKGI5lT00UPJl",
+	"ECqucQN0gDCN0aAQMoM20u9QeyJyjCXCibI2Z2iMBcK0T4uxGE1mmig0oZIIDSyDHrT7dI7TfDFCe7G4",
+	"eTSB3nBSAlbrxw/1/1jY54MNAy7k1X/+9e+Bje0USp3DtuU46ZSRVe6gcxNKml8YL2/MxdqqU7knlwz/",
+	"UF5oJtgEE/St/YebmNYd13yi1l5HKb4hdITk2Ep6hVfzqwir1Le+gVu67AWIhbEA9/sTYgLKoLwAoOsD",
+	"lIIcs9g7sZI3Fs4JdTgwIZFiEVyRnP5rmKR3YvePN9RtYrsEf38bAhHuJItFLEGehoDE43qdassqBl8G",
+	"08NIrljZJmjukhi+7JAiYmmaU+O+EixhRg4FYXCdC0JBKPkMVALPOBHQiBQa4z6zkLpULHehoChYfV1E",
+	"rMPHG3fRevDVk6ud2m6vleJ8VUzwYZkT272y+/b46vzkH+9Pz0++bXxjLWe10dnPi6XdB6Mqzu3agIu2",
+	"6AJknj2MGIphNqiM1+d4ghBnGDCZKUx+z5u9UQIiDg3C7DUWsLeLLn+8PEP2mVVoXDzmTRmujKrqTZFY",
+	"5stDvudKJaJq2jlQ39NcQFzxyKGtDpqOSQLaICcCseFwu1xAoeUonoOvk4oK5GFzBjRunPIYCXWOCE8x",
+	"kQJNgJOhdREEK5HETVmOHzavdPl2PQK+m23fCKrXAyNrn+0nHdHCnV17P99nSor8AIuVf2vIfpJhWg9p",
+	"qzEaZxdNmXLH1BmGCAukEIxNKXAkANTP0PiicQqIUAQT4DOEqZgqQ1oZhhHmnIBAjMK8Y6mi7n5OSbrY",
+	"Qa7v/KRJCuJmNdvsh7J8M84mEBtPuPFToC1cIUiUEKpwVRvdWvtEcsxZPjKeIzXZNbvdDno0T5ImmbYg",
+	"ppTiaEyoScqch1INhlLAVKCc2nTJxVEmD9sXBITCIEswPfHNhXp6JVCEUYZJjNSjCGgsXiENx5BxRJm6",
+	"gsx/6oEg/KICYZwlFSXGOtx1WlajRiLJastfa6FWLTlZxuklJzg5obH48iKEueZQn51im8yumlNMn0h1",
+	"s2tkUt3oqt1WrrPOAixy1EmgiaHqd2ZLE18e7B4vBpgHwChUOSdydqFQ0Io6wBz4ca622f166w7y+58v",
+	"XdKzxkl9t4RhLGVmdp9Y90VNVjhBQWNUi1UI4MrmRtcwJtSwyDN7xujNu1P9SozF+JqpU+/TPj3RssSl",
+	"wGoeYnSMNrrIowiE6KHBx37AbvpBD2kqQH2tBKjfH9vt9t3doN2nbzFJcg7+w9pkUE9r/V5d6Qcm2XKc",
+	"p5jqhBmTb9kP1GNKjfOfMgk57om7AZqOgQMaRC6egvtULEjjWVXEEHGI1b7hRKjL9fzqsE8HFZPKf1ff",
+	"0EB4F7WUuTKuXO+yc4zoEa379srqLMb3K7MryuSVVi4rV7ynKgn4IWooGFDDL0hTDtFADTdkOdUvG8eH",
+	"ngInCZva5fpZ2noBrpiijbTfUh/iQB+al+T0yh1HzEBnUGukUpxHSJxmpvri/O0btLe3d4TeX74x8ZuU",
+	"JAmxdQFtZOlWYaFSYtQrdrFIMlsm0e7TY/+IyjCcQBLfABqo24yT3/XFHnqtqQoZVNLnYnN7jUdcEqmd",
+	"aQV5qNfR8dlpEAYT4MIGL9qddkdryxlQnJGgF+y1O+09E2Eaa1JXDNNwTz/XamQsrALK0zjoBe+IkMdl",
+	"Tk+GOU5BRyp6v3wMiJrxtxz4zPHXXpBYHlqmu8eg612C3ouODm+QVAlPp5/aX2GDc7fRG13mgA9cxkPG",
+	"YUJYLlCGdRJbE1imhKMCl6cs7ypg6gz1Q1itotrtdB4tzX8uVb2xcEGtRy3SJsDfhcH+I8KwRuWEPkzE",
+	"cilIDMgExpr41LYJH0f6XIzmb/l6TGJdpkCEyEGXPFl2Zo5w2yyquwjW4gB26iU16r3do9Xv+TVJd2Hw",
+	"wmzg8neKMjH9wt5awBWFLb581VTiS9ZfPii0Es7e1Cgd4SQB/meB3FvIkWWIKEwVnxkSbnzzeKQoL7CW",
+	"V/BBTVaSs+FwrcJqyZhYEAKwphgRpZk2HYMcAzfKt9TXdfTPGixEoCEH0IVqylhRFwRQabMNFEejzpqr",
+	"8hAv0zswSgoI+ZrFs0fD5IZc8pouqNSAuw3Scz2ZZkHhjl28Sa2IGI8tIq+DlF4RZ0kzT8MI/s4kStho",
+	"BLEy5huKu0I05YyOvAyHeX1iO7SJJ1qno8ykiG3VtBbLScxw9ol5Ncawje4alFkvntTvvViHohuKvP4Y",
+	"POdY3CgtxTCLqlOCz+USuYPZfoWwofuR0pskqzOItbmTnw3hGFQTw/BKCTbHM+ph9S+TbRRkRYQ9tviV",
+	"3n8lOggdFRFdIfFMGNcbU8zcqKa8DFs/c5pnTvN0nOZNyWLK81rKY4yjWONugdRaWBoMLnlMmdtUYzKM",
+	"DglP53WgGosxj21SKalEYZ+Yr9QTWhfwFU+3s2xFU8zE+bSe2uCwXR1CpGNljLtC86KqvKTPG6CKzhlH",
+	"xG8FYUA+etpybLeNYyzQNQC1ynAKmJr43tZAo+OVvv7MUppYSskzWJolIKFMJLSKSpFGO4A0aUxIszGU",
+	"FWpIDGr4lru7kEV8q5+zrssN8YhqaveXqXy4KB8RaMQoOB5t9p4IFAM2bENWOYqyFp9VjmeV42lVjhOO",
+	"hTVqvKCDRlk5VqryDcyMl5bIpbrIakYCRQFro+vU1A36/GNDdFyrn1xAxlPd2cZ4HV4hqnZER2ItTo+x",
+	"GIc2iSbUuBlaEmccmexIr4fOGwN361siMiaImcaHt8z9xFLiaJwCla+Q0kkoTuGbfhHIc3y4ZXazrZbe",
+	"DxrCW3dft6PwpMTgMSQxwtcsl4UNCDxEWCCMYjaliiWsxt6hLrtstMZrXuBkimfCegwF2u10SlGsHYc2",
+	"Jz5s8iA6IoRbIqSY9w1Wiz8/Wcp6XZOswq9D8n+x19sRS4O1WyE1F6I+mlD2YHW5T0U1QXA6VPqO2y27",
+	"v1haDcjsXlikhmg/TKFtCqCy7RKkLHyPqgG4Eg0c3VA2TSAeQWpL7e8j3J8lW7Pme2IKmUqeXB72Goav",
+	"aYuzkIp/rqowSijmVB2n07JHZAIlTe93us2h5zbSOTwebfepwkSl/dj4r1GBgGhe4FUYUsbnCgwV7hp/",
+	"VRmR+O7y8kyxmT7VdDBgNzYyPwhN7LaHqmqVKUTyk3BN3H8QOm1MS7JXekOpKcjrU0bB6mDCZDiiaybH",
+	"OkqP9judbRN1rYVDbe+hx+dSfpWYkQpw9hchph0er8/BKvXjj8249BtGUT7V1yc4ySvszKsTCXY7uwet",
+	"zl6rc3jZ3e11Or1Op93pdP67KE/uBTD7fnz914j8SL4/ff/7affv5FSc0vMX0ZvTg9Ob7J8/vfn+qN1u",
+	"B2X9lJcXWE7wcm6CJZtMYn2dX+Hu9W60F+/Di+FBGSU+TkgE6M0YqMsU6rlCgEp2lkkUqSZkFRDtdmsQ",
+	"3fm8uSH/vNhI2/mvmhpf9v2r5L97zf7qI5p5KljDKPw41ErGSvwppUG4Ojt3Lu//7kODEHnnzKsQ2dLk",
+	"iNEYDXXyrV9nvFF7cb7FYgOD87bb9Rg1/JFx5NUMbaDRouHQc5P5MXOPD2tT0hiS1d18tig/Ve6+YyNl",
+	"+Wtho7c/rMhJrdfSIkdf183rigPG/XR+T0Rbx3WDhGb5EofTO3P/8ZVLS37KYBAmQ26YJ8lskyrjvO/e",
+	"BKwUS/6zqDr4BboByNCU8RubNfsV23mmxNSlNSn1SLcNNgi1EsVMVnajO+IHeDTMmhfD3Vb3xWXnsLf3",
+	"QDFcTVfvdpYKZlOaV5HLNufZF8smYd7LTy41h+5ld7+3u1vK6XvQw5qRlsw89pzthGw9q+MEdmNCBMMh",
+	"RLpdiTperbhbbEAupXDeo6GTGqPxPLa7ipkN+e3rBTlfZnjPIn0V+e6rXH06vj7rGw8NmheZga52YblL",
+	"r6hWX+gFeKM5t6g29tBRC9Tdb8V4hgbK3BkgzUI1EXKQOafqFRttUxp7qrO1pZbn7T51vUSUEb2s/4fn",
+	"k685E3HhZLJqi5q7T0vTXTecuCVC6jnKkFROJcujsfU6ECnQmCWxcSRoONSdQp9raZdKn5oERiok4Bht",
+	"YYlSJtQ+RIAy4Kj7AqWE5hJEoxfALXdDjoAmkfcIzoF6l52N+AesavAVugfu5wqIc7Of0LhjpQpvDo+7",
+	"GFUEZAJxG50OTfcO2wOpkdjCZpdi1X9sAmJVL/LdJ6PW0mRyS7P2kNAW42Eld9iaXn5PILv+7WdP8yPn",
+	"WOgzmIs4FELggiXMiIB1hI6AdcJIOh1K2Iwe21Kri8YsN7qesv40Ay6quKzhKGy+gbMobc2HIt52A2f2",
+	"WiU9hD1XuimpXxcF1/VYFBfy6vZodvj7y+nB5EW+/ynMuKGn09OEms6qvOCpPAINOaxlaL4p12/t5LPF",
+	"fj2vxM3z652b8mqXv+Lyx5ip1bYpZ5/rs0U2ReQar5EF51fwPbv4ljG8C5BW5y3Q0HK8WgqZoYmis9mK",
+	"mJvfXGlh+dxF2R17YwbhXK+lBUSYKPtaeC2VvmJnxM+6Nrc0s3Q4koyoDVQsqLxa4Hhze7pjuFfLZN8v",
+	"9vUaN9+P6qmnwI9697sG9PiOTc1ntAqv7BTqtQNfu1e2UROx2HPtpeMoG5VR+AS0+UjiO6MzJWCMgSZ8",
+	"uSj8wE2FuLpFQmGrEKf/lMrEguLXg/2nrX29dwjhQUjY2X/KlFLzobFGTPmzQFteffv2K4SpiYdYl2jC",
+	"2E1Zl/nHoiBW9qn3yl4tw9mqXGZTqq0CgRJyA8hEz7ZX05RkMtsxgblWVHylaWElLEti245LSFZEoRCW",
+	"1hq5tGVu5hnMAYmxAk03sCXUdc80G9RkkTR0on6IZfI4nqDF3bE3aYRUWsf9EpROliAMhgejl+NDcvRr",
+	"JwiDm26ym+7RfabuZAe/veSH4kiqO3l3sjvdu92fqTuTg+nL28PZ0e/qDu5cH0WH8Us4UKO9GO2P98ju",
+	"r101Wic5Sg/pS6buZC9+2+d7Yld2dfzgk82dpg9sLeBgCm0qn2D4TPU0xtzQuRc2ik2ZLLK1tuYbeGx/",
+	"eUn4ZbrD0jT8ZyvoISw6S3DktBwPcY2t1O1ohGYUdKGwZhCiUtvnM2eFU42cOTaf/VrMlM8hZRM7sslH",
+	"9/wEHlS6IBlLnUcg88x0mBAIoyEHoWSvnOfG3jfHPjMPbvj62dO4fy6nrGVThWqlD/Zk4k15gcoul39E",
+	"RrjYC+Wljc19NVv7nyLGOURyMy6nZ876BeQ95NwkkLHh8CG8UzO6daO7tm+r46FbFuMdtmv99Xpmin1n",
+	"25rHdjvzX4/qU627GEV4PSW4IWSqOwoXbPfL0yU/VHsQux+9HbPxrudWrx4z/P9md7/5/vXFz/+19+3Z",
+	"yXdnf9s7++dZP+90dg+0SOLfuLeDspNxUH/hXkx3vq30Iud7BRdC067VLBG9P39XlG/Oa6v3tbaP7sUy",
+	"a/3mPI65WGwRUQQ+y9c2wEgt/dTmQltzTfK2/yBc60JiLjXbMgqW9Zgr3uLpZfVvzK3kYUUb7UaP+V9B",
+	"el2fN8AsvD7OR17bZuMfK3ppO9y5H0lWW18v9G9FjMYOqUXR5vrrdslrR5ifa01jNHau6Ur3dN10EYZy",
+	"HaQzQm6xO77syPoQs6Bs2hrsH+4edV+ubw7Mt4T93NaA429PER+uqiaPEfktah8a6jl08r6610ZnCehy",
+	"cT5DeIQJbW+ytGNxwX+o210XMlox2616o9XtBb1ONimgP4/kfDYy7pc3aloaGauiqvtbye1SrzUiap+K",
+	"3nfFblcwUcM/VzVVMkzsj9pTad12KWUHlP/rfZSeCbE5m8TgeaXfTdmcaDKcPaA5kU9oO6ZceVkSgbr/",
+	"U/W7Lp8T/79lFELb/kG3qpAMxewrV2ovwBrXle992IxdpXT4CejO+14koL+qFcdj043DRYcXtKnR8PGJ",
+	"Sw+Y51KQXkMcQ4xsc260dfGPd0RCiBRNor1Op6OGzrUzZCxl1tvZSViEkzETsqdu6/Lg8r7o7WgMbntf",
+	"aAjURljo3DdqCijV6/aSC+R6lwqfqXdNC6a7D3f/GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

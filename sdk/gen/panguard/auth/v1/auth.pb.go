@@ -99,13 +99,18 @@ type User struct {
 	// Tier is the effective tier: a finished trial shows as community.
 	Tier        Tier `protobuf:"varint,4,opt,name=tier,proto3,enum=panguard.auth.v1.Tier" json:"tier,omitempty"`
 	TotpEnabled bool `protobuf:"varint,5,opt,name=totp_enabled,json=totpEnabled,proto3" json:"totp_enabled,omitempty"`
-	// MachineLimit is unset for unlimited (enterprise). Only Me fills it.
+	// MachineLimit is unset for unlimited (enterprise).
 	MachineLimit *int32 `protobuf:"varint,6,opt,name=machine_limit,json=machineLimit,proto3,oneof" json:"machine_limit,omitempty"`
 	// TrialEndsAt is unset on a paid plan.
 	TrialEndsAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=trial_ends_at,json=trialEndsAt,proto3" json:"trial_ends_at,omitempty"`
 	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// UpdatedAt is only filled by Me.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// EmailVerified tells that the owner has proved the address.
+	EmailVerified bool `protobuf:"varint,10,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// Role is "user" or "admin".
+	Role string `protobuf:"bytes,11,opt,name=role,proto3" json:"role,omitempty"`
+	// PlanExpiresAt is when a paid plan ends; unset for no end or no plan.
+	PlanExpiresAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=plan_expires_at,json=planExpiresAt,proto3" json:"plan_expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,6 +204,27 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 func (x *User) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *User) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *User) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *User) GetPlanExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PlanExpiresAt
 	}
 	return nil
 }
@@ -1028,8 +1054,11 @@ func (x *VerifyTotpResponse) GetMessage() string {
 
 // DisableTotpRequest holds the account password.
 type DisableTotpRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// With 2FA on, one of these is required too (re-authentication).
+	TotpCode      *string `protobuf:"bytes,2,opt,name=totp_code,json=totpCode,proto3,oneof" json:"totp_code,omitempty"`
+	BackupCode    *string `protobuf:"bytes,3,opt,name=backup_code,json=backupCode,proto3,oneof" json:"backup_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1067,6 +1096,20 @@ func (*DisableTotpRequest) Descriptor() ([]byte, []int) {
 func (x *DisableTotpRequest) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *DisableTotpRequest) GetTotpCode() string {
+	if x != nil && x.TotpCode != nil {
+		return *x.TotpCode
+	}
+	return ""
+}
+
+func (x *DisableTotpRequest) GetBackupCode() string {
+	if x != nil && x.BackupCode != nil {
+		return *x.BackupCode
 	}
 	return ""
 }
@@ -1217,8 +1260,11 @@ func (x *GetTotpStatusResponse) GetBackupCodesRemaining() int32 {
 
 // RegenerateBackupCodesRequest holds the account password.
 type RegenerateBackupCodesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// One of these is required too (re-authentication).
+	TotpCode      *string `protobuf:"bytes,2,opt,name=totp_code,json=totpCode,proto3,oneof" json:"totp_code,omitempty"`
+	BackupCode    *string `protobuf:"bytes,3,opt,name=backup_code,json=backupCode,proto3,oneof" json:"backup_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1256,6 +1302,20 @@ func (*RegenerateBackupCodesRequest) Descriptor() ([]byte, []int) {
 func (x *RegenerateBackupCodesRequest) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *RegenerateBackupCodesRequest) GetTotpCode() string {
+	if x != nil && x.TotpCode != nil {
+		return *x.TotpCode
+	}
+	return ""
+}
+
+func (x *RegenerateBackupCodesRequest) GetBackupCode() string {
+	if x != nil && x.BackupCode != nil {
+		return *x.BackupCode
 	}
 	return ""
 }
@@ -1305,11 +1365,1464 @@ func (x *RegenerateBackupCodesResponse) GetBackupCodes() []string {
 	return nil
 }
 
+// ListSessionsRequest takes nothing: the caller is the bearer.
+type ListSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+}
+
+// Session is a place where the caller is signed in.
+type Session struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id looks like "ses_…".
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	ExpiresAt  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Ip         string                 `protobuf:"bytes,5,opt,name=ip,proto3" json:"ip,omitempty"`
+	UserAgent  string                 `protobuf:"bytes,6,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Current marks the session making the request.
+	Current bool `protobuf:"varint,7,opt,name=current,proto3" json:"current,omitempty"`
+	// Method is how it was opened: password, passkey, device, reset or register.
+	Method        string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Session) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Session) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Session) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
+func (x *Session) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Session) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *Session) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *Session) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *Session) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+// ListSessionsResponse lists the live sessions, newest first.
+type ListSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sessions      []*Session             `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListSessionsResponse) GetSessions() []*Session {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+// RevokeSessionRequest names the session to revoke.
+type RevokeSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSessionRequest) Reset() {
+	*x = RevokeSessionRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSessionRequest) ProtoMessage() {}
+
+func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
+func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RevokeSessionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RevokeSessionResponse confirms the revocation.
+type RevokeSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSessionResponse) Reset() {
+	*x = RevokeSessionResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSessionResponse) ProtoMessage() {}
+
+func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
+func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RevokeSessionResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// RevokeOtherSessionsRequest takes nothing.
+type RevokeOtherSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeOtherSessionsRequest) Reset() {
+	*x = RevokeOtherSessionsRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeOtherSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeOtherSessionsRequest) ProtoMessage() {}
+
+func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
+func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+}
+
+// RevokeOtherSessionsResponse counts the sessions revoked.
+type RevokeOtherSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revoked       int32                  `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeOtherSessionsResponse) Reset() {
+	*x = RevokeOtherSessionsResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeOtherSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeOtherSessionsResponse) ProtoMessage() {}
+
+func (x *RevokeOtherSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeOtherSessionsResponse.ProtoReflect.Descriptor instead.
+func (*RevokeOtherSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RevokeOtherSessionsResponse) GetRevoked() int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
+// UpdateMeRequest holds the new name.
+type UpdateMeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is 1-100 characters after trimming.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMeRequest) Reset() {
+	*x = UpdateMeRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMeRequest) ProtoMessage() {}
+
+func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UpdateMeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// UpdateMeResponse holds the updated profile.
+type UpdateMeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMeResponse) Reset() {
+	*x = UpdateMeResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMeResponse) ProtoMessage() {}
+
+func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMeResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMeResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UpdateMeResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// ChangePasswordRequest re-authenticates and names the new password.
+type ChangePasswordRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CurrentPassword string                 `protobuf:"bytes,1,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
+	// NewPassword is 8-128 characters.
+	NewPassword string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	// With 2FA on, one of these is required too.
+	TotpCode      *string `protobuf:"bytes,3,opt,name=totp_code,json=totpCode,proto3,oneof" json:"totp_code,omitempty"`
+	BackupCode    *string `protobuf:"bytes,4,opt,name=backup_code,json=backupCode,proto3,oneof" json:"backup_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ChangePasswordRequest) GetCurrentPassword() string {
+	if x != nil {
+		return x.CurrentPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetTotpCode() string {
+	if x != nil && x.TotpCode != nil {
+		return *x.TotpCode
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetBackupCode() string {
+	if x != nil && x.BackupCode != nil {
+		return *x.BackupCode
+	}
+	return ""
+}
+
+// ChangePasswordResponse confirms the change.
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ChangePasswordResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ChangeEmailRequest re-authenticates and names the new address.
+type ChangeEmailRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	NewEmail string                 `protobuf:"bytes,1,opt,name=new_email,json=newEmail,proto3" json:"new_email,omitempty"`
+	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// With 2FA on, one of these is required too.
+	TotpCode      *string `protobuf:"bytes,3,opt,name=totp_code,json=totpCode,proto3,oneof" json:"totp_code,omitempty"`
+	BackupCode    *string `protobuf:"bytes,4,opt,name=backup_code,json=backupCode,proto3,oneof" json:"backup_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeEmailRequest) Reset() {
+	*x = ChangeEmailRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeEmailRequest) ProtoMessage() {}
+
+func (x *ChangeEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeEmailRequest.ProtoReflect.Descriptor instead.
+func (*ChangeEmailRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ChangeEmailRequest) GetNewEmail() string {
+	if x != nil {
+		return x.NewEmail
+	}
+	return ""
+}
+
+func (x *ChangeEmailRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *ChangeEmailRequest) GetTotpCode() string {
+	if x != nil && x.TotpCode != nil {
+		return *x.TotpCode
+	}
+	return ""
+}
+
+func (x *ChangeEmailRequest) GetBackupCode() string {
+	if x != nil && x.BackupCode != nil {
+		return *x.BackupCode
+	}
+	return ""
+}
+
+// ChangeEmailResponse answers the same whether or not the address is free.
+type ChangeEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeEmailResponse) Reset() {
+	*x = ChangeEmailResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeEmailResponse) ProtoMessage() {}
+
+func (x *ChangeEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeEmailResponse.ProtoReflect.Descriptor instead.
+func (*ChangeEmailResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ChangeEmailResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ConfirmEmailRequest holds the "eml_…" token from the link.
+type ConfirmEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailRequest) Reset() {
+	*x = ConfirmEmailRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailRequest) ProtoMessage() {}
+
+func (x *ConfirmEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ConfirmEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// ConfirmEmailResponse holds the profile with the new address.
+type ConfirmEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailResponse) Reset() {
+	*x = ConfirmEmailResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailResponse) ProtoMessage() {}
+
+func (x *ConfirmEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ConfirmEmailResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// VerifyEmailRequest holds the "vfy_…" token from the link.
+type VerifyEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailRequest) Reset() {
+	*x = VerifyEmailRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailRequest) ProtoMessage() {}
+
+func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *VerifyEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// VerifyEmailResponse confirms the verification.
+type VerifyEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailResponse) Reset() {
+	*x = VerifyEmailResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailResponse) ProtoMessage() {}
+
+func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
+func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *VerifyEmailResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ResendVerificationRequest takes nothing.
+type ResendVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationRequest) Reset() {
+	*x = ResendVerificationRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationRequest) ProtoMessage() {}
+
+func (x *ResendVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ResendVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{40}
+}
+
+// ResendVerificationResponse answers the same whether or not an email was sent.
+type ResendVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationResponse) Reset() {
+	*x = ResendVerificationResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationResponse) ProtoMessage() {}
+
+func (x *ResendVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ResendVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResendVerificationResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ListActivityRequest pages through the caller's activity.
+type ListActivityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Limit is 1-100; unset means 50.
+	Limit *int32 `protobuf:"varint,1,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	// Before is the next_cursor of the previous page.
+	Before        string `protobuf:"bytes,2,opt,name=before,proto3" json:"before,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActivityRequest) Reset() {
+	*x = ListActivityRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActivityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActivityRequest) ProtoMessage() {}
+
+func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActivityRequest.ProtoReflect.Descriptor instead.
+func (*ListActivityRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListActivityRequest) GetLimit() int32 {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return 0
+}
+
+func (x *ListActivityRequest) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+// ActivityEvent is one security-relevant event of an account.
+type ActivityEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id looks like "evt_…".
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	At        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	Ip        string                 `protobuf:"bytes,4,opt,name=ip,proto3" json:"ip,omitempty"`
+	UserAgent string                 `protobuf:"bytes,5,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Actor is "self", "admin:<usr_…>" or "system".
+	Actor string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	// DetailJson is the event's detail as a JSON object, or empty.
+	DetailJson    string `protobuf:"bytes,7,opt,name=detail_json,json=detailJson,proto3" json:"detail_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivityEvent) Reset() {
+	*x = ActivityEvent{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivityEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivityEvent) ProtoMessage() {}
+
+func (x *ActivityEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivityEvent.ProtoReflect.Descriptor instead.
+func (*ActivityEvent) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ActivityEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ActivityEvent) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetDetailJson() string {
+	if x != nil {
+		return x.DetailJson
+	}
+	return ""
+}
+
+// ListActivityResponse is one page of events, newest first.
+type ListActivityResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*ActivityEvent       `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// NextCursor is empty at the end.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActivityResponse) Reset() {
+	*x = ListActivityResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActivityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActivityResponse) ProtoMessage() {}
+
+func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActivityResponse.ProtoReflect.Descriptor instead.
+func (*ListActivityResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListActivityResponse) GetEvents() []*ActivityEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListActivityResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// ExportAccountRequest takes nothing.
+type ExportAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportAccountRequest) Reset() {
+	*x = ExportAccountRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAccountRequest) ProtoMessage() {}
+
+func (x *ExportAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAccountRequest.ProtoReflect.Descriptor instead.
+func (*ExportAccountRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+}
+
+// Passkey is a registered passkey, as exported.
+type Passkey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	LastUsedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Passkey) Reset() {
+	*x = Passkey{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Passkey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Passkey) ProtoMessage() {}
+
+func (x *Passkey) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Passkey.ProtoReflect.Descriptor instead.
+func (*Passkey) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *Passkey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Passkey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Passkey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Passkey) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+// ExportAccountResponse is the whole record held about the caller; never a secret.
+type ExportAccountResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	ExportedAt           *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=exported_at,json=exportedAt,proto3" json:"exported_at,omitempty"`
+	User                 *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Sessions             []*Session             `protobuf:"bytes,3,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Activity             []*ActivityEvent       `protobuf:"bytes,4,rep,name=activity,proto3" json:"activity,omitempty"`
+	TwoFactorEnabled     bool                   `protobuf:"varint,5,opt,name=two_factor_enabled,json=twoFactorEnabled,proto3" json:"two_factor_enabled,omitempty"`
+	BackupCodesRemaining int32                  `protobuf:"varint,6,opt,name=backup_codes_remaining,json=backupCodesRemaining,proto3" json:"backup_codes_remaining,omitempty"`
+	Passkeys             []*Passkey             `protobuf:"bytes,7,rep,name=passkeys,proto3" json:"passkeys,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ExportAccountResponse) Reset() {
+	*x = ExportAccountResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAccountResponse) ProtoMessage() {}
+
+func (x *ExportAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAccountResponse.ProtoReflect.Descriptor instead.
+func (*ExportAccountResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ExportAccountResponse) GetExportedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExportedAt
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetSessions() []*Session {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetActivity() []*ActivityEvent {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetTwoFactorEnabled() bool {
+	if x != nil {
+		return x.TwoFactorEnabled
+	}
+	return false
+}
+
+func (x *ExportAccountResponse) GetBackupCodesRemaining() int32 {
+	if x != nil {
+		return x.BackupCodesRemaining
+	}
+	return 0
+}
+
+func (x *ExportAccountResponse) GetPasskeys() []*Passkey {
+	if x != nil {
+		return x.Passkeys
+	}
+	return nil
+}
+
+// DeleteAccountRequest re-authenticates.
+type DeleteAccountRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// With 2FA on, one of these is required too.
+	TotpCode      *string `protobuf:"bytes,2,opt,name=totp_code,json=totpCode,proto3,oneof" json:"totp_code,omitempty"`
+	BackupCode    *string `protobuf:"bytes,3,opt,name=backup_code,json=backupCode,proto3,oneof" json:"backup_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DeleteAccountRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *DeleteAccountRequest) GetTotpCode() string {
+	if x != nil && x.TotpCode != nil {
+		return *x.TotpCode
+	}
+	return ""
+}
+
+func (x *DeleteAccountRequest) GetBackupCode() string {
+	if x != nil && x.BackupCode != nil {
+		return *x.BackupCode
+	}
+	return ""
+}
+
+// DeleteAccountResponse confirms the erasure.
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *DeleteAccountResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_panguard_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpanguard/auth/v1/auth.proto\x12\x10panguard.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x03\n" +
+	"\x1bpanguard/auth/v1/auth.proto\x12\x10panguard.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
@@ -1321,7 +2834,11 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\x10\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12%\n" +
+	"\x0eemail_verified\x18\n" +
+	" \x01(\bR\remailVerified\x12\x12\n" +
+	"\x04role\x18\v \x01(\tR\x04role\x12B\n" +
+	"\x0fplan_expires_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\rplanExpiresAtB\x10\n" +
 	"\x0e_machine_limit\"W\n" +
 	"\x0fRegisterRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x12\n" +
@@ -1374,27 +2891,144 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"\x11VerifyTotpRequest\x12\x1b\n" +
 	"\ttotp_code\x18\x01 \x01(\tR\btotpCode\".\n" +
 	"\x12VerifyTotpResponse\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"0\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\x96\x01\n" +
 	"\x12DisableTotpRequest\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\"/\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12 \n" +
+	"\ttotp_code\x18\x02 \x01(\tH\x00R\btotpCode\x88\x01\x01\x12$\n" +
+	"\vbackup_code\x18\x03 \x01(\tH\x01R\n" +
+	"backupCode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_totp_codeB\x0e\n" +
+	"\f_backup_code\"/\n" +
 	"\x13DisableTotpResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\"\x16\n" +
 	"\x14GetTotpStatusRequest\"\x81\x01\n" +
 	"\x15GetTotpStatusResponse\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x18\n" +
 	"\apending\x18\x02 \x01(\bR\apending\x124\n" +
-	"\x16backup_codes_remaining\x18\x03 \x01(\x05R\x14backupCodesRemaining\":\n" +
+	"\x16backup_codes_remaining\x18\x03 \x01(\x05R\x14backupCodesRemaining\"\xa0\x01\n" +
 	"\x1cRegenerateBackupCodesRequest\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\"B\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12 \n" +
+	"\ttotp_code\x18\x02 \x01(\tH\x00R\btotpCode\x88\x01\x01\x12$\n" +
+	"\vbackup_code\x18\x03 \x01(\tH\x01R\n" +
+	"backupCode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_totp_codeB\x0e\n" +
+	"\f_backup_code\"B\n" +
 	"\x1dRegenerateBackupCodesResponse\x12!\n" +
-	"\fbackup_codes\x18\x01 \x03(\tR\vbackupCodes*u\n" +
+	"\fbackup_codes\x18\x01 \x03(\tR\vbackupCodes\"\x15\n" +
+	"\x13ListSessionsRequest\"\xae\x02\n" +
+	"\aSession\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n" +
+	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x0e\n" +
+	"\x02ip\x18\x05 \x01(\tR\x02ip\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x06 \x01(\tR\tuserAgent\x12\x18\n" +
+	"\acurrent\x18\a \x01(\bR\acurrent\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\"M\n" +
+	"\x14ListSessionsResponse\x125\n" +
+	"\bsessions\x18\x01 \x03(\v2\x19.panguard.auth.v1.SessionR\bsessions\"&\n" +
+	"\x14RevokeSessionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"1\n" +
+	"\x15RevokeSessionResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\x1c\n" +
+	"\x1aRevokeOtherSessionsRequest\"7\n" +
+	"\x1bRevokeOtherSessionsResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked\"%\n" +
+	"\x0fUpdateMeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\">\n" +
+	"\x10UpdateMeResponse\x12*\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.panguard.auth.v1.UserR\x04user\"\xcb\x01\n" +
+	"\x15ChangePasswordRequest\x12)\n" +
+	"\x10current_password\x18\x01 \x01(\tR\x0fcurrentPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\x12 \n" +
+	"\ttotp_code\x18\x03 \x01(\tH\x00R\btotpCode\x88\x01\x01\x12$\n" +
+	"\vbackup_code\x18\x04 \x01(\tH\x01R\n" +
+	"backupCode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_totp_codeB\x0e\n" +
+	"\f_backup_code\"2\n" +
+	"\x16ChangePasswordResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\xb3\x01\n" +
+	"\x12ChangeEmailRequest\x12\x1b\n" +
+	"\tnew_email\x18\x01 \x01(\tR\bnewEmail\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12 \n" +
+	"\ttotp_code\x18\x03 \x01(\tH\x00R\btotpCode\x88\x01\x01\x12$\n" +
+	"\vbackup_code\x18\x04 \x01(\tH\x01R\n" +
+	"backupCode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_totp_codeB\x0e\n" +
+	"\f_backup_code\"/\n" +
+	"\x13ChangeEmailResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"+\n" +
+	"\x13ConfirmEmailRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"B\n" +
+	"\x14ConfirmEmailResponse\x12*\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.panguard.auth.v1.UserR\x04user\"*\n" +
+	"\x12VerifyEmailRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"/\n" +
+	"\x13VerifyEmailResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\x1b\n" +
+	"\x19ResendVerificationRequest\"6\n" +
+	"\x1aResendVerificationResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"R\n" +
+	"\x13ListActivityRequest\x12\x19\n" +
+	"\x05limit\x18\x01 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x16\n" +
+	"\x06before\x18\x02 \x01(\tR\x06beforeB\b\n" +
+	"\x06_limit\"\xc5\x01\n" +
+	"\rActivityEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x0e\n" +
+	"\x02ip\x18\x04 \x01(\tR\x02ip\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x05 \x01(\tR\tuserAgent\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x1f\n" +
+	"\vdetail_json\x18\a \x01(\tR\n" +
+	"detailJson\"p\n" +
+	"\x14ListActivityResponse\x127\n" +
+	"\x06events\x18\x01 \x03(\v2\x1f.panguard.auth.v1.ActivityEventR\x06events\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\x16\n" +
+	"\x14ExportAccountRequest\"\xa6\x01\n" +
+	"\aPasskey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n" +
+	"\flast_used_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\"\x8f\x03\n" +
+	"\x15ExportAccountResponse\x12;\n" +
+	"\vexported_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"exportedAt\x12*\n" +
+	"\x04user\x18\x02 \x01(\v2\x16.panguard.auth.v1.UserR\x04user\x125\n" +
+	"\bsessions\x18\x03 \x03(\v2\x19.panguard.auth.v1.SessionR\bsessions\x12;\n" +
+	"\bactivity\x18\x04 \x03(\v2\x1f.panguard.auth.v1.ActivityEventR\bactivity\x12,\n" +
+	"\x12two_factor_enabled\x18\x05 \x01(\bR\x10twoFactorEnabled\x124\n" +
+	"\x16backup_codes_remaining\x18\x06 \x01(\x05R\x14backupCodesRemaining\x125\n" +
+	"\bpasskeys\x18\a \x03(\v2\x19.panguard.auth.v1.PasskeyR\bpasskeys\"\x98\x01\n" +
+	"\x14DeleteAccountRequest\x12\x1a\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12 \n" +
+	"\ttotp_code\x18\x02 \x01(\tH\x00R\btotpCode\x88\x01\x01\x12$\n" +
+	"\vbackup_code\x18\x03 \x01(\tH\x01R\n" +
+	"backupCode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_totp_codeB\x0e\n" +
+	"\f_backup_code\"1\n" +
+	"\x15DeleteAccountResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage*u\n" +
 	"\x04Tier\x12\x14\n" +
 	"\x10TIER_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTIER_COMMUNITY\x10\x01\x12\r\n" +
 	"\tTIER_SOLO\x10\x02\x12\f\n" +
 	"\bTIER_PRO\x10\x03\x12\x11\n" +
 	"\rTIER_BUSINESS\x10\x04\x12\x13\n" +
-	"\x0fTIER_ENTERPRISE\x10\x052\xf0\a\n" +
+	"\x0fTIER_ENTERPRISE\x10\x052\x92\x11\n" +
 	"\vAuthService\x12Q\n" +
 	"\bRegister\x12!.panguard.auth.v1.RegisterRequest\x1a\".panguard.auth.v1.RegisterResponse\x12H\n" +
 	"\x05Login\x12\x1e.panguard.auth.v1.LoginRequest\x1a\x1f.panguard.auth.v1.LoginResponse\x12K\n" +
@@ -1407,7 +3041,19 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"VerifyTotp\x12#.panguard.auth.v1.VerifyTotpRequest\x1a$.panguard.auth.v1.VerifyTotpResponse\x12Z\n" +
 	"\vDisableTotp\x12$.panguard.auth.v1.DisableTotpRequest\x1a%.panguard.auth.v1.DisableTotpResponse\x12e\n" +
 	"\rGetTotpStatus\x12&.panguard.auth.v1.GetTotpStatusRequest\x1a'.panguard.auth.v1.GetTotpStatusResponse\"\x03\x90\x02\x01\x12x\n" +
-	"\x15RegenerateBackupCodes\x12..panguard.auth.v1.RegenerateBackupCodesRequest\x1a/.panguard.auth.v1.RegenerateBackupCodesResponseB\xb5\x01\n" +
+	"\x15RegenerateBackupCodes\x12..panguard.auth.v1.RegenerateBackupCodesRequest\x1a/.panguard.auth.v1.RegenerateBackupCodesResponse\x12b\n" +
+	"\fListSessions\x12%.panguard.auth.v1.ListSessionsRequest\x1a&.panguard.auth.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\rRevokeSession\x12&.panguard.auth.v1.RevokeSessionRequest\x1a'.panguard.auth.v1.RevokeSessionResponse\x12r\n" +
+	"\x13RevokeOtherSessions\x12,.panguard.auth.v1.RevokeOtherSessionsRequest\x1a-.panguard.auth.v1.RevokeOtherSessionsResponse\x12Q\n" +
+	"\bUpdateMe\x12!.panguard.auth.v1.UpdateMeRequest\x1a\".panguard.auth.v1.UpdateMeResponse\x12c\n" +
+	"\x0eChangePassword\x12'.panguard.auth.v1.ChangePasswordRequest\x1a(.panguard.auth.v1.ChangePasswordResponse\x12Z\n" +
+	"\vChangeEmail\x12$.panguard.auth.v1.ChangeEmailRequest\x1a%.panguard.auth.v1.ChangeEmailResponse\x12]\n" +
+	"\fConfirmEmail\x12%.panguard.auth.v1.ConfirmEmailRequest\x1a&.panguard.auth.v1.ConfirmEmailResponse\x12Z\n" +
+	"\vVerifyEmail\x12$.panguard.auth.v1.VerifyEmailRequest\x1a%.panguard.auth.v1.VerifyEmailResponse\x12o\n" +
+	"\x12ResendVerification\x12+.panguard.auth.v1.ResendVerificationRequest\x1a,.panguard.auth.v1.ResendVerificationResponse\x12b\n" +
+	"\fListActivity\x12%.panguard.auth.v1.ListActivityRequest\x1a&.panguard.auth.v1.ListActivityResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\rExportAccount\x12&.panguard.auth.v1.ExportAccountRequest\x1a'.panguard.auth.v1.ExportAccountResponse\x12`\n" +
+	"\rDeleteAccount\x12&.panguard.auth.v1.DeleteAccountRequest\x1a'.panguard.auth.v1.DeleteAccountResponseB\xb5\x01\n" +
 	"\x14com.panguard.auth.v1B\tAuthProtoP\x01Z0panguard.ai/auth/sdk/gen/panguard/auth/v1;authv1\xa2\x02\x03PAX\xaa\x02\x10Panguard.Auth.V1\xca\x02\x10Panguard\\Auth\\V1\xe2\x02\x1cPanguard\\Auth\\V1\\GPBMetadata\xea\x02\x12Panguard::Auth::V1b\x06proto3"
 
 var (
@@ -1423,7 +3069,7 @@ func file_panguard_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_panguard_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_panguard_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_panguard_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_panguard_auth_v1_auth_proto_goTypes = []any{
 	(Tier)(0),                             // 0: panguard.auth.v1.Tier
 	(*User)(nil),                          // 1: panguard.auth.v1.User
@@ -1449,45 +3095,112 @@ var file_panguard_auth_v1_auth_proto_goTypes = []any{
 	(*GetTotpStatusResponse)(nil),         // 21: panguard.auth.v1.GetTotpStatusResponse
 	(*RegenerateBackupCodesRequest)(nil),  // 22: panguard.auth.v1.RegenerateBackupCodesRequest
 	(*RegenerateBackupCodesResponse)(nil), // 23: panguard.auth.v1.RegenerateBackupCodesResponse
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*ListSessionsRequest)(nil),           // 24: panguard.auth.v1.ListSessionsRequest
+	(*Session)(nil),                       // 25: panguard.auth.v1.Session
+	(*ListSessionsResponse)(nil),          // 26: panguard.auth.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),          // 27: panguard.auth.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),         // 28: panguard.auth.v1.RevokeSessionResponse
+	(*RevokeOtherSessionsRequest)(nil),    // 29: panguard.auth.v1.RevokeOtherSessionsRequest
+	(*RevokeOtherSessionsResponse)(nil),   // 30: panguard.auth.v1.RevokeOtherSessionsResponse
+	(*UpdateMeRequest)(nil),               // 31: panguard.auth.v1.UpdateMeRequest
+	(*UpdateMeResponse)(nil),              // 32: panguard.auth.v1.UpdateMeResponse
+	(*ChangePasswordRequest)(nil),         // 33: panguard.auth.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),        // 34: panguard.auth.v1.ChangePasswordResponse
+	(*ChangeEmailRequest)(nil),            // 35: panguard.auth.v1.ChangeEmailRequest
+	(*ChangeEmailResponse)(nil),           // 36: panguard.auth.v1.ChangeEmailResponse
+	(*ConfirmEmailRequest)(nil),           // 37: panguard.auth.v1.ConfirmEmailRequest
+	(*ConfirmEmailResponse)(nil),          // 38: panguard.auth.v1.ConfirmEmailResponse
+	(*VerifyEmailRequest)(nil),            // 39: panguard.auth.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),           // 40: panguard.auth.v1.VerifyEmailResponse
+	(*ResendVerificationRequest)(nil),     // 41: panguard.auth.v1.ResendVerificationRequest
+	(*ResendVerificationResponse)(nil),    // 42: panguard.auth.v1.ResendVerificationResponse
+	(*ListActivityRequest)(nil),           // 43: panguard.auth.v1.ListActivityRequest
+	(*ActivityEvent)(nil),                 // 44: panguard.auth.v1.ActivityEvent
+	(*ListActivityResponse)(nil),          // 45: panguard.auth.v1.ListActivityResponse
+	(*ExportAccountRequest)(nil),          // 46: panguard.auth.v1.ExportAccountRequest
+	(*Passkey)(nil),                       // 47: panguard.auth.v1.Passkey
+	(*ExportAccountResponse)(nil),         // 48: panguard.auth.v1.ExportAccountResponse
+	(*DeleteAccountRequest)(nil),          // 49: panguard.auth.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),         // 50: panguard.auth.v1.DeleteAccountResponse
+	(*timestamppb.Timestamp)(nil),         // 51: google.protobuf.Timestamp
 }
 var file_panguard_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: panguard.auth.v1.User.tier:type_name -> panguard.auth.v1.Tier
-	24, // 1: panguard.auth.v1.User.trial_ends_at:type_name -> google.protobuf.Timestamp
-	24, // 2: panguard.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	24, // 3: panguard.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 4: panguard.auth.v1.RegisterResponse.user:type_name -> panguard.auth.v1.User
-	24, // 5: panguard.auth.v1.RegisterResponse.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 6: panguard.auth.v1.LoginResponse.user:type_name -> panguard.auth.v1.User
-	24, // 7: panguard.auth.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 8: panguard.auth.v1.MeResponse.user:type_name -> panguard.auth.v1.User
-	2,  // 9: panguard.auth.v1.AuthService.Register:input_type -> panguard.auth.v1.RegisterRequest
-	4,  // 10: panguard.auth.v1.AuthService.Login:input_type -> panguard.auth.v1.LoginRequest
-	6,  // 11: panguard.auth.v1.AuthService.Logout:input_type -> panguard.auth.v1.LogoutRequest
-	8,  // 12: panguard.auth.v1.AuthService.Me:input_type -> panguard.auth.v1.MeRequest
-	10, // 13: panguard.auth.v1.AuthService.ForgotPassword:input_type -> panguard.auth.v1.ForgotPasswordRequest
-	12, // 14: panguard.auth.v1.AuthService.ResetPassword:input_type -> panguard.auth.v1.ResetPasswordRequest
-	14, // 15: panguard.auth.v1.AuthService.SetupTotp:input_type -> panguard.auth.v1.SetupTotpRequest
-	16, // 16: panguard.auth.v1.AuthService.VerifyTotp:input_type -> panguard.auth.v1.VerifyTotpRequest
-	18, // 17: panguard.auth.v1.AuthService.DisableTotp:input_type -> panguard.auth.v1.DisableTotpRequest
-	20, // 18: panguard.auth.v1.AuthService.GetTotpStatus:input_type -> panguard.auth.v1.GetTotpStatusRequest
-	22, // 19: panguard.auth.v1.AuthService.RegenerateBackupCodes:input_type -> panguard.auth.v1.RegenerateBackupCodesRequest
-	3,  // 20: panguard.auth.v1.AuthService.Register:output_type -> panguard.auth.v1.RegisterResponse
-	5,  // 21: panguard.auth.v1.AuthService.Login:output_type -> panguard.auth.v1.LoginResponse
-	7,  // 22: panguard.auth.v1.AuthService.Logout:output_type -> panguard.auth.v1.LogoutResponse
-	9,  // 23: panguard.auth.v1.AuthService.Me:output_type -> panguard.auth.v1.MeResponse
-	11, // 24: panguard.auth.v1.AuthService.ForgotPassword:output_type -> panguard.auth.v1.ForgotPasswordResponse
-	13, // 25: panguard.auth.v1.AuthService.ResetPassword:output_type -> panguard.auth.v1.ResetPasswordResponse
-	15, // 26: panguard.auth.v1.AuthService.SetupTotp:output_type -> panguard.auth.v1.SetupTotpResponse
-	17, // 27: panguard.auth.v1.AuthService.VerifyTotp:output_type -> panguard.auth.v1.VerifyTotpResponse
-	19, // 28: panguard.auth.v1.AuthService.DisableTotp:output_type -> panguard.auth.v1.DisableTotpResponse
-	21, // 29: panguard.auth.v1.AuthService.GetTotpStatus:output_type -> panguard.auth.v1.GetTotpStatusResponse
-	23, // 30: panguard.auth.v1.AuthService.RegenerateBackupCodes:output_type -> panguard.auth.v1.RegenerateBackupCodesResponse
-	20, // [20:31] is the sub-list for method output_type
-	9,  // [9:20] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	51, // 1: panguard.auth.v1.User.trial_ends_at:type_name -> google.protobuf.Timestamp
+	51, // 2: panguard.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	51, // 3: panguard.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	51, // 4: panguard.auth.v1.User.plan_expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 5: panguard.auth.v1.RegisterResponse.user:type_name -> panguard.auth.v1.User
+	51, // 6: panguard.auth.v1.RegisterResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 7: panguard.auth.v1.LoginResponse.user:type_name -> panguard.auth.v1.User
+	51, // 8: panguard.auth.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 9: panguard.auth.v1.MeResponse.user:type_name -> panguard.auth.v1.User
+	51, // 10: panguard.auth.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	51, // 11: panguard.auth.v1.Session.last_seen_at:type_name -> google.protobuf.Timestamp
+	51, // 12: panguard.auth.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	25, // 13: panguard.auth.v1.ListSessionsResponse.sessions:type_name -> panguard.auth.v1.Session
+	1,  // 14: panguard.auth.v1.UpdateMeResponse.user:type_name -> panguard.auth.v1.User
+	1,  // 15: panguard.auth.v1.ConfirmEmailResponse.user:type_name -> panguard.auth.v1.User
+	51, // 16: panguard.auth.v1.ActivityEvent.at:type_name -> google.protobuf.Timestamp
+	44, // 17: panguard.auth.v1.ListActivityResponse.events:type_name -> panguard.auth.v1.ActivityEvent
+	51, // 18: panguard.auth.v1.Passkey.created_at:type_name -> google.protobuf.Timestamp
+	51, // 19: panguard.auth.v1.Passkey.last_used_at:type_name -> google.protobuf.Timestamp
+	51, // 20: panguard.auth.v1.ExportAccountResponse.exported_at:type_name -> google.protobuf.Timestamp
+	1,  // 21: panguard.auth.v1.ExportAccountResponse.user:type_name -> panguard.auth.v1.User
+	25, // 22: panguard.auth.v1.ExportAccountResponse.sessions:type_name -> panguard.auth.v1.Session
+	44, // 23: panguard.auth.v1.ExportAccountResponse.activity:type_name -> panguard.auth.v1.ActivityEvent
+	47, // 24: panguard.auth.v1.ExportAccountResponse.passkeys:type_name -> panguard.auth.v1.Passkey
+	2,  // 25: panguard.auth.v1.AuthService.Register:input_type -> panguard.auth.v1.RegisterRequest
+	4,  // 26: panguard.auth.v1.AuthService.Login:input_type -> panguard.auth.v1.LoginRequest
+	6,  // 27: panguard.auth.v1.AuthService.Logout:input_type -> panguard.auth.v1.LogoutRequest
+	8,  // 28: panguard.auth.v1.AuthService.Me:input_type -> panguard.auth.v1.MeRequest
+	10, // 29: panguard.auth.v1.AuthService.ForgotPassword:input_type -> panguard.auth.v1.ForgotPasswordRequest
+	12, // 30: panguard.auth.v1.AuthService.ResetPassword:input_type -> panguard.auth.v1.ResetPasswordRequest
+	14, // 31: panguard.auth.v1.AuthService.SetupTotp:input_type -> panguard.auth.v1.SetupTotpRequest
+	16, // 32: panguard.auth.v1.AuthService.VerifyTotp:input_type -> panguard.auth.v1.VerifyTotpRequest
+	18, // 33: panguard.auth.v1.AuthService.DisableTotp:input_type -> panguard.auth.v1.DisableTotpRequest
+	20, // 34: panguard.auth.v1.AuthService.GetTotpStatus:input_type -> panguard.auth.v1.GetTotpStatusRequest
+	22, // 35: panguard.auth.v1.AuthService.RegenerateBackupCodes:input_type -> panguard.auth.v1.RegenerateBackupCodesRequest
+	24, // 36: panguard.auth.v1.AuthService.ListSessions:input_type -> panguard.auth.v1.ListSessionsRequest
+	27, // 37: panguard.auth.v1.AuthService.RevokeSession:input_type -> panguard.auth.v1.RevokeSessionRequest
+	29, // 38: panguard.auth.v1.AuthService.RevokeOtherSessions:input_type -> panguard.auth.v1.RevokeOtherSessionsRequest
+	31, // 39: panguard.auth.v1.AuthService.UpdateMe:input_type -> panguard.auth.v1.UpdateMeRequest
+	33, // 40: panguard.auth.v1.AuthService.ChangePassword:input_type -> panguard.auth.v1.ChangePasswordRequest
+	35, // 41: panguard.auth.v1.AuthService.ChangeEmail:input_type -> panguard.auth.v1.ChangeEmailRequest
+	37, // 42: panguard.auth.v1.AuthService.ConfirmEmail:input_type -> panguard.auth.v1.ConfirmEmailRequest
+	39, // 43: panguard.auth.v1.AuthService.VerifyEmail:input_type -> panguard.auth.v1.VerifyEmailRequest
+	41, // 44: panguard.auth.v1.AuthService.ResendVerification:input_type -> panguard.auth.v1.ResendVerificationRequest
+	43, // 45: panguard.auth.v1.AuthService.ListActivity:input_type -> panguard.auth.v1.ListActivityRequest
+	46, // 46: panguard.auth.v1.AuthService.ExportAccount:input_type -> panguard.auth.v1.ExportAccountRequest
+	49, // 47: panguard.auth.v1.AuthService.DeleteAccount:input_type -> panguard.auth.v1.DeleteAccountRequest
+	3,  // 48: panguard.auth.v1.AuthService.Register:output_type -> panguard.auth.v1.RegisterResponse
+	5,  // 49: panguard.auth.v1.AuthService.Login:output_type -> panguard.auth.v1.LoginResponse
+	7,  // 50: panguard.auth.v1.AuthService.Logout:output_type -> panguard.auth.v1.LogoutResponse
+	9,  // 51: panguard.auth.v1.AuthService.Me:output_type -> panguard.auth.v1.MeResponse
+	11, // 52: panguard.auth.v1.AuthService.ForgotPassword:output_type -> panguard.auth.v1.ForgotPasswordResponse
+	13, // 53: panguard.auth.v1.AuthService.ResetPassword:output_type -> panguard.auth.v1.ResetPasswordResponse
+	15, // 54: panguard.auth.v1.AuthService.SetupTotp:output_type -> panguard.auth.v1.SetupTotpResponse
+	17, // 55: panguard.auth.v1.AuthService.VerifyTotp:output_type -> panguard.auth.v1.VerifyTotpResponse
+	19, // 56: panguard.auth.v1.AuthService.DisableTotp:output_type -> panguard.auth.v1.DisableTotpResponse
+	21, // 57: panguard.auth.v1.AuthService.GetTotpStatus:output_type -> panguard.auth.v1.GetTotpStatusResponse
+	23, // 58: panguard.auth.v1.AuthService.RegenerateBackupCodes:output_type -> panguard.auth.v1.RegenerateBackupCodesResponse
+	26, // 59: panguard.auth.v1.AuthService.ListSessions:output_type -> panguard.auth.v1.ListSessionsResponse
+	28, // 60: panguard.auth.v1.AuthService.RevokeSession:output_type -> panguard.auth.v1.RevokeSessionResponse
+	30, // 61: panguard.auth.v1.AuthService.RevokeOtherSessions:output_type -> panguard.auth.v1.RevokeOtherSessionsResponse
+	32, // 62: panguard.auth.v1.AuthService.UpdateMe:output_type -> panguard.auth.v1.UpdateMeResponse
+	34, // 63: panguard.auth.v1.AuthService.ChangePassword:output_type -> panguard.auth.v1.ChangePasswordResponse
+	36, // 64: panguard.auth.v1.AuthService.ChangeEmail:output_type -> panguard.auth.v1.ChangeEmailResponse
+	38, // 65: panguard.auth.v1.AuthService.ConfirmEmail:output_type -> panguard.auth.v1.ConfirmEmailResponse
+	40, // 66: panguard.auth.v1.AuthService.VerifyEmail:output_type -> panguard.auth.v1.VerifyEmailResponse
+	42, // 67: panguard.auth.v1.AuthService.ResendVerification:output_type -> panguard.auth.v1.ResendVerificationResponse
+	45, // 68: panguard.auth.v1.AuthService.ListActivity:output_type -> panguard.auth.v1.ListActivityResponse
+	48, // 69: panguard.auth.v1.AuthService.ExportAccount:output_type -> panguard.auth.v1.ExportAccountResponse
+	50, // 70: panguard.auth.v1.AuthService.DeleteAccount:output_type -> panguard.auth.v1.DeleteAccountResponse
+	48, // [48:71] is the sub-list for method output_type
+	25, // [25:48] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_panguard_auth_v1_auth_proto_init() }
@@ -1497,13 +3210,19 @@ func file_panguard_auth_v1_auth_proto_init() {
 	}
 	file_panguard_auth_v1_auth_proto_msgTypes[0].OneofWrappers = []any{}
 	file_panguard_auth_v1_auth_proto_msgTypes[3].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[17].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[21].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[32].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[34].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[42].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_panguard_auth_v1_auth_proto_rawDesc), len(file_panguard_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -66,6 +66,39 @@ const (
 	// AuthServiceRegenerateBackupCodesProcedure is the fully-qualified name of the AuthService's
 	// RegenerateBackupCodes RPC.
 	AuthServiceRegenerateBackupCodesProcedure = "/panguard.auth.v1.AuthService/RegenerateBackupCodes"
+	// AuthServiceListSessionsProcedure is the fully-qualified name of the AuthService's ListSessions
+	// RPC.
+	AuthServiceListSessionsProcedure = "/panguard.auth.v1.AuthService/ListSessions"
+	// AuthServiceRevokeSessionProcedure is the fully-qualified name of the AuthService's RevokeSession
+	// RPC.
+	AuthServiceRevokeSessionProcedure = "/panguard.auth.v1.AuthService/RevokeSession"
+	// AuthServiceRevokeOtherSessionsProcedure is the fully-qualified name of the AuthService's
+	// RevokeOtherSessions RPC.
+	AuthServiceRevokeOtherSessionsProcedure = "/panguard.auth.v1.AuthService/RevokeOtherSessions"
+	// AuthServiceUpdateMeProcedure is the fully-qualified name of the AuthService's UpdateMe RPC.
+	AuthServiceUpdateMeProcedure = "/panguard.auth.v1.AuthService/UpdateMe"
+	// AuthServiceChangePasswordProcedure is the fully-qualified name of the AuthService's
+	// ChangePassword RPC.
+	AuthServiceChangePasswordProcedure = "/panguard.auth.v1.AuthService/ChangePassword"
+	// AuthServiceChangeEmailProcedure is the fully-qualified name of the AuthService's ChangeEmail RPC.
+	AuthServiceChangeEmailProcedure = "/panguard.auth.v1.AuthService/ChangeEmail"
+	// AuthServiceConfirmEmailProcedure is the fully-qualified name of the AuthService's ConfirmEmail
+	// RPC.
+	AuthServiceConfirmEmailProcedure = "/panguard.auth.v1.AuthService/ConfirmEmail"
+	// AuthServiceVerifyEmailProcedure is the fully-qualified name of the AuthService's VerifyEmail RPC.
+	AuthServiceVerifyEmailProcedure = "/panguard.auth.v1.AuthService/VerifyEmail"
+	// AuthServiceResendVerificationProcedure is the fully-qualified name of the AuthService's
+	// ResendVerification RPC.
+	AuthServiceResendVerificationProcedure = "/panguard.auth.v1.AuthService/ResendVerification"
+	// AuthServiceListActivityProcedure is the fully-qualified name of the AuthService's ListActivity
+	// RPC.
+	AuthServiceListActivityProcedure = "/panguard.auth.v1.AuthService/ListActivity"
+	// AuthServiceExportAccountProcedure is the fully-qualified name of the AuthService's ExportAccount
+	// RPC.
+	AuthServiceExportAccountProcedure = "/panguard.auth.v1.AuthService/ExportAccount"
+	// AuthServiceDeleteAccountProcedure is the fully-qualified name of the AuthService's DeleteAccount
+	// RPC.
+	AuthServiceDeleteAccountProcedure = "/panguard.auth.v1.AuthService/DeleteAccount"
 )
 
 // AuthServiceClient is a client for the panguard.auth.v1.AuthService service.
@@ -93,6 +126,30 @@ type AuthServiceClient interface {
 	GetTotpStatus(context.Context, *connect.Request[v1.GetTotpStatusRequest]) (*connect.Response[v1.GetTotpStatusResponse], error)
 	// RegenerateBackupCodes replaces every backup code with 10 new ones (password required).
 	RegenerateBackupCodes(context.Context, *connect.Request[v1.RegenerateBackupCodesRequest]) (*connect.Response[v1.RegenerateBackupCodesResponse], error)
+	// ListSessions lists where the caller is signed in, newest first.
+	ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error)
+	// RevokeSession revokes one of the caller's sessions; another user's id is not_found.
+	RevokeSession(context.Context, *connect.Request[v1.RevokeSessionRequest]) (*connect.Response[v1.RevokeSessionResponse], error)
+	// RevokeOtherSessions revokes every session of the caller but the calling one.
+	RevokeOtherSessions(context.Context, *connect.Request[v1.RevokeOtherSessionsRequest]) (*connect.Response[v1.RevokeOtherSessionsResponse], error)
+	// UpdateMe changes the caller's name.
+	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
+	// ChangePassword changes the password (re-authentication required) and revokes every other session.
+	ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error)
+	// ChangeEmail sends a confirmation link to a new address (re-authentication required).
+	ChangeEmail(context.Context, *connect.Request[v1.ChangeEmailRequest]) (*connect.Response[v1.ChangeEmailResponse], error)
+	// ConfirmEmail completes an email change with the token from the link (no bearer needed).
+	ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error)
+	// VerifyEmail verifies the address with the token from the link (no bearer needed).
+	VerifyEmail(context.Context, *connect.Request[v1.VerifyEmailRequest]) (*connect.Response[v1.VerifyEmailResponse], error)
+	// ResendVerification sends the verification email again (at most once every 5 minutes).
+	ResendVerification(context.Context, *connect.Request[v1.ResendVerificationRequest]) (*connect.Response[v1.ResendVerificationResponse], error)
+	// ListActivity pages through the caller's security activity, newest first.
+	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
+	// ExportAccount returns everything held about the caller.
+	ExportAccount(context.Context, *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error)
+	// DeleteAccount erases the account and everything keyed to it (re-authentication required).
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the panguard.auth.v1.AuthService service. By
@@ -174,6 +231,80 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("RegenerateBackupCodes")),
 			connect.WithClientOptions(opts...),
 		),
+		listSessions: connect.NewClient[v1.ListSessionsRequest, v1.ListSessionsResponse](
+			httpClient,
+			baseURL+AuthServiceListSessionsProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ListSessions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		revokeSession: connect.NewClient[v1.RevokeSessionRequest, v1.RevokeSessionResponse](
+			httpClient,
+			baseURL+AuthServiceRevokeSessionProcedure,
+			connect.WithSchema(authServiceMethods.ByName("RevokeSession")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeOtherSessions: connect.NewClient[v1.RevokeOtherSessionsRequest, v1.RevokeOtherSessionsResponse](
+			httpClient,
+			baseURL+AuthServiceRevokeOtherSessionsProcedure,
+			connect.WithSchema(authServiceMethods.ByName("RevokeOtherSessions")),
+			connect.WithClientOptions(opts...),
+		),
+		updateMe: connect.NewClient[v1.UpdateMeRequest, v1.UpdateMeResponse](
+			httpClient,
+			baseURL+AuthServiceUpdateMeProcedure,
+			connect.WithSchema(authServiceMethods.ByName("UpdateMe")),
+			connect.WithClientOptions(opts...),
+		),
+		changePassword: connect.NewClient[v1.ChangePasswordRequest, v1.ChangePasswordResponse](
+			httpClient,
+			baseURL+AuthServiceChangePasswordProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ChangePassword")),
+			connect.WithClientOptions(opts...),
+		),
+		changeEmail: connect.NewClient[v1.ChangeEmailRequest, v1.ChangeEmailResponse](
+			httpClient,
+			baseURL+AuthServiceChangeEmailProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ChangeEmail")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmEmail: connect.NewClient[v1.ConfirmEmailRequest, v1.ConfirmEmailResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmEmailProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmEmail")),
+			connect.WithClientOptions(opts...),
+		),
+		verifyEmail: connect.NewClient[v1.VerifyEmailRequest, v1.VerifyEmailResponse](
+			httpClient,
+			baseURL+AuthServiceVerifyEmailProcedure,
+			connect.WithSchema(authServiceMethods.ByName("VerifyEmail")),
+			connect.WithClientOptions(opts...),
+		),
+		resendVerification: connect.NewClient[v1.ResendVerificationRequest, v1.ResendVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceResendVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ResendVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		listActivity: connect.NewClient[v1.ListActivityRequest, v1.ListActivityResponse](
+			httpClient,
+			baseURL+AuthServiceListActivityProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ListActivity")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		exportAccount: connect.NewClient[v1.ExportAccountRequest, v1.ExportAccountResponse](
+			httpClient,
+			baseURL+AuthServiceExportAccountProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ExportAccount")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
+			httpClient,
+			baseURL+AuthServiceDeleteAccountProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -190,6 +321,18 @@ type authServiceClient struct {
 	disableTotp           *connect.Client[v1.DisableTotpRequest, v1.DisableTotpResponse]
 	getTotpStatus         *connect.Client[v1.GetTotpStatusRequest, v1.GetTotpStatusResponse]
 	regenerateBackupCodes *connect.Client[v1.RegenerateBackupCodesRequest, v1.RegenerateBackupCodesResponse]
+	listSessions          *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
+	revokeSession         *connect.Client[v1.RevokeSessionRequest, v1.RevokeSessionResponse]
+	revokeOtherSessions   *connect.Client[v1.RevokeOtherSessionsRequest, v1.RevokeOtherSessionsResponse]
+	updateMe              *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
+	changePassword        *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
+	changeEmail           *connect.Client[v1.ChangeEmailRequest, v1.ChangeEmailResponse]
+	confirmEmail          *connect.Client[v1.ConfirmEmailRequest, v1.ConfirmEmailResponse]
+	verifyEmail           *connect.Client[v1.VerifyEmailRequest, v1.VerifyEmailResponse]
+	resendVerification    *connect.Client[v1.ResendVerificationRequest, v1.ResendVerificationResponse]
+	listActivity          *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
+	exportAccount         *connect.Client[v1.ExportAccountRequest, v1.ExportAccountResponse]
+	deleteAccount         *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 }
 
 // Register calls panguard.auth.v1.AuthService.Register.
@@ -247,6 +390,66 @@ func (c *authServiceClient) RegenerateBackupCodes(ctx context.Context, req *conn
 	return c.regenerateBackupCodes.CallUnary(ctx, req)
 }
 
+// ListSessions calls panguard.auth.v1.AuthService.ListSessions.
+func (c *authServiceClient) ListSessions(ctx context.Context, req *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
+	return c.listSessions.CallUnary(ctx, req)
+}
+
+// RevokeSession calls panguard.auth.v1.AuthService.RevokeSession.
+func (c *authServiceClient) RevokeSession(ctx context.Context, req *connect.Request[v1.RevokeSessionRequest]) (*connect.Response[v1.RevokeSessionResponse], error) {
+	return c.revokeSession.CallUnary(ctx, req)
+}
+
+// RevokeOtherSessions calls panguard.auth.v1.AuthService.RevokeOtherSessions.
+func (c *authServiceClient) RevokeOtherSessions(ctx context.Context, req *connect.Request[v1.RevokeOtherSessionsRequest]) (*connect.Response[v1.RevokeOtherSessionsResponse], error) {
+	return c.revokeOtherSessions.CallUnary(ctx, req)
+}
+
+// UpdateMe calls panguard.auth.v1.AuthService.UpdateMe.
+func (c *authServiceClient) UpdateMe(ctx context.Context, req *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error) {
+	return c.updateMe.CallUnary(ctx, req)
+}
+
+// ChangePassword calls panguard.auth.v1.AuthService.ChangePassword.
+func (c *authServiceClient) ChangePassword(ctx context.Context, req *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error) {
+	return c.changePassword.CallUnary(ctx, req)
+}
+
+// ChangeEmail calls panguard.auth.v1.AuthService.ChangeEmail.
+func (c *authServiceClient) ChangeEmail(ctx context.Context, req *connect.Request[v1.ChangeEmailRequest]) (*connect.Response[v1.ChangeEmailResponse], error) {
+	return c.changeEmail.CallUnary(ctx, req)
+}
+
+// ConfirmEmail calls panguard.auth.v1.AuthService.ConfirmEmail.
+func (c *authServiceClient) ConfirmEmail(ctx context.Context, req *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error) {
+	return c.confirmEmail.CallUnary(ctx, req)
+}
+
+// VerifyEmail calls panguard.auth.v1.AuthService.VerifyEmail.
+func (c *authServiceClient) VerifyEmail(ctx context.Context, req *connect.Request[v1.VerifyEmailRequest]) (*connect.Response[v1.VerifyEmailResponse], error) {
+	return c.verifyEmail.CallUnary(ctx, req)
+}
+
+// ResendVerification calls panguard.auth.v1.AuthService.ResendVerification.
+func (c *authServiceClient) ResendVerification(ctx context.Context, req *connect.Request[v1.ResendVerificationRequest]) (*connect.Response[v1.ResendVerificationResponse], error) {
+	return c.resendVerification.CallUnary(ctx, req)
+}
+
+// ListActivity calls panguard.auth.v1.AuthService.ListActivity.
+func (c *authServiceClient) ListActivity(ctx context.Context, req *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
+	return c.listActivity.CallUnary(ctx, req)
+}
+
+// ExportAccount calls panguard.auth.v1.AuthService.ExportAccount.
+func (c *authServiceClient) ExportAccount(ctx context.Context, req *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error) {
+	return c.exportAccount.CallUnary(ctx, req)
+}
+
+// DeleteAccount calls panguard.auth.v1.AuthService.DeleteAccount.
+func (c *authServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return c.deleteAccount.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the panguard.auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account on a 14-day Solo trial and logs it in. For an email that
@@ -272,6 +475,30 @@ type AuthServiceHandler interface {
 	GetTotpStatus(context.Context, *connect.Request[v1.GetTotpStatusRequest]) (*connect.Response[v1.GetTotpStatusResponse], error)
 	// RegenerateBackupCodes replaces every backup code with 10 new ones (password required).
 	RegenerateBackupCodes(context.Context, *connect.Request[v1.RegenerateBackupCodesRequest]) (*connect.Response[v1.RegenerateBackupCodesResponse], error)
+	// ListSessions lists where the caller is signed in, newest first.
+	ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error)
+	// RevokeSession revokes one of the caller's sessions; another user's id is not_found.
+	RevokeSession(context.Context, *connect.Request[v1.RevokeSessionRequest]) (*connect.Response[v1.RevokeSessionResponse], error)
+	// RevokeOtherSessions revokes every session of the caller but the calling one.
+	RevokeOtherSessions(context.Context, *connect.Request[v1.RevokeOtherSessionsRequest]) (*connect.Response[v1.RevokeOtherSessionsResponse], error)
+	// UpdateMe changes the caller's name.
+	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
+	// ChangePassword changes the password (re-authentication required) and revokes every other session.
+	ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error)
+	// ChangeEmail sends a confirmation link to a new address (re-authentication required).
+	ChangeEmail(context.Context, *connect.Request[v1.ChangeEmailRequest]) (*connect.Response[v1.ChangeEmailResponse], error)
+	// ConfirmEmail completes an email change with the token from the link (no bearer needed).
+	ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error)
+	// VerifyEmail verifies the address with the token from the link (no bearer needed).
+	VerifyEmail(context.Context, *connect.Request[v1.VerifyEmailRequest]) (*connect.Response[v1.VerifyEmailResponse], error)
+	// ResendVerification sends the verification email again (at most once every 5 minutes).
+	ResendVerification(context.Context, *connect.Request[v1.ResendVerificationRequest]) (*connect.Response[v1.ResendVerificationResponse], error)
+	// ListActivity pages through the caller's security activity, newest first.
+	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
+	// ExportAccount returns everything held about the caller.
+	ExportAccount(context.Context, *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error)
+	// DeleteAccount erases the account and everything keyed to it (re-authentication required).
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -349,6 +576,80 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("RegenerateBackupCodes")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceListSessionsHandler := connect.NewUnaryHandler(
+		AuthServiceListSessionsProcedure,
+		svc.ListSessions,
+		connect.WithSchema(authServiceMethods.ByName("ListSessions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceRevokeSessionHandler := connect.NewUnaryHandler(
+		AuthServiceRevokeSessionProcedure,
+		svc.RevokeSession,
+		connect.WithSchema(authServiceMethods.ByName("RevokeSession")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceRevokeOtherSessionsHandler := connect.NewUnaryHandler(
+		AuthServiceRevokeOtherSessionsProcedure,
+		svc.RevokeOtherSessions,
+		connect.WithSchema(authServiceMethods.ByName("RevokeOtherSessions")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceUpdateMeHandler := connect.NewUnaryHandler(
+		AuthServiceUpdateMeProcedure,
+		svc.UpdateMe,
+		connect.WithSchema(authServiceMethods.ByName("UpdateMe")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceChangePasswordHandler := connect.NewUnaryHandler(
+		AuthServiceChangePasswordProcedure,
+		svc.ChangePassword,
+		connect.WithSchema(authServiceMethods.ByName("ChangePassword")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceChangeEmailHandler := connect.NewUnaryHandler(
+		AuthServiceChangeEmailProcedure,
+		svc.ChangeEmail,
+		connect.WithSchema(authServiceMethods.ByName("ChangeEmail")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmEmailHandler := connect.NewUnaryHandler(
+		AuthServiceConfirmEmailProcedure,
+		svc.ConfirmEmail,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmEmail")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceVerifyEmailHandler := connect.NewUnaryHandler(
+		AuthServiceVerifyEmailProcedure,
+		svc.VerifyEmail,
+		connect.WithSchema(authServiceMethods.ByName("VerifyEmail")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceResendVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceResendVerificationProcedure,
+		svc.ResendVerification,
+		connect.WithSchema(authServiceMethods.ByName("ResendVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceListActivityHandler := connect.NewUnaryHandler(
+		AuthServiceListActivityProcedure,
+		svc.ListActivity,
+		connect.WithSchema(authServiceMethods.ByName("ListActivity")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceExportAccountHandler := connect.NewUnaryHandler(
+		AuthServiceExportAccountProcedure,
+		svc.ExportAccount,
+		connect.WithSchema(authServiceMethods.ByName("ExportAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceDeleteAccountHandler := connect.NewUnaryHandler(
+		AuthServiceDeleteAccountProcedure,
+		svc.DeleteAccount,
+		connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/panguard.auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -373,6 +674,30 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceGetTotpStatusHandler.ServeHTTP(w, r)
 		case AuthServiceRegenerateBackupCodesProcedure:
 			authServiceRegenerateBackupCodesHandler.ServeHTTP(w, r)
+		case AuthServiceListSessionsProcedure:
+			authServiceListSessionsHandler.ServeHTTP(w, r)
+		case AuthServiceRevokeSessionProcedure:
+			authServiceRevokeSessionHandler.ServeHTTP(w, r)
+		case AuthServiceRevokeOtherSessionsProcedure:
+			authServiceRevokeOtherSessionsHandler.ServeHTTP(w, r)
+		case AuthServiceUpdateMeProcedure:
+			authServiceUpdateMeHandler.ServeHTTP(w, r)
+		case AuthServiceChangePasswordProcedure:
+			authServiceChangePasswordHandler.ServeHTTP(w, r)
+		case AuthServiceChangeEmailProcedure:
+			authServiceChangeEmailHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmEmailProcedure:
+			authServiceConfirmEmailHandler.ServeHTTP(w, r)
+		case AuthServiceVerifyEmailProcedure:
+			authServiceVerifyEmailHandler.ServeHTTP(w, r)
+		case AuthServiceResendVerificationProcedure:
+			authServiceResendVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceListActivityProcedure:
+			authServiceListActivityHandler.ServeHTTP(w, r)
+		case AuthServiceExportAccountProcedure:
+			authServiceExportAccountHandler.ServeHTTP(w, r)
+		case AuthServiceDeleteAccountProcedure:
+			authServiceDeleteAccountHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -424,4 +749,52 @@ func (UnimplementedAuthServiceHandler) GetTotpStatus(context.Context, *connect.R
 
 func (UnimplementedAuthServiceHandler) RegenerateBackupCodes(context.Context, *connect.Request[v1.RegenerateBackupCodesRequest]) (*connect.Response[v1.RegenerateBackupCodesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.RegenerateBackupCodes is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ListSessions is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) RevokeSession(context.Context, *connect.Request[v1.RevokeSessionRequest]) (*connect.Response[v1.RevokeSessionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.RevokeSession is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) RevokeOtherSessions(context.Context, *connect.Request[v1.RevokeOtherSessionsRequest]) (*connect.Response[v1.RevokeOtherSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.RevokeOtherSessions is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.UpdateMe is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ChangePassword is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ChangeEmail(context.Context, *connect.Request[v1.ChangeEmailRequest]) (*connect.Response[v1.ChangeEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ChangeEmail is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmEmail(context.Context, *connect.Request[v1.ConfirmEmailRequest]) (*connect.Response[v1.ConfirmEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ConfirmEmail is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) VerifyEmail(context.Context, *connect.Request[v1.VerifyEmailRequest]) (*connect.Response[v1.VerifyEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.VerifyEmail is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ResendVerification(context.Context, *connect.Request[v1.ResendVerificationRequest]) (*connect.Response[v1.ResendVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ResendVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ListActivity is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ExportAccount(context.Context, *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.ExportAccount is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.DeleteAccount is not implemented"))
 }
