@@ -466,6 +466,9 @@ func drivers(t *testing.T, base string) map[string]driver {
 	}
 }
 
+// passwordChangedRE finds the notice of a password change.
+var passwordChangedRE = regexp.MustCompile(`password of your Panguard account was just\s+changed`)
+
 // scenario is the state the steps share.
 type scenario struct {
 	email, password      string
@@ -616,6 +619,10 @@ func TestScenarioOverEveryProtocol(t *testing.T) {
 					{"changing the password needs the current one", func() error { return d.changePassword(ctx, sc.third, "wrong-password", sc.newerPass) }, "invalid_password"},
 					{"change the password", func() error { return d.changePassword(ctx, sc.third, sc.newPass, sc.newerPass) }, ""},
 					{"the calling session survives the change", func() error { _, _, err := d.me(ctx, sc.third); return err }, ""},
+					{"a notice of the change reaches the mailbox", func() error {
+						sc.link(passwordChangedRE)
+						return nil
+					}, ""},
 					{"activity, newest first, a page at a time", func() (err error) {
 						var types []string
 						types, sc.cursor, err = d.listActivity(ctx, sc.third, 2, "")
