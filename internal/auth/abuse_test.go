@@ -265,3 +265,108 @@ func TestAuthenticatedWritesHaveAPerAccountBudget(t *testing.T) {
 		}
 	})
 }
+
+// The squatter rule holds even when the owner clicked the verification link the squatter's
+// registration sent them: 2FA turned on before the address was proved goes at the owner's
+// reset; 2FA turned on after it stays.
+func TestSecondFactorsEnrolledBeforeTheAddressWasProvedGoAtReset(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		before   bool // the address is proved before 2FA is turned on
+		keeps2FA bool
+	}{
+		{"owner clicks the verify link after the squatter turned 2FA on", false, false},
+		{"2FA turned on after the address was verified", true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, dbURL string) {
+				e := newEnv(t, dbURL)
+				box := &inbox{}
+				s := newSender(e, box)
+				ctx := context.Background()
+				r := register(t, e, "proved@example.com", "password1")
+				drain(t, s)
+				var verifyLink string
+				for _, m := range box.take() {
+					if tok := verifyTokenRE.FindString(m.Text); tok != "" {
+						verifyLink = tok
+					}
+				}
+				verify := func() {
+					e.clock.Advance(time.Minute)
+					if err := e.svc.VerifyEmail(ctx, verifyLink); err != nil {
+						t.Fatal(err)
+					}
+					e.clock.Advance(time.Minute)
+				}
+				if c.before {
+					verify()
+				}
+				setup, err := setupTOTP(e, ctx, r.Token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := verifyTOTP(e, ctx, r.Token, code(t, setup.Secret, e.clock.Now(), 0)); err != nil {
+					t.Fatal(err)
+				}
+				if !c.before {
+					verify()
+				}
+				if err := e.svc.ForgotPassword(ctx, "proved@example.com"); err != nil {
+					t.Fatal(err)
+				}
+				drain(t, s)
+				if err := e.svc.ResetPassword(ctx, tokenIn(t, box.take()[0]), "password2"); err != nil {
+					t.Fatal(err)
+				}
+				res, err := e.svc.Login(ctx, auth.LoginInput{Email: "proved@example.com", Password: "password2"})
+				if err != nil || res.TOTPRequired != c.keeps2FA {
+					t.Fatalf("login after reset: TOTPRequired %v (want %v), %v", res.TOTPRequired, c.keeps2FA, err)
+				}
+			})
+		})
+	}
+}
+
+// A password reset voids a pending email change: whoever started it (the reason the owner
+// followed the notice's "this wasn't me" link) cannot complete it afterwards.
+func TestResetVoidsAPendingEmailChange(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		box := &inbox{}
+		s := newSender(e, box)
+		ctx := context.Background()
+		r := register(t, e, "victim@example.com", "password1")
+		drain(t, s)
+		box.take()
+		p := principal(t, e, r.Token)
+		if err := e.svc.ChangeEmail(ctx, p, auth.ChangeEmailInput{NewEmail: "attacker@example.net", Reauth: pw("password1")}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, s)
+		var changeLink string
+		for _, m := range box.take() {
+			if tok := emailChangeTokenRE.FindString(m.Text); tok != "" {
+				changeLink = tok
+			}
+		}
+		if err := e.svc.ForgotPassword(ctx, "victim@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, s)
+		var resetLink string
+		for _, m := range box.take() {
+			if tok := tokenRE.FindString(m.Text); tok != "" {
+				resetLink = tok
+			}
+		}
+		if err := e.svc.ResetPassword(ctx, resetLink, "password2"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.ConfirmEmail(ctx, changeLink)
+		wantCode(t, err, auth.CodeInvalidToken)
+	})
+}

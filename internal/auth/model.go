@@ -53,8 +53,10 @@ type User struct {
 	TOTPLastStep int64
 	// EmailVerifiedAt is when the owner proved they read the address's mail; nil: never.
 	EmailVerifiedAt *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// TOTPEnabledAt is when 2FA was turned on; nil while off (or turned on before it was kept).
+	TOTPEnabledAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // EffectiveTier is the tier the user has at now: a trial that has ended falls back to

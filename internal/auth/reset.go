@@ -255,20 +255,30 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 			return err
 		}
 		// Any other link still out there dies with this reset.
-		if err := s.store.VoidTokens(ctx, userID, PurposeReset); err != nil {
+		// Every link still out there dies with this reset: other resets, verification links,
+		// and above all a pending email change, which whoever prompted this reset may have
+		// started.
+		if err := s.store.VoidTokens(ctx, userID); err != nil {
 			return err
 		}
-		// The link proved the mailbox. On an address never proved before, whoever enrolled
-		// second factors never showed they own it (someone may have registered another
-		// person's address and turned 2FA on): those factors go, so the owner can sign in.
+		// The link proved the mailbox. Second factors enrolled while the address was not yet
+		// proved were enrolled by someone who never showed they own it (someone may have
+		// registered another person's address and turned 2FA on — and the owner may even
+		// have clicked the verification link since): those factors go, so the owner can
+		// sign in.
 		if u.EmailVerifiedAt == nil {
 			if _, err := s.store.MarkEmailVerified(ctx, userID, now); err != nil {
 				return err
 			}
+			if err := s.record(ctx, userID, EventEmailVerified, map[string]string{"by": "password_reset"}); err != nil {
+				return err
+			}
+		}
+		if enrolledUnproved(u) {
 			if err := s.store.DisableTOTP(ctx, userID, now); err != nil {
 				return err
 			}
-			if err := s.record(ctx, userID, EventEmailVerified, map[string]string{"by": "password_reset"}); err != nil {
+			if err := s.record(ctx, userID, EventTOTPDisabled, map[string]string{"by": "password_reset", "reason": "enrolled_before_address_proved"}); err != nil {
 				return err
 			}
 		}
@@ -284,4 +294,20 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		s.onEnqueue()
 	}
 	return err
+}
+
+// enrolledUnproved reports whether u has second factors (2FA on, a pending setup, backup
+// codes) that may have been enrolled before the address was proved: the address was never
+// proved, or 2FA was turned on before it was. (2FA turned on before its time was kept, on an
+// address proved since, is given the benefit of the doubt.)
+func enrolledUnproved(u User) bool {
+	hasFactors := u.TOTPEnabled || u.TOTPPendingSecret != ""
+	switch {
+	case !hasFactors:
+		return false
+	case u.EmailVerifiedAt == nil:
+		return true
+	default:
+		return u.TOTPEnabledAt != nil && u.TOTPEnabledAt.Before(*u.EmailVerifiedAt)
+	}
 }

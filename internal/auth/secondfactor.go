@@ -183,7 +183,12 @@ func (s *Service) VerifyTOTP(ctx context.Context, p Principal, code string) erro
 	if err := s.verifyTOTP(ctx, u, code); err != nil {
 		return s.settle(ctx, at, err)
 	}
-	return s.succeeded(ctx, at)
+	// A correct code clears the second-factor budget and gives the attempt back, but the
+	// client's password failures stay: enrolling one's own TOTP must not buy password guesses.
+	if err := s.store.ClearFailures(ctx, []string{at.second.Key}, nil); err != nil {
+		return err
+	}
+	return s.settle(ctx, at, nil)
 }
 
 // verifyTOTP checks code against u's pending secret and enables 2FA.

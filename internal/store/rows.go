@@ -27,6 +27,7 @@ type userRow struct {
 	TOTPPendingSecret *string `bun:"totp_pending_secret"`
 	TOTPLastStep      int64   `bun:"totp_last_step"`
 	EmailVerifiedAt   *int64  `bun:"email_verified_at"`
+	TOTPEnabledAt     *int64  `bun:"totp_enabled_at"`
 }
 
 type backupCodeRow struct {
@@ -105,7 +106,7 @@ func toUserRow(u auth.User) userRow {
 		TrialEndsAt: msPtr(u.TrialEndsAt), TOTPEnabled: u.TOTPEnabled,
 		CreatedAt: ms(u.CreatedAt), UpdatedAt: ms(u.UpdatedAt),
 		TOTPSecret: strPtr(u.TOTPSecret), TOTPPendingSecret: strPtr(u.TOTPPendingSecret), TOTPLastStep: u.TOTPLastStep,
-		EmailVerifiedAt: msPtr(u.EmailVerifiedAt),
+		EmailVerifiedAt: msPtr(u.EmailVerifiedAt), TOTPEnabledAt: msPtr(u.TOTPEnabledAt),
 	}
 }
 
@@ -129,7 +130,7 @@ func (r userRow) domain() auth.User {
 		TrialEndsAt: fromMSPtr(r.TrialEndsAt), TOTPEnabled: r.TOTPEnabled,
 		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		TOTPSecret: deref(r.TOTPSecret), TOTPPendingSecret: deref(r.TOTPPendingSecret), TOTPLastStep: r.TOTPLastStep,
-		EmailVerifiedAt: fromMSPtr(r.EmailVerifiedAt),
+		EmailVerifiedAt: fromMSPtr(r.EmailVerifiedAt), TOTPEnabledAt: fromMSPtr(r.TOTPEnabledAt),
 	}
 }
 

@@ -22,6 +22,7 @@ func (s *Store) EnableTOTP(ctx context.Context, userID, sealedPending string, st
 		Set("totp_secret = totp_pending_secret").
 		Set("totp_pending_secret = NULL").
 		Set("totp_last_step = ?", step).
+		Set("totp_enabled_at = ?", ms(at)).
 		Set("updated_at = ?", ms(at)).
 		Where("id = ?", userID).
 		Where("totp_enabled = ?", false).
@@ -44,7 +45,7 @@ func (s *Store) AdvanceTOTPStep(ctx context.Context, userID string, step int64) 
 func (s *Store) DisableTOTP(ctx context.Context, userID string, at time.Time) error {
 	return s.RunInTx(ctx, func(ctx context.Context) error {
 		if _, err := s.idb(ctx).NewUpdate().Model((*userRow)(nil)).
-			Set("totp_enabled = ?", false).Set("totp_secret = NULL").Set("totp_pending_secret = NULL").
+			Set("totp_enabled = ?", false).Set("totp_secret = NULL").Set("totp_pending_secret = NULL").Set("totp_enabled_at = NULL").
 			Set("updated_at = ?", ms(at)).
 			Where("id = ?", userID).Exec(ctx); err != nil {
 			return wrap("disable totp", err)

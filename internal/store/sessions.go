@@ -28,7 +28,7 @@ func (s *Store) ActiveSession(ctx context.Context, sessionID string, now time.Ti
 	dest := []any{
 		&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.Tier, &row.TrialEndsAt, &row.TOTPEnabled,
 		&row.CreatedAt, &row.UpdatedAt, &row.TOTPSecret, &row.TOTPPendingSecret, &row.TOTPLastStep, &row.EmailVerifiedAt,
-		&lastSeen,
+		&row.TOTPEnabledAt, &lastSeen,
 	}
 	var err error
 	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && s.sessionUser != nil {
@@ -92,9 +92,10 @@ func (s *Store) RevokeUserSession(ctx context.Context, userID, sessionID string,
 
 // RevokeUserSessions implements auth.Sessions.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string, at time.Time) (int, error) {
+	// Expired sessions are dead already: they are neither revoked again nor counted.
 	q := s.idb(ctx).NewUpdate().Model((*sessionRow)(nil)).
 		Set("revoked_at = ?", ms(at)).
-		Where("user_id = ?", userID).Where("revoked_at IS NULL")
+		Where("user_id = ?", userID).Where("revoked_at IS NULL").Where("expires_at > ?", ms(at))
 	if keep != "" {
 		q = q.Where("id <> ?", keep)
 	}
