@@ -4,8 +4,9 @@ PKGS := ./...
 
 .PHONY: help run build test test-short test-resilience fuzz bench generate lint tidy clean
 FUZZTIME ?= 10s
-# FuzzHTTP spends its first seconds replaying ~300 seeds through the whole service.
-FUZZTIME_HTTP ?= 30s
+# FuzzHTTP spends its first ~20 seconds replaying ~800 seeds (every body on every operation of
+# both contracts) through the whole service.
+FUZZTIME_HTTP ?= 45s
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,7 +34,7 @@ test-short: ## run the tests on SQLite only (no PostgreSQL needed)
 
 BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME_HTTP, 30s)
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME_HTTP, 45s)
 	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME_HTTP) ./internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzValidators$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePHC$$' -fuzztime $(FUZZTIME) ./internal/auth
