@@ -118,6 +118,10 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, name string) (Profi
 	}
 	now := s.now()
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+		// Lock first, the order every per-user transaction takes, then re-read what was written.
+		if _, err := s.store.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		if err := s.store.UpdateName(ctx, u.ID, name, now); err != nil {
 			return err
 		}

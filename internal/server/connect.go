@@ -86,11 +86,6 @@ func rpcEvents(es []auth.Event) []*authv1.ActivityEvent {
 	return out
 }
 
-// rpcReauth decodes the re-authentication fields of a sensitive RPC.
-func rpcReauth(password string, totpCode, backupCode *string) auth.Reauth {
-	return auth.Reauth{Password: password, TOTPCode: totpCode, BackupCode: backupCode}
-}
-
 // Register implements RPC Register.
 func (s *connectServer) Register(ctx context.Context, req *connect.Request[authv1.RegisterRequest]) (*connect.Response[authv1.RegisterResponse], error) {
 	m := req.Msg
@@ -171,7 +166,7 @@ func (s *connectServer) VerifyTotp(ctx context.Context, req *connect.Request[aut
 
 // DisableTotp implements RPC DisableTotp.
 func (s *connectServer) DisableTotp(ctx context.Context, req *connect.Request[authv1.DisableTotpRequest]) (*connect.Response[authv1.DisableTotpResponse], error) {
-	if err := s.auth.DisableTOTP(ctx, principal(ctx), rpcReauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode)); err != nil {
+	if err := s.auth.DisableTOTP(ctx, principal(ctx), reauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode)); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.DisableTotpResponse{Message: auth.MsgTOTPDisabled}), nil
@@ -188,7 +183,7 @@ func (s *connectServer) GetTotpStatus(ctx context.Context, req *connect.Request[
 
 // RegenerateBackupCodes implements RPC RegenerateBackupCodes.
 func (s *connectServer) RegenerateBackupCodes(ctx context.Context, req *connect.Request[authv1.RegenerateBackupCodesRequest]) (*connect.Response[authv1.RegenerateBackupCodesResponse], error) {
-	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), rpcReauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode))
+	codes, err := s.auth.RegenerateBackupCodes(ctx, principal(ctx), reauth(req.Msg.Password, req.Msg.TotpCode, req.Msg.BackupCode))
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +228,7 @@ func (s *connectServer) UpdateMe(ctx context.Context, req *connect.Request[authv
 // ChangePassword implements RPC ChangePassword.
 func (s *connectServer) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
 	m := req.Msg
-	in := auth.ChangePasswordInput{NewPassword: m.NewPassword, Reauth: rpcReauth(m.CurrentPassword, m.TotpCode, m.BackupCode)}
+	in := auth.ChangePasswordInput{NewPassword: m.NewPassword, Reauth: reauth(m.CurrentPassword, m.TotpCode, m.BackupCode)}
 	if err := s.auth.ChangePassword(ctx, principal(ctx), in); err != nil {
 		return nil, err
 	}
@@ -243,7 +238,7 @@ func (s *connectServer) ChangePassword(ctx context.Context, req *connect.Request
 // ChangeEmail implements RPC ChangeEmail.
 func (s *connectServer) ChangeEmail(ctx context.Context, req *connect.Request[authv1.ChangeEmailRequest]) (*connect.Response[authv1.ChangeEmailResponse], error) {
 	m := req.Msg
-	in := auth.ChangeEmailInput{NewEmail: m.NewEmail, Reauth: rpcReauth(m.Password, m.TotpCode, m.BackupCode)}
+	in := auth.ChangeEmailInput{NewEmail: m.NewEmail, Reauth: reauth(m.Password, m.TotpCode, m.BackupCode)}
 	if err := s.auth.ChangeEmail(ctx, principal(ctx), in); err != nil {
 		return nil, err
 	}
@@ -309,7 +304,7 @@ func (s *connectServer) ExportAccount(ctx context.Context, _ *connect.Request[au
 // DeleteAccount implements RPC DeleteAccount.
 func (s *connectServer) DeleteAccount(ctx context.Context, req *connect.Request[authv1.DeleteAccountRequest]) (*connect.Response[authv1.DeleteAccountResponse], error) {
 	m := req.Msg
-	if err := s.auth.DeleteAccount(ctx, principal(ctx), rpcReauth(m.Password, m.TotpCode, m.BackupCode)); err != nil {
+	if err := s.auth.DeleteAccount(ctx, principal(ctx), reauth(m.Password, m.TotpCode, m.BackupCode)); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.DeleteAccountResponse{Message: auth.MsgAccountDeleted}), nil

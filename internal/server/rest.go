@@ -66,7 +66,8 @@ func events(es []auth.Event) []restapi.ActivityEvent {
 	return out
 }
 
-// reauth decodes the re-authentication fields every sensitive operation carries.
+// reauth decodes the re-authentication fields every sensitive operation carries, on both
+// transports.
 func reauth(password string, totpCode, backupCode *string) auth.Reauth {
 	return auth.Reauth{Password: password, TOTPCode: totpCode, BackupCode: backupCode}
 }
