@@ -199,16 +199,27 @@ func (s *Service) DeleteAccount(ctx context.Context, p Principal, r Reauth) erro
 	if err := s.reauthenticate(ctx, u, r); err != nil {
 		return err
 	}
-	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
+	err = s.erase(ctx, u.ID, ActorSelf)
+	if errors.Is(err, ErrNotFound) {
+		return ErrUnauthenticated // deleted meanwhile
+	}
+	return err
+}
+
+// erase deletes the account and everything keyed to it in one transaction, leaving one
+// account_deleted event with only the id, the time and actor, and queues the goodbye email.
+// Errors: ErrNotFound when the account is gone.
+func (s *Service) erase(ctx context.Context, userID, actor string) error {
+	err := s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// The locked row: a concurrent email change or deletion is settled before this one.
-		cur, err := s.store.LockUser(ctx, u.ID)
+		cur, err := s.store.LockUser(ctx, userID)
 		if errors.Is(err, ErrNoRecord) {
-			return ErrUnauthenticated // deleted meanwhile
+			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := s.store.DeleteUser(ctx, u.ID); err != nil {
+		if _, err := s.store.DeleteUser(ctx, userID); err != nil {
 			return err
 		}
 		id, err := s.newID("evt_", 12)
@@ -216,7 +227,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p Principal, r Reauth) erro
 			return err
 		}
 		// No ip, user agent or detail: nothing that identifies the person remains.
-		if err := s.store.AddEvent(ctx, Event{ID: id, UserID: u.ID, Type: EventAccountDeleted, At: s.now(), Actor: ActorSelf}); err != nil {
+		if err := s.store.AddEvent(ctx, Event{ID: id, UserID: userID, Type: EventAccountDeleted, At: s.now(), Actor: actor}); err != nil {
 			return err
 		}
 		return s.notify(ctx, cur, TemplateAccountDeleted)

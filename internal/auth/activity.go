@@ -48,7 +48,8 @@ type Event struct {
 	Detail    map[string]string
 }
 
-// EventCursor is where a page of events continues: strictly older than (At, ID).
+// EventCursor is where a page continues: strictly older than (At, ID) (for users, At is
+// the creation time).
 type EventCursor struct {
 	At time.Time
 	ID string
@@ -125,16 +126,17 @@ func (s *Service) ListActivity(ctx context.Context, p Principal, q ActivityQuery
 	return page, nil
 }
 
-// cursor encodes c for userID: opaque to clients, and tamper-evident (a tag binds it to
-// the user, so a forged or borrowed cursor is refused rather than read).
-func (s *Service) cursor(userID string, c EventCursor) string {
+// cursor encodes c for scope (the user whose activity it pages, or an admin listing):
+// opaque to clients, and tamper-evident (a tag binds it to the scope, so a forged or
+// borrowed cursor is refused rather than read).
+func (s *Service) cursor(scope string, c EventCursor) string {
 	payload := strconv.FormatInt(c.At.UnixMilli(), 10) + "." + c.ID
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(s.sealer.tag("cursor", userID, payload))
+	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(s.sealer.tag("cursor", scope, payload))
 }
 
-// parseCursor decodes a cursor issued by cursor to userID. Errors: ErrInvalidCursor.
-func (s *Service) parseCursor(userID, raw string) (EventCursor, error) {
+// parseCursor decodes a cursor issued by cursor for scope. Errors: ErrInvalidCursor.
+func (s *Service) parseCursor(scope, raw string) (EventCursor, error) {
 	enc := base64.RawURLEncoding
 	p, t, ok := strings.Cut(raw, ".")
 	if !ok || len(raw) > 200 {
@@ -142,7 +144,7 @@ func (s *Service) parseCursor(userID, raw string) (EventCursor, error) {
 	}
 	payload, err1 := enc.DecodeString(p)
 	tag, err2 := enc.DecodeString(t)
-	if err := errors.Join(err1, err2); err != nil || !hmac.Equal(tag, s.sealer.tag("cursor", userID, string(payload))) {
+	if err := errors.Join(err1, err2); err != nil || !hmac.Equal(tag, s.sealer.tag("cursor", scope, string(payload))) {
 		return EventCursor{}, ErrInvalidCursor
 	}
 	ms, id, ok := strings.Cut(string(payload), ".")

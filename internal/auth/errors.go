@@ -33,6 +33,7 @@ const (
 	CodeInvalidCursor  Code = "invalid_cursor"
 	CodeInvalidToken   Code = "invalid_token"
 	CodeEmailTaken     Code = "email_taken"
+	CodeSuspended      Code = "account_suspended"
 )
 
 // Codes lists every Code the domain can answer with, so transports and SDKs can be checked
@@ -41,7 +42,7 @@ var Codes = []Code{
 	CodeValidation, CodeInvalidCredentials, CodeUnauthenticated, CodeInvalidTOTP, CodeInvalidResetToken,
 	CodeInvalidPassword, CodeAlreadyEnabled, CodeTOTPNotSetUp, CodeTOTPRequired, CodeTOTPNotEnabled,
 	CodeRateLimited, CodeUnavailable, CodeInternal, CodeNotFound, CodeForbidden, CodeConflict,
-	CodeInvalidCursor, CodeInvalidToken, CodeEmailTaken,
+	CodeInvalidCursor, CodeInvalidToken, CodeEmailTaken, CodeSuspended,
 }
 
 // Kind is the category of a failure; transports map each Kind to one HTTP status and one
@@ -120,6 +121,8 @@ var (
 	ErrConflict           = &Error{Kind: KindConflict, Code: CodeConflict, Message: "The request conflicts with the current state"}
 	ErrInvalidToken       = &Error{Kind: KindInvalid, Code: CodeInvalidToken, Message: "The link is invalid or has expired"}
 	ErrEmailTaken         = &Error{Kind: KindConflict, Code: CodeEmailTaken, Message: "That email address is already in use"}
+	// ErrSuspended is a sign-in with the right password to an account an admin suspended.
+	ErrSuspended = &Error{Kind: KindForbidden, Code: CodeSuspended, Message: "This account is suspended; contact support"}
 	// ErrSecondFactorRequired is a sensitive operation on an account with 2FA on that sent no
 	// TOTP or backup code.
 	ErrSecondFactorRequired = &Error{Kind: KindUnauthenticated, Code: CodeTOTPRequired, Message: "A TOTP code or a backup code is required"}

@@ -57,15 +57,39 @@ type User struct {
 	TOTPEnabledAt *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Role is read with every request, so a grant or revoke takes effect at once.
+	Role Role
+	// PlanExpiresAt is when a paid plan of Tier ends (nil: no end, or no paid plan).
+	PlanExpiresAt *time.Time
+	// SuspendedAt is when an admin suspended the account (nil: not suspended), and
+	// SuspendedReason why.
+	SuspendedAt     *time.Time
+	SuspendedReason string
+	// LastLoginAt is when a session was last opened for the account (nil: never).
+	LastLoginAt *time.Time
 }
 
-// EffectiveTier is the tier the user has at now: a trial that has ended falls back to
-// community, with no job having to run.
+// EffectiveTier is the tier the user has at now: a trial or a paid plan that has ended
+// falls back to community, with no job having to run.
 func (u User) EffectiveTier(now time.Time) Tier {
 	if u.TrialEndsAt != nil && !now.Before(*u.TrialEndsAt) {
 		return TierCommunity
 	}
+	if u.PlanExpiresAt != nil && !now.Before(*u.PlanExpiresAt) {
+		return TierCommunity
+	}
 	return u.Tier
+}
+
+// Suspended reports whether an admin has suspended the account.
+func (u User) Suspended() bool { return u.SuspendedAt != nil }
+
+// role is the account's role; rows written before roles existed read as RoleUser.
+func (u User) role() Role {
+	if u.Role == RoleAdmin {
+		return RoleAdmin
+	}
+	return RoleUser
 }
 
 // Profile is a user as shown to its owner at a given moment.
@@ -91,7 +115,7 @@ func (u User) profile(now time.Time) Profile {
 		ID: u.ID, Email: u.Email, Name: u.Name, Tier: tier, TOTPEnabled: u.TOTPEnabled,
 		MachineLimit: tier.MachineLimit(), TrialEndsAt: u.TrialEndsAt,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
-		EmailVerified: u.EmailVerifiedAt != nil, Role: RoleUser,
+		EmailVerified: u.EmailVerifiedAt != nil, Role: u.role(), PlanExpiresAt: u.PlanExpiresAt,
 	}
 }
 
@@ -137,7 +161,8 @@ const (
 type Principal struct {
 	UserID    string
 	SessionID string
-	Role      Role
+	// Role is the account's role as read with this request's session.
+	Role Role
 	// user is the account as read with the session. Operations that decide on state that
 	// may have changed since re-read it inside their transaction.
 	user User

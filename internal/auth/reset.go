@@ -157,8 +157,14 @@ func (s *Service) HandleResetRequest(ctx context.Context, payload string) error 
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// Serialize with other requests for this user, so voiding older tokens (delete, then
 		// insert) cannot interleave with a concurrent request and leave two tokens live.
-		if _, err := s.store.LockUser(ctx, u.ID); err != nil {
+		cur, err := s.store.LockUser(ctx, u.ID)
+		if err != nil {
 			return err
+		}
+		if cur.Suspended() {
+			// A suspended account gets no reset links: the suspension would be undone by
+			// whoever holds the mailbox.
+			return errNothingToSend
 		}
 		template := TemplatePasswordReset
 		if req.Reason == reasonDuplicate {
@@ -237,6 +243,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err != nil {
 			return err
 		}
+		if u.Suspended() {
+			// Suspension voids every link; this guards one racing with it.
+			return ErrInvalidResetToken
+		}
 		consumed, err := s.store.ConsumeToken(ctx, PurposeReset, hashToken(token), now)
 		if errors.Is(err, ErrNoRecord) || (err == nil && consumed.UserID != owner) {
 			return ErrInvalidResetToken
@@ -254,7 +264,6 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := s.record(ctx, userID, EventPasswordReset, nil); err != nil {
 			return err
 		}
-		// Any other link still out there dies with this reset.
 		// Every link still out there dies with this reset: other resets, verification links,
 		// and above all a pending email change, which whoever prompted this reset may have
 		// started.

@@ -169,6 +169,9 @@ func (s *Service) newSession(ctx context.Context, userID string, now time.Time, 
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Session{}, "", err
 	}
+	if err := s.store.SetLastLogin(ctx, userID, now); err != nil {
+		return Session{}, "", err
+	}
 	tok, err := s.tokens.issue(sess)
 	if err != nil {
 		return Session{}, "", fmt.Errorf("auth: sign token: %w", err)

@@ -88,6 +88,10 @@ func (s *Service) login(ctx context.Context, email string, in LoginInput) (Login
 	if !ok {
 		return LoginResult{}, s.loginFailed(ctx, u.ID, ErrInvalidCredentials)
 	}
+	if u.Suspended() {
+		// Only after the password check, so a stranger learns nothing about the account.
+		return LoginResult{}, ErrSuspended
+	}
 	if u.TOTPEnabled && in.TOTPCode == nil && in.BackupCode == nil {
 		return LoginResult{TOTPRequired: true}, nil
 	}
@@ -109,6 +113,9 @@ func (s *Service) login(ctx context.Context, email string, in LoginInput) (Login
 		}
 		if cur.PasswordHash != u.PasswordHash || cur.TOTPEnabled != u.TOTPEnabled {
 			return ErrInvalidCredentials
+		}
+		if cur.Suspended() {
+			return ErrSuspended // suspended since the password check
 		}
 		if newHash != "" {
 			if err := s.store.UpdatePasswordHash(ctx, u.ID, newHash, now); err != nil {
@@ -176,13 +183,19 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, err
 	}
+	if u.Suspended() {
+		// Suspension revokes every session in its transaction; this covers a session
+		// opened by a login racing with it.
+		return Principal{}, ErrUnauthenticated
+	}
 	// At most one write per session per LastSeenInterval, so reads stay one lookup.
 	if now.Sub(sess.LastSeenAt) >= LastSeenInterval {
 		if err := s.store.TouchSession(ctx, sess.ID, now, now.Add(-LastSeenInterval)); err != nil {
 			return Principal{}, err
 		}
 	}
-	return Principal{UserID: u.ID, SessionID: c.SessionID, Role: RoleUser, user: u}, nil
+	// The role comes from the row read now, so a revoked admin loses the power at once.
+	return Principal{UserID: u.ID, SessionID: c.SessionID, Role: u.role(), user: u}, nil
 }
 
 // LastSeenInterval is how stale a session's last-seen time may get before a request

@@ -18,6 +18,7 @@ type Store interface {
 	Throttles
 	Outbox
 	Activity
+	Admin
 }
 
 // Users keeps accounts.
@@ -46,6 +47,25 @@ type Users interface {
 	// DeleteUser erases the user and every row keyed to them (sessions, second factors,
 	// one-time tokens, activity events), reporting whether the user existed.
 	DeleteUser(ctx context.Context, userID string) (bool, error)
+	// SetLastLogin records at as the moment a session was last opened for the user.
+	SetLastLogin(ctx context.Context, userID string, at time.Time) error
+}
+
+// Admin is what the admin plane reads and changes across accounts.
+type Admin interface {
+	// SearchUsers returns up to f.Limit users matching f, newest first by (created, id).
+	SearchUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// LockAdmins returns the ids of every admin and, inside a transaction, locks their rows,
+	// so that two demotions cannot both see another admin left.
+	LockAdmins(ctx context.Context) ([]string, error)
+	// SetRole sets the user's role.
+	SetRole(ctx context.Context, userID string, role Role, at time.Time) error
+	// SetPlan sets the user's tier, trial end and plan end together.
+	SetPlan(ctx context.Context, userID string, tier Tier, trialEndsAt, planExpiresAt *time.Time, at time.Time) error
+	// SetSuspended suspends the user since since with reason, or lifts a suspension (nil).
+	SetSuspended(ctx context.Context, userID string, since *time.Time, reason string, at time.Time) error
+	// AuditEvents returns up to f.Limit events of every user matching f, newest first.
+	AuditEvents(ctx context.Context, f AuditFilter) ([]Event, error)
 }
 
 // Sessions keeps server-side sessions, which tokens name.

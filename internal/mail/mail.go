@@ -42,6 +42,7 @@ var (
 		auth.TemplateTOTPDisabled:           "Two-factor authentication was turned off on your Panguard account",
 		auth.TemplateBackupCodesRegenerated: "New Panguard backup codes were generated",
 		auth.TemplateAccountDeleted:         "Your Panguard account was deleted",
+		auth.TemplateTOTPResetByAdmin:       "An administrator removed two-factor authentication from your Panguard account",
 	}
 )
 

@@ -38,6 +38,10 @@ func (s *Store) Events(ctx context.Context, userID string, limit int, before *au
 	if err := q.OrderExpr("at DESC, id DESC").Scan(ctx); err != nil {
 		return nil, wrap("events", err)
 	}
+	return eventsOf(rows), nil
+}
+
+func eventsOf(rows []eventRow) []auth.Event {
 	out := make([]auth.Event, len(rows))
 	for i, r := range rows {
 		out[i] = auth.Event{ID: r.ID, UserID: r.UserID, Type: r.Type, At: fromMS(r.At), IP: r.IP, UserAgent: r.UserAgent, Actor: r.Actor}
@@ -46,5 +50,5 @@ func (s *Store) Events(ctx context.Context, userID string, limit int, before *au
 			_ = json.Unmarshal([]byte(*r.Detail), &out[i].Detail)
 		}
 	}
-	return out, nil
+	return out
 }

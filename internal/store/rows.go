@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -28,6 +29,11 @@ type userRow struct {
 	TOTPLastStep      int64   `bun:"totp_last_step"`
 	EmailVerifiedAt   *int64  `bun:"email_verified_at"`
 	TOTPEnabledAt     *int64  `bun:"totp_enabled_at"`
+	Role              string  `bun:"role"`
+	PlanExpiresAt     *int64  `bun:"plan_expires_at"`
+	SuspendedAt       *int64  `bun:"suspended_at"`
+	SuspendedReason   *string `bun:"suspended_reason"`
+	LastLoginAt       *int64  `bun:"last_login_at"`
 }
 
 type backupCodeRow struct {
@@ -107,6 +113,8 @@ func toUserRow(u auth.User) userRow {
 		CreatedAt: ms(u.CreatedAt), UpdatedAt: ms(u.UpdatedAt),
 		TOTPSecret: strPtr(u.TOTPSecret), TOTPPendingSecret: strPtr(u.TOTPPendingSecret), TOTPLastStep: u.TOTPLastStep,
 		EmailVerifiedAt: msPtr(u.EmailVerifiedAt), TOTPEnabledAt: msPtr(u.TOTPEnabledAt),
+		Role: string(cmp.Or(u.Role, auth.RoleUser)), PlanExpiresAt: msPtr(u.PlanExpiresAt),
+		SuspendedAt: msPtr(u.SuspendedAt), SuspendedReason: strPtr(u.SuspendedReason), LastLoginAt: msPtr(u.LastLoginAt),
 	}
 }
 
@@ -131,6 +139,8 @@ func (r userRow) domain() auth.User {
 		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		TOTPSecret: deref(r.TOTPSecret), TOTPPendingSecret: deref(r.TOTPPendingSecret), TOTPLastStep: r.TOTPLastStep,
 		EmailVerifiedAt: fromMSPtr(r.EmailVerifiedAt), TOTPEnabledAt: fromMSPtr(r.TOTPEnabledAt),
+		Role: auth.Role(r.Role), PlanExpiresAt: fromMSPtr(r.PlanExpiresAt),
+		SuspendedAt: fromMSPtr(r.SuspendedAt), SuspendedReason: deref(r.SuspendedReason), LastLoginAt: fromMSPtr(r.LastLoginAt),
 	}
 }
 

@@ -28,7 +28,8 @@ func (s *Store) ActiveSession(ctx context.Context, sessionID string, now time.Ti
 	dest := []any{
 		&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.Tier, &row.TrialEndsAt, &row.TOTPEnabled,
 		&row.CreatedAt, &row.UpdatedAt, &row.TOTPSecret, &row.TOTPPendingSecret, &row.TOTPLastStep, &row.EmailVerifiedAt,
-		&row.TOTPEnabledAt, &lastSeen,
+		&row.TOTPEnabledAt, &row.Role, &row.PlanExpiresAt, &row.SuspendedAt, &row.SuspendedReason, &row.LastLoginAt,
+		&lastSeen,
 	}
 	var err error
 	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && s.sessionUser != nil {

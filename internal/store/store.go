@@ -119,7 +119,8 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // sessionUserSQL reads the user of an active session; $1 session id, $2 now (ms).
 const sessionUserSQL = `SELECT u.id, u.email, u.name, u.password_hash, u.tier, u.trial_ends_at, u.totp_enabled,
  u.created_at, u.updated_at, u.totp_secret, u.totp_pending_secret, u.totp_last_step, u.email_verified_at,
- u.totp_enabled_at, s.last_seen_at
+ u.totp_enabled_at, u.role, u.plan_expires_at, u.suspended_at, u.suspended_reason, u.last_login_at,
+ s.last_seen_at
  FROM sessions AS s JOIN users AS u ON u.id = s.user_id
  WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`
 
