@@ -194,6 +194,9 @@ func protocols() *http.Protocols {
 // Handler is the whole HTTP surface: REST, Connect, gRPC, gRPC-web, health and metrics.
 func (a *Server) Handler() http.Handler { return a.handler }
 
+// Auth is the domain service, for the operator subcommands that act on accounts directly.
+func (a *Server) Auth() *auth.Service { return a.auth }
+
 // Close closes the database.
 func (a *Server) Close() error { return a.store.Close() }
 
