@@ -224,12 +224,17 @@ type Event struct {
 	UserAgent string
 	Actor     string         // "self", "admin:<usr_…>" or "system"
 	Detail    map[string]any // optional; never a secret
+	// UserID is the account the event is about; set in Admin().ListAudit only.
+	UserID string
 }
 
 func event(e rest.ActivityEvent) Event {
 	ev := Event{ID: e.Id, Type: e.Type, At: e.At.Time, IP: e.Ip, UserAgent: e.UserAgent, Actor: e.Actor}
 	if e.Detail != nil {
 		ev.Detail = *e.Detail
+	}
+	if e.UserId != nil {
+		ev.UserID = *e.UserId
 	}
 	return ev
 }

@@ -54,9 +54,10 @@ var (
 	ErrNotFound           = &Error{Reason: "not_found"}
 	ErrForbidden          = &Error{Reason: "forbidden"}
 	ErrConflict           = &Error{Reason: "conflict"}
-	ErrInvalidToken       = &Error{Reason: "invalid_token"}  // a verify or email-change link that is invalid, used or expired
-	ErrEmailTaken         = &Error{Reason: "email_taken"}    // the new address got an account before the change was confirmed
-	ErrInvalidCursor      = &Error{Reason: "invalid_cursor"} // a page cursor the service did not issue
+	ErrInvalidToken       = &Error{Reason: "invalid_token"}     // a verify or email-change link that is invalid, used or expired
+	ErrEmailTaken         = &Error{Reason: "email_taken"}       // the new address got an account before the change was confirmed
+	ErrInvalidCursor      = &Error{Reason: "invalid_cursor"}    // a page cursor the service did not issue
+	ErrSuspended          = &Error{Reason: "account_suspended"} // an admin suspended the account (login with the right password)
 )
 
 // sentinels lists every sentinel, so a test can check that each reason the service answers
@@ -65,7 +66,7 @@ var sentinels = []*Error{
 	ErrValidation, ErrInvalidJSON, ErrInvalidCredentials, ErrTOTPRequired, ErrInvalidTOTPCode,
 	ErrUnauthenticated, ErrInvalidResetToken, ErrInvalidPassword, ErrAlreadyEnabled, ErrTOTPNotSetUp,
 	ErrTOTPNotEnabled, ErrRateLimited, ErrUnavailable, ErrInternal, ErrNotFound, ErrForbidden, ErrConflict,
-	ErrInvalidToken, ErrEmailTaken, ErrInvalidCursor,
+	ErrInvalidToken, ErrEmailTaken, ErrInvalidCursor, ErrSuspended,
 }
 
 // codeForStatus mirrors the service's error table.

@@ -272,16 +272,21 @@ func (s *connectServer) ResendVerification(ctx context.Context, _ *connect.Reque
 
 // ListActivity implements RPC ListActivity.
 func (s *connectServer) ListActivity(ctx context.Context, req *connect.Request[authv1.ListActivityRequest]) (*connect.Response[authv1.ListActivityResponse], error) {
-	q := auth.ActivityQuery{Before: req.Msg.Before}
-	if req.Msg.Limit != nil {
-		n := int(*req.Msg.Limit)
-		q.Limit = &n
-	}
+	q := auth.ActivityQuery{Before: req.Msg.Before, Limit: limitOf(req.Msg.Limit)}
 	page, err := s.auth.ListActivity(ctx, principal(ctx), q)
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&authv1.ListActivityResponse{Events: rpcEvents(page.Events), NextCursor: page.NextCursor}), nil
+}
+
+// limitOf is an RPC page size as the domain takes it (nil: the default).
+func limitOf(n *int32) *int {
+	if n == nil {
+		return nil
+	}
+	v := int(*n)
+	return &v
 }
 
 // ExportAccount implements RPC ExportAccount.
@@ -349,10 +354,12 @@ func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFun
 func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]bool, log *slog.Logger, mt *metrics, corsOrigins []string) {
 	shared := rpcHandlerOptions()
 	mount := func(path string, h http.Handler) { mux.Handle(path, capRPCBody(h)) }
-	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, shared,
-		connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured)))
-	if len(corsOrigins) > 0 {
-		h = cors.New(cors.Options{
+	interceptors := connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured))
+	withCORS := func(h http.Handler) http.Handler {
+		if len(corsOrigins) == 0 {
+			return h
+		}
+		return cors.New(cors.Options{
 			AllowedOrigins: corsOrigins,
 			AllowedMethods: connectcors.AllowedMethods(),
 			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
@@ -360,9 +367,12 @@ func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]boo
 			MaxAge:         7200,
 		}).Handler(h)
 	}
-	mount(path, h)
-	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, grpchealth.HealthV1ServiceName)
+	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, shared, interceptors)
+	mount(path, withCORS(h))
+	path, h = authv1connect.NewAdminServiceHandler(&adminServer{auth: a}, shared, interceptors)
+	mount(path, withCORS(h))
+	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, authv1connect.AdminServiceName, grpchealth.HealthV1ServiceName)
 	mount(grpcreflect.NewHandlerV1(reflector, shared))
 	mount(grpcreflect.NewHandlerV1Alpha(reflector, shared))
-	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName), shared))
+	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName, authv1connect.AdminServiceName), shared))
 }

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"panguard.ai/auth/internal/mailtest"
-	"panguard.ai/auth/internal/server/restapi"
-
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"panguard.ai/auth/internal/mailtest"
 	"panguard.ai/auth/internal/oathtest"
+	"panguard.ai/auth/internal/server/restapi"
 	"panguard.ai/auth/internal/storetest"
 	"panguard.ai/auth/sdk"
 	authv1 "panguard.ai/auth/sdk/gen/panguard/auth/v1"
@@ -701,9 +701,16 @@ func TestEveryRESTOperationHasAnRPCAndBack(t *testing.T) {
 		}
 	}
 	rpc := map[string]bool{}
-	methods := authv1.File_panguard_auth_v1_auth_proto.Services().ByName("AuthService").Methods()
-	for i := range methods.Len() {
-		rpc[string(methods.Get(i).Name())] = true
+	count := 0
+	for _, svc := range []protoreflect.ServiceDescriptor{
+		authv1.File_panguard_auth_v1_auth_proto.Services().ByName("AuthService"),
+		authv1.File_panguard_auth_v1_admin_proto.Services().ByName("AdminService"),
+	} {
+		methods := svc.Methods()
+		for i := range methods.Len() {
+			rpc[string(methods.Get(i).Name())] = true
+			count++
+		}
 	}
 	for op := range rest {
 		if !rpc[op] {
@@ -715,7 +722,7 @@ func TestEveryRESTOperationHasAnRPCAndBack(t *testing.T) {
 			t.Errorf("RPC %s has no openapi operation", m)
 		}
 	}
-	if len(rest) != methods.Len() {
-		t.Errorf("%d REST operations, %d RPCs", len(rest), methods.Len())
+	if len(rest) != count || len(rpc) != count {
+		t.Errorf("%d REST operations, %d RPCs (%d names)", len(rest), count, len(rpc))
 	}
 }

@@ -38,6 +38,54 @@ func (e ActivityEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for AdminUserRole.
+const (
+	AdminUserRoleAdmin AdminUserRole = "admin"
+	AdminUserRoleUser  AdminUserRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the AdminUserRole enum.
+func (e AdminUserRole) Valid() bool {
+	switch e {
+	case AdminUserRoleAdmin:
+		return true
+	case AdminUserRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminUserEnvelopeOk.
+const (
+	AdminUserEnvelopeOkTrue AdminUserEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the AdminUserEnvelopeOk enum.
+func (e AdminUserEnvelopeOk) Valid() bool {
+	switch e {
+	case AdminUserEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminUsersEnvelopeOk.
+const (
+	AdminUsersEnvelopeOkTrue AdminUsersEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the AdminUsersEnvelopeOk enum.
+func (e AdminUsersEnvelopeOk) Valid() bool {
+	switch e {
+	case AdminUsersEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BackupCodesEnvelopeOk.
 const (
 	BackupCodesEnvelopeOkTrue BackupCodesEnvelopeOk = true
@@ -62,6 +110,93 @@ const (
 func (e ErrorEnvelopeOk) Valid() bool {
 	switch e {
 	case ErrorEnvelopeOkFalse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	AccountDeleted         EventType = "account_deleted"
+	BackupCodeUsed         EventType = "backup_code_used"
+	BackupCodesRegenerated EventType = "backup_codes_regenerated"
+	DataExported           EventType = "data_exported"
+	DeviceApproved         EventType = "device_approved"
+	EmailChangeRequested   EventType = "email_change_requested"
+	EmailChanged           EventType = "email_changed"
+	EmailVerified          EventType = "email_verified"
+	Login                  EventType = "login"
+	LoginFailed            EventType = "login_failed"
+	Logout                 EventType = "logout"
+	PasskeyAdded           EventType = "passkey_added"
+	PasskeyRemoved         EventType = "passkey_removed"
+	PasswordChanged        EventType = "password_changed"
+	PasswordReset          EventType = "password_reset"
+	PlanChanged            EventType = "plan_changed"
+	Registered             EventType = "registered"
+	RoleChanged            EventType = "role_changed"
+	SessionRevoked         EventType = "session_revoked"
+	SessionsRevokedByAdmin EventType = "sessions_revoked_by_admin"
+	Suspended              EventType = "suspended"
+	TotpDisabled           EventType = "totp_disabled"
+	TotpEnabled            EventType = "totp_enabled"
+	TotpResetByAdmin       EventType = "totp_reset_by_admin"
+	Unsuspended            EventType = "unsuspended"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case AccountDeleted:
+		return true
+	case BackupCodeUsed:
+		return true
+	case BackupCodesRegenerated:
+		return true
+	case DataExported:
+		return true
+	case DeviceApproved:
+		return true
+	case EmailChangeRequested:
+		return true
+	case EmailChanged:
+		return true
+	case EmailVerified:
+		return true
+	case Login:
+		return true
+	case LoginFailed:
+		return true
+	case Logout:
+		return true
+	case PasskeyAdded:
+		return true
+	case PasskeyRemoved:
+		return true
+	case PasswordChanged:
+		return true
+	case PasswordReset:
+		return true
+	case PlanChanged:
+		return true
+	case Registered:
+		return true
+	case RoleChanged:
+		return true
+	case SessionRevoked:
+		return true
+	case SessionsRevokedByAdmin:
+		return true
+	case Suspended:
+		return true
+	case TotpDisabled:
+		return true
+	case TotpEnabled:
+		return true
+	case TotpResetByAdmin:
+		return true
+	case Unsuspended:
 		return true
 	default:
 		return false
@@ -364,7 +499,61 @@ type ActivityEvent struct {
 	// Type Example: login
 	Type      string `json:"type"`
 	UserAgent string `json:"userAgent"`
+
+	// UserId The account the event is about; only in the admin audit
+	UserId *string `json:"userId,omitempty"`
 }
+
+// AdminUser An account as an admin sees it. `sessionCount` is in the answers about one account, not in lists.
+type AdminUser struct {
+	CreatedAt     Time          `json:"createdAt"`
+	Email         string        `json:"email"`
+	EmailVerified bool          `json:"emailVerified"`
+	Id            string        `json:"id"`
+	LastLoginAt   *NullableTime `json:"lastLoginAt"`
+
+	// MachineLimit null means unlimited
+	MachineLimit    *int          `json:"machineLimit"`
+	Name            string        `json:"name"`
+	PlanExpiresAt   *NullableTime `json:"planExpiresAt"`
+	Role            AdminUserRole `json:"role"`
+	SessionCount    *int          `json:"sessionCount,omitempty"`
+	Suspended       bool          `json:"suspended"`
+	SuspendedAt     *NullableTime `json:"suspendedAt"`
+	SuspendedReason *string       `json:"suspendedReason"`
+	Tier            Tier          `json:"tier"`
+	TotpEnabled     bool          `json:"totpEnabled"`
+	TrialEndsAt     *NullableTime `json:"trialEndsAt"`
+	UpdatedAt       Time          `json:"updatedAt"`
+}
+
+// AdminUserRole defines model for AdminUser.Role.
+type AdminUserRole string
+
+// AdminUserEnvelope defines model for AdminUserEnvelope.
+type AdminUserEnvelope struct {
+	// Data An account as an admin sees it. `sessionCount` is in the answers about one account, not in lists.
+	Data AdminUser           `json:"data"`
+	Ok   AdminUserEnvelopeOk `json:"ok"`
+}
+
+// AdminUserEnvelopeOk defines model for AdminUserEnvelope.Ok.
+type AdminUserEnvelopeOk bool
+
+// AdminUsers defines model for AdminUsers.
+type AdminUsers struct {
+	NextCursor *string     `json:"nextCursor"`
+	Users      []AdminUser `json:"users"`
+}
+
+// AdminUsersEnvelope defines model for AdminUsersEnvelope.
+type AdminUsersEnvelope struct {
+	Data AdminUsers           `json:"data"`
+	Ok   AdminUsersEnvelopeOk `json:"ok"`
+}
+
+// AdminUsersEnvelopeOk defines model for AdminUsersEnvelope.Ok.
+type AdminUsersEnvelopeOk bool
 
 // BackupCodes defines model for BackupCodes.
 type BackupCodes struct {
@@ -417,6 +606,9 @@ type ErrorEnvelope struct {
 
 // ErrorEnvelopeOk defines model for ErrorEnvelope.Ok.
 type ErrorEnvelopeOk bool
+
+// EventType defines model for EventType.
+type EventType string
 
 // Export defines model for Export.
 type Export struct {
@@ -495,6 +687,18 @@ type MessageResult struct {
 	Message string `json:"message"`
 }
 
+// NullableTime defines model for NullableTime.
+type NullableTime = apitime.Time
+
+// PlanRequest defines model for PlanRequest.
+type PlanRequest struct {
+	// PlanExpiresAt When the plan ends (in the future); null or absent for no end
+	PlanExpiresAt *apitime.Time `json:"planExpiresAt,omitempty"`
+
+	// Tier community, solo, pro, business or enterprise
+	Tier string `json:"tier"`
+}
+
 // ProfileEnvelope defines model for ProfileEnvelope.
 type ProfileEnvelope struct {
 	// Data An account as its owner sees it, the same in every answer that carries one.
@@ -504,6 +708,11 @@ type ProfileEnvelope struct {
 
 // ProfileEnvelopeOk defines model for ProfileEnvelope.Ok.
 type ProfileEnvelopeOk bool
+
+// ReasonRequest defines model for ReasonRequest.
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
 
 // ReauthRequest Re-authentication for a sensitive operation. With 2FA on, a `totpCode` or a `backupCode` is required too.
 type ReauthRequest struct {
@@ -722,6 +931,9 @@ type VerifyTotpRequest struct {
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorEnvelope
 
+// Forbidden defines model for Forbidden.
+type Forbidden = ErrorEnvelope
+
 // Internal defines model for Internal.
 type Internal = ErrorEnvelope
 
@@ -740,6 +952,26 @@ type Unavailable = ErrorEnvelope
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = ErrorEnvelope
 
+// ListAuditParams defines parameters for ListAudit.
+type ListAuditParams struct {
+	UserId *string    `form:"userId,omitempty" json:"userId,omitempty"`
+	Type   *EventType `form:"type,omitempty" json:"type,omitempty"`
+	Limit  *int       `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListUsersParams defines parameters for ListUsers.
+type ListUsersParams struct {
+	Query *string `form:"query,omitempty" json:"query,omitempty"`
+	Tier  *Tier   `form:"tier,omitempty" json:"tier,omitempty"`
+	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListActivityParams defines parameters for ListActivity.
 type ListActivityParams struct {
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
@@ -752,6 +984,15 @@ type ListActivityParams struct {
 type Login200JSONResponseBody struct {
 	union json.RawMessage
 }
+
+// SetPlanJSONRequestBody defines body for SetPlan for application/json ContentType.
+type SetPlanJSONRequestBody = PlanRequest
+
+// ResetUserTotpJSONRequestBody defines body for ResetUserTotp for application/json ContentType.
+type ResetUserTotpJSONRequestBody = ReasonRequest
+
+// SuspendUserJSONRequestBody defines body for SuspendUser for application/json ContentType.
+type SuspendUserJSONRequestBody = ReasonRequest
 
 // ChangeEmailJSONRequestBody defines body for ChangeEmail for application/json ContentType.
 type ChangeEmailJSONRequestBody = ChangeEmailRequest
@@ -856,6 +1097,33 @@ func (t *Login200JSONResponseBody) UnmarshalJSON(b []byte) error {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAudit Security events of every account, newest first (admins only)
+	// (GET /api/admin/audit)
+	ListAudit(w http.ResponseWriter, r *http.Request, params ListAuditParams)
+	// ListUsers Find accounts, newest first (admins only)
+	// (GET /api/admin/users)
+	ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams)
+	// DeleteUser Erase an account as deleting it themselves would (admins only)
+	// (DELETE /api/admin/users/{id})
+	DeleteUser(w http.ResponseWriter, r *http.Request, id string)
+	// GetUser One account with its live session count (admins only)
+	// (GET /api/admin/users/{id})
+	GetUser(w http.ResponseWriter, r *http.Request, id string)
+	// SetPlan Put an account on a tier until an end date (admins only)
+	// (POST /api/admin/users/{id}/plan)
+	SetPlan(w http.ResponseWriter, r *http.Request, id string)
+	// ResetUserTotp Remove the second factor and backup codes of an account; the owner is told (admins only)
+	// (POST /api/admin/users/{id}/reset-2fa)
+	ResetUserTotp(w http.ResponseWriter, r *http.Request, id string)
+	// RevokeUserSessions End every session of an account (admins only)
+	// (POST /api/admin/users/{id}/revoke-sessions)
+	RevokeUserSessions(w http.ResponseWriter, r *http.Request, id string)
+	// SuspendUser Suspend an account; every session dies at once (admins only)
+	// (POST /api/admin/users/{id}/suspend)
+	SuspendUser(w http.ResponseWriter, r *http.Request, id string)
+	// UnsuspendUser Lift a suspension (admins only)
+	// (POST /api/admin/users/{id}/unsuspend)
+	UnsuspendUser(w http.ResponseWriter, r *http.Request, id string)
 	// ListActivity The caller's security activity, newest first
 	// (GET /api/auth/activity)
 	ListActivity(w http.ResponseWriter, r *http.Request, params ListActivityParams)
@@ -935,6 +1203,332 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAudit operation middleware
+func (siw *ServerInterfaceWrapper) ListAudit(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditParams
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", r.URL.Query(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "userId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAudit(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListUsers operation middleware
+func (siw *ServerInterfaceWrapper) ListUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUsersParams
+
+	// ------------- Optional query parameter "query" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "query", r.URL.Query(), &params.Query, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "query"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "query", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "tier" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tier", r.URL.Query(), &params.Tier, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "tier"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tier", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUser operation middleware
+func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SetPlan operation middleware
+func (siw *ServerInterfaceWrapper) SetPlan(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetPlan(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetUserTotp operation middleware
+func (siw *ServerInterfaceWrapper) ResetUserTotp(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetUserTotp(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeUserSessions operation middleware
+func (siw *ServerInterfaceWrapper) RevokeUserSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeUserSessions(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SuspendUser operation middleware
+func (siw *ServerInterfaceWrapper) SuspendUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SuspendUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UnsuspendUser operation middleware
+func (siw *ServerInterfaceWrapper) UnsuspendUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UnsuspendUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ListActivity operation middleware
 func (siw *ServerInterfaceWrapper) ListActivity(w http.ResponseWriter, r *http.Request) {
@@ -1445,11 +2039,22 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/activity", wrapper.ListActivity)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/export", wrapper.ExportAccount)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/delete-account", wrapper.DeleteAccount)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users", wrapper.ListUsers)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.DeleteUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.GetUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/plan", wrapper.SetPlan)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/suspend", wrapper.SuspendUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/unsuspend", wrapper.UnsuspendUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/revoke-sessions", wrapper.RevokeUserSessions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/reset-2fa", wrapper.ResetUserTotp)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/audit", wrapper.ListAudit)
 
 	return m
 }
 
 type BadRequestJSONResponse ErrorEnvelope
+
+type ForbiddenJSONResponse ErrorEnvelope
 
 type InternalJSONResponse ErrorEnvelope
 
@@ -1469,6 +2074,1220 @@ type UnauthenticatedJSONResponse ErrorEnvelope
 type UnavailableJSONResponse ErrorEnvelope
 
 type UnsupportedMediaTypeJSONResponse ErrorEnvelope
+
+type ListAuditRequestObject struct {
+	Params ListAuditParams
+}
+
+type ListAuditResponseObject interface {
+	VisitListAuditResponse(w http.ResponseWriter) error
+}
+
+type ListAudit200JSONResponse ActivityEnvelope
+
+func (response ListAudit200JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit400JSONResponse ErrorEnvelope
+
+func (response ListAudit400JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListAudit401JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAudit403JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListAudit429JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListAudit500JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListAudit503JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsersRequestObject struct {
+	Params ListUsersParams
+}
+
+type ListUsersResponseObject interface {
+	VisitListUsersResponse(w http.ResponseWriter) error
+}
+
+type ListUsers200JSONResponse AdminUsersEnvelope
+
+func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers400JSONResponse ErrorEnvelope
+
+func (response ListUsers400JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListUsers401JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListUsers403JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListUsers429JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListUsers500JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListUsers503JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserRequestObject struct {
+	Id string `json:"id"`
+}
+
+type DeleteUserResponseObject interface {
+	VisitDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteUser200JSONResponse MessageEnvelope
+
+func (response DeleteUser200JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser400JSONResponse ErrorEnvelope
+
+func (response DeleteUser400JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteUser401JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteUser403JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser404JSONResponse ErrorEnvelope
+
+func (response DeleteUser404JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser409JSONResponse ErrorEnvelope
+
+func (response DeleteUser409JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeleteUser429JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser500JSONResponse struct{ InternalJSONResponse }
+
+func (response DeleteUser500JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response DeleteUser503JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserRequestObject struct {
+	Id string `json:"id"`
+}
+
+type GetUserResponseObject interface {
+	VisitGetUserResponse(w http.ResponseWriter) error
+}
+
+type GetUser200JSONResponse AdminUserEnvelope
+
+func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser400JSONResponse ErrorEnvelope
+
+func (response GetUser400JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetUser401JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetUser403JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser404JSONResponse ErrorEnvelope
+
+func (response GetUser404JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetUser429JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser500JSONResponse struct{ InternalJSONResponse }
+
+func (response GetUser500JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response GetUser503JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanRequestObject struct {
+	Id   string `json:"id"`
+	Body *SetPlanJSONRequestBody
+}
+
+type SetPlanResponseObject interface {
+	VisitSetPlanResponse(w http.ResponseWriter) error
+}
+
+type SetPlan200JSONResponse AdminUserEnvelope
+
+func (response SetPlan200JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan400JSONResponse ErrorEnvelope
+
+func (response SetPlan400JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response SetPlan401JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SetPlan403JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan404JSONResponse ErrorEnvelope
+
+func (response SetPlan404JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetPlan413JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SetPlan415JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response SetPlan429JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan500JSONResponse struct{ InternalJSONResponse }
+
+func (response SetPlan500JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlan503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response SetPlan503JSONResponse) VisitSetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotpRequestObject struct {
+	Id   string `json:"id"`
+	Body *ResetUserTotpJSONRequestBody
+}
+
+type ResetUserTotpResponseObject interface {
+	VisitResetUserTotpResponse(w http.ResponseWriter) error
+}
+
+type ResetUserTotp200JSONResponse AdminUserEnvelope
+
+func (response ResetUserTotp200JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp400JSONResponse ErrorEnvelope
+
+func (response ResetUserTotp400JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ResetUserTotp401JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResetUserTotp403JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp404JSONResponse ErrorEnvelope
+
+func (response ResetUserTotp404JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp409JSONResponse ErrorEnvelope
+
+func (response ResetUserTotp409JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ResetUserTotp413JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ResetUserTotp415JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ResetUserTotp429JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp500JSONResponse struct{ InternalJSONResponse }
+
+func (response ResetUserTotp500JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetUserTotp503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ResetUserTotp503JSONResponse) VisitResetUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessionsRequestObject struct {
+	Id string `json:"id"`
+}
+
+type RevokeUserSessionsResponseObject interface {
+	VisitRevokeUserSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokeUserSessions200JSONResponse RevokedEnvelope
+
+func (response RevokeUserSessions200JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions400JSONResponse ErrorEnvelope
+
+func (response RevokeUserSessions400JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RevokeUserSessions401JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeUserSessions403JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions404JSONResponse ErrorEnvelope
+
+func (response RevokeUserSessions404JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RevokeUserSessions429JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions500JSONResponse struct{ InternalJSONResponse }
+
+func (response RevokeUserSessions500JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RevokeUserSessions503JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUserRequestObject struct {
+	Id   string `json:"id"`
+	Body *SuspendUserJSONRequestBody
+}
+
+type SuspendUserResponseObject interface {
+	VisitSuspendUserResponse(w http.ResponseWriter) error
+}
+
+type SuspendUser200JSONResponse AdminUserEnvelope
+
+func (response SuspendUser200JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser400JSONResponse ErrorEnvelope
+
+func (response SuspendUser400JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response SuspendUser401JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SuspendUser403JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser404JSONResponse ErrorEnvelope
+
+func (response SuspendUser404JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser409JSONResponse ErrorEnvelope
+
+func (response SuspendUser409JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SuspendUser413JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SuspendUser415JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response SuspendUser429JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser500JSONResponse struct{ InternalJSONResponse }
+
+func (response SuspendUser500JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response SuspendUser503JSONResponse) VisitSuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUserRequestObject struct {
+	Id string `json:"id"`
+}
+
+type UnsuspendUserResponseObject interface {
+	VisitUnsuspendUserResponse(w http.ResponseWriter) error
+}
+
+type UnsuspendUser200JSONResponse AdminUserEnvelope
+
+func (response UnsuspendUser200JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser400JSONResponse ErrorEnvelope
+
+func (response UnsuspendUser400JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UnsuspendUser401JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UnsuspendUser403JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser404JSONResponse ErrorEnvelope
+
+func (response UnsuspendUser404JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response UnsuspendUser429JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser500JSONResponse struct{ InternalJSONResponse }
+
+func (response UnsuspendUser500JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response UnsuspendUser503JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListActivityRequestObject struct {
 	Params ListActivityParams
@@ -3909,6 +5728,33 @@ func (response ResendVerification503JSONResponse) VisitResendVerificationRespons
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAudit Security events of every account, newest first (admins only)
+	// (GET /api/admin/audit)
+	ListAudit(ctx context.Context, request ListAuditRequestObject) (ListAuditResponseObject, error)
+	// ListUsers Find accounts, newest first (admins only)
+	// (GET /api/admin/users)
+	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
+	// DeleteUser Erase an account as deleting it themselves would (admins only)
+	// (DELETE /api/admin/users/{id})
+	DeleteUser(ctx context.Context, request DeleteUserRequestObject) (DeleteUserResponseObject, error)
+	// GetUser One account with its live session count (admins only)
+	// (GET /api/admin/users/{id})
+	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// SetPlan Put an account on a tier until an end date (admins only)
+	// (POST /api/admin/users/{id}/plan)
+	SetPlan(ctx context.Context, request SetPlanRequestObject) (SetPlanResponseObject, error)
+	// ResetUserTotp Remove the second factor and backup codes of an account; the owner is told (admins only)
+	// (POST /api/admin/users/{id}/reset-2fa)
+	ResetUserTotp(ctx context.Context, request ResetUserTotpRequestObject) (ResetUserTotpResponseObject, error)
+	// RevokeUserSessions End every session of an account (admins only)
+	// (POST /api/admin/users/{id}/revoke-sessions)
+	RevokeUserSessions(ctx context.Context, request RevokeUserSessionsRequestObject) (RevokeUserSessionsResponseObject, error)
+	// SuspendUser Suspend an account; every session dies at once (admins only)
+	// (POST /api/admin/users/{id}/suspend)
+	SuspendUser(ctx context.Context, request SuspendUserRequestObject) (SuspendUserResponseObject, error)
+	// UnsuspendUser Lift a suspension (admins only)
+	// (POST /api/admin/users/{id}/unsuspend)
+	UnsuspendUser(ctx context.Context, request UnsuspendUserRequestObject) (UnsuspendUserResponseObject, error)
 	// ListActivity The caller's security activity, newest first
 	// (GET /api/auth/activity)
 	ListActivity(ctx context.Context, request ListActivityRequestObject) (ListActivityResponseObject, error)
@@ -4017,6 +5863,261 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAudit operation middleware
+func (sh *strictHandler) ListAudit(w http.ResponseWriter, r *http.Request, params ListAuditParams) {
+	var request ListAuditRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAudit(ctx, request.(ListAuditRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAudit")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditResponseObject); ok {
+		if err := validResponse.VisitListAuditResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListUsers operation middleware
+func (sh *strictHandler) ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams) {
+	var request ListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUsers(ctx, request.(ListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUsersResponseObject); ok {
+		if err := validResponse.VisitListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteUser operation middleware
+func (sh *strictHandler) DeleteUser(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeleteUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUser(ctx, request.(DeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteUserResponseObject); ok {
+		if err := validResponse.VisitDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetUser operation middleware
+func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, id string) {
+	var request GetUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUser(ctx, request.(GetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetUserResponseObject); ok {
+		if err := validResponse.VisitGetUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SetPlan operation middleware
+func (sh *strictHandler) SetPlan(w http.ResponseWriter, r *http.Request, id string) {
+	var request SetPlanRequestObject
+
+	request.Id = id
+
+	var body SetPlanJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlan(ctx, request.(SetPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlan")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SetPlanResponseObject); ok {
+		if err := validResponse.VisitSetPlanResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResetUserTotp operation middleware
+func (sh *strictHandler) ResetUserTotp(w http.ResponseWriter, r *http.Request, id string) {
+	var request ResetUserTotpRequestObject
+
+	request.Id = id
+
+	var body ResetUserTotpJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResetUserTotp(ctx, request.(ResetUserTotpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResetUserTotp")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResetUserTotpResponseObject); ok {
+		if err := validResponse.VisitResetUserTotpResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeUserSessions operation middleware
+func (sh *strictHandler) RevokeUserSessions(w http.ResponseWriter, r *http.Request, id string) {
+	var request RevokeUserSessionsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeUserSessions(ctx, request.(RevokeUserSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeUserSessions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RevokeUserSessionsResponseObject); ok {
+		if err := validResponse.VisitRevokeUserSessionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SuspendUser operation middleware
+func (sh *strictHandler) SuspendUser(w http.ResponseWriter, r *http.Request, id string) {
+	var request SuspendUserRequestObject
+
+	request.Id = id
+
+	var body SuspendUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SuspendUser(ctx, request.(SuspendUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SuspendUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SuspendUserResponseObject); ok {
+		if err := validResponse.VisitSuspendUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UnsuspendUser operation middleware
+func (sh *strictHandler) UnsuspendUser(w http.ResponseWriter, r *http.Request, id string) {
+	var request UnsuspendUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UnsuspendUser(ctx, request.(UnsuspendUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UnsuspendUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UnsuspendUserResponseObject); ok {
+		if err := validResponse.VisitUnsuspendUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // ListActivity operation middleware
@@ -4671,110 +6772,134 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37UuM4uvirqPzbqoUqJyRA05Cuqd/SPfQOsz07LNAze86kDxH2l0SDLXkkOSHTRdU+zT7YPskp3WzZ",
-	"cS4NhO4zzV8QX6RP0ne/+WMQsTRjFKgUQe9jwEFkjArQP17j+Bx+y0FI9StiVALV/+IsS0iEJWF051fB",
-	"qLoGtzjNEjBPxhD0gglOSKwfuhpikkAchAFwznjQC86wEFPGY5TmQqJrQIet7u4hisaY40gCF0EYsJug",
-	"N8SJgLswENEYUqwG/xOHYdAL/t9OCfiOuSt2TtToJ3QCCcsguLu7C4MYRMRJpqAIesEp1UAhQrNcoq3B",
-	"HIiDEA2IeehKrWywHdyFwSmVwClO1tiGRwL0mKKcwm0GkYQYCeAT4GiI80RBTSw4g+1XiDIUg8QkEQhz",
-	"QHCbMQGxAvoMzxKG40vG3mE+gqeD/XIM6JrFM0QEYgrug330N/IabQ0yA9KVZOwqUUCZ7T3HEt6RlEiI",
-	"nxBKxlCK6Qxxg+ICbQ04lnCVGEgG20EYjAHHChl7H4NzkHzWOh5K4OpndbCfxywBJCBiNBZIMjTFRKH1",
-	"kHFAXL1J6Cjw0VjOMkUj6ihHwBWAd2HwnuJcjoFKtea1NmOe6vLaGCXNHZfXCaN63YTrJzZAaT8QIQgd",
-	"hSjFyZDxFOJQIaeaMEQcJuwGYsQ4GjI+ghhJdgMUbQ1q0Bv8eE/xBJMEXydPiMXHKIYMaAw0miGRR2OE",
-	"BZJjQDGW+BoLUOidl5AZ4N0vRZr63FGCFcboVYg8yxiXEP8AMcGXGgM+B1FSJtGgPtdAL6AA8SpVMF4p",
-	"NFWHUCCGpoXjSJIJkTP1f8ZZBlwSIzJg4iQJkZCKVWC7gU7Ua2qTLFlgzvFM/aZwK9/kXDBNdDRPLBZI",
-	"nkPxtJBckZcCskDq3i8OlsogH4qX2PWvEOk5CyDc9s2tSh35uktRIyp6+hgAzdOg94sCtZz2mrEEMJ0D",
-	"lt0EoZlnKYgTiylV+HAkWQNXGghIhkqi4TgltNfPO529KBf86j//+rf+AQNFggMxExLSQTC3oWGA5ap1",
-	"X5IUAo1uSgppaOKYKAhwcuZBWTmxcmUkrrCxACbyqtPd3dt/cfDy8AhfRzEM3e8mAEnmcdPysrTEVQ6c",
-	"sBGhTSPkAvjxyO7rcowisRtA74ye3R8gtCfRdISvcXSTZ29YbI6seoDX1ZsF7WRYKlEf9IL/+QW3fu+0",
-	"jj587Hbu/tS0jirp1CD3J1gB3cPIwF/mJijhzRjTEZykmCSebrpoNxtxg8JUv994M7OKaTNWMVkM6x+N",
-	"PpeDpmOpra2Y2pto8SqdknzfhUY550Dl2bIlUZj691N8+w7oSI6DXnf3MAxSQt3vw3ADG1IHsQpQ09Z8",
-	"S4QSAZdMZvfdl7XPuMpOzy3caErkWKsCbiC0xTjCqJx2Wx/wPfZjKVZUhfzcqqNGqC+k1k4ExTdwFSm9",
-	"hQNWukXDcVpNsT7Ed3mKaYsDjvVQEm7lK5TimTLX6AiaRqrQvVYt1yR8A0JoFtO4CbdKQWmUgYVO8ji6",
-	"B9waVeh4bRmoTu8GZuvrPyd2ijPzYhMUAoQgjK4/5oV54ZQOWdN4csreFvrC0kW5By/yNMV85mTlqvfe",
-	"C23P1HSxci/tKN7KwvLwfPi8/VyMCA+TVhaZNiGo6kc7T64c8CdhF2lmWAkW8r1wAylbSyltCjBoSfVq",
-	"uEJvDoPb1oi1HKJkRL3VvjSvFrdaJC0IDyt5EGSYjnLM4zYmO8pq2xHxzY59XW8WxSmsqVTpR0NvTyrr",
-	"atrft4yPmFwpImGBpK/jp36saZ53Sm98GJbpIc5B5MlmUM2Ov5YwrHL2HykgNtSyTFnrCbRyAVaOoUgr",
-	"cU1i4uHaU01GkdtWTEZE6jnRkLNUw+T5ApSAzbL7ilVYR+nyj2kej7TvQiwhsiciKu0padzfezNny4/N",
-	"yKG31KZd+gGEwCN4GEXYQTZIE9UZ5oBMze3VjME92DTHGWdDkjxwK8yJbGAHzkHhj8cW6tpsC1cdgkOt",
-	"xAqggkgyAaRWou+00c9K4919e4wYDRFGA0fK2n+A0aDkMQNEROFaRJKxtiK7jWjnj69gn8MIqFo0eGbs",
-	"12ZlnMOICAn8YWjtRtkgiZdTrJL91R3+SYeA9E2E45iDEK9QTslvOYRIWUgtQgsqaJJ/Tq+pDtttdTsd",
-	"L4KF8FACR5KTNDUSwTeuO52Kcd0NlyNQdaqGYNknGe4LpKNVwtbCjpKxVkF7q3GUwhThKGI5lT00UPJl",
-	"ECqucQN0gDCN0aAQMoM20u9QeyJyjCXCibI2Z2iMBcK0T4uxGE1mmig0oZIIDSyDHrT7dI7TfDFCe7G4",
-	"eTSB3nBSAlbrxw/1/1jY54MNAy7k1X/+9e+Bje0USp3DtuU46ZSRVe6gcxNKml8YL2/MxdqqU7knlwz/",
-	"UF5oJtgEE/St/YebmNYd13yi1l5HKb4hdITk2Ep6hVfzqwir1Le+gVu67AWIhbEA9/sTYgLKoLwAoOsD",
-	"lIIcs9g7sZI3Fs4JdTgwIZFiEVyRnP5rmKR3YvePN9RtYrsEf38bAhHuJItFLEGehoDE43qdassqBl8G",
-	"08NIrljZJmjukhi+7JAiYmmaU+O+EixhRg4FYXCdC0JBKPkMVALPOBHQiBQa4z6zkLpULHehoChYfV1E",
-	"rMPHG3fRevDVk6ud2m6vleJ8VUzwYZkT272y+/b46vzkH+9Pz0++bXxjLWe10dnPi6XdB6Mqzu3agIu2",
-	"6AJknj2MGIphNqiM1+d4ghBnGDCZKUx+z5u9UQIiDg3C7DUWsLeLLn+8PEP2mVVoXDzmTRmujKrqTZFY",
-	"5stDvudKJaJq2jlQ39NcQFzxyKGtDpqOSQLaICcCseFwu1xAoeUonoOvk4oK5GFzBjRunPIYCXWOCE8x",
-	"kQJNgJOhdREEK5HETVmOHzavdPl2PQK+m23fCKrXAyNrn+0nHdHCnV17P99nSor8AIuVf2vIfpJhWg9p",
-	"qzEaZxdNmXLH1BmGCAukEIxNKXAkANTP0PiicQqIUAQT4DOEqZgqQ1oZhhHmnIBAjMK8Y6mi7n5OSbrY",
-	"Qa7v/KRJCuJmNdvsh7J8M84mEBtPuPFToC1cIUiUEKpwVRvdWvtEcsxZPjKeIzXZNbvdDno0T5ImmbYg",
-	"ppTiaEyoScqch1INhlLAVKCc2nTJxVEmD9sXBITCIEswPfHNhXp6JVCEUYZJjNSjCGgsXiENx5BxRJm6",
-	"gsx/6oEg/KICYZwlFSXGOtx1WlajRiLJastfa6FWLTlZxuklJzg5obH48iKEueZQn51im8yumlNMn0h1",
-	"s2tkUt3oqt1WrrPOAixy1EmgiaHqd2ZLE18e7B4vBpgHwChUOSdydqFQ0Io6wBz4ca622f166w7y+58v",
-	"XdKzxkl9t4RhLGVmdp9Y90VNVjhBQWNUi1UI4MrmRtcwJtSwyDN7xujNu1P9SozF+JqpU+/TPj3RssSl",
-	"wGoeYnSMNrrIowiE6KHBx37AbvpBD2kqQH2tBKjfH9vt9t3doN2nbzFJcg7+w9pkUE9r/V5d6Qcm2XKc",
-	"p5jqhBmTb9kP1GNKjfOfMgk57om7AZqOgQMaRC6egvtULEjjWVXEEHGI1b7hRKjL9fzqsE8HFZPKf1ff",
-	"0EB4F7WUuTKuXO+yc4zoEa379srqLMb3K7MryuSVVi4rV7ynKgn4IWooGFDDL0hTDtFADTdkOdUvG8eH",
-	"ngInCZva5fpZ2noBrpiijbTfUh/iQB+al+T0yh1HzEBnUGukUpxHSJxmpvri/O0btLe3d4TeX74x8ZuU",
-	"JAmxdQFtZOlWYaFSYtQrdrFIMlsm0e7TY/+IyjCcQBLfABqo24yT3/XFHnqtqQoZVNLnYnN7jUdcEqmd",
-	"aQV5qNfR8dlpEAYT4MIGL9qddkdryxlQnJGgF+y1O+09E2Eaa1JXDNNwTz/XamQsrALK0zjoBe+IkMdl",
-	"Tk+GOU5BRyp6v3wMiJrxtxz4zPHXXpBYHlqmu8eg612C3ouODm+QVAlPp5/aX2GDc7fRG13mgA9cxkPG",
-	"YUJYLlCGdRJbE1imhKMCl6cs7ypg6gz1Q1itotrtdB4tzX8uVb2xcEGtRy3SJsDfhcH+I8KwRuWEPkzE",
-	"cilIDMgExpr41LYJH0f6XIzmb/l6TGJdpkCEyEGXPFl2Zo5w2yyquwjW4gB26iU16r3do9Xv+TVJd2Hw",
-	"wmzg8neKMjH9wt5awBWFLb581VTiS9ZfPii0Es7e1Cgd4SQB/meB3FvIkWWIKEwVnxkSbnzzeKQoL7CW",
-	"V/BBTVaSs+FwrcJqyZhYEAKwphgRpZk2HYMcAzfKt9TXdfTPGixEoCEH0IVqylhRFwRQabMNFEejzpqr",
-	"8hAv0zswSgoI+ZrFs0fD5IZc8pouqNSAuw3Scz2ZZkHhjl28Sa2IGI8tIq+DlF4RZ0kzT8MI/s4kStho",
-	"BLEy5huKu0I05YyOvAyHeX1iO7SJJ1qno8ykiG3VtBbLScxw9ol5Ncawje4alFkvntTvvViHohuKvP4Y",
-	"POdY3CgtxTCLqlOCz+USuYPZfoWwofuR0pskqzOItbmTnw3hGFQTw/BKCTbHM+ph9S+TbRRkRYQ9tviV",
-	"3n8lOggdFRFdIfFMGNcbU8zcqKa8DFs/c5pnTvN0nOZNyWLK81rKY4yjWONugdRaWBoMLnlMmdtUYzKM",
-	"DglP53WgGosxj21SKalEYZ+Yr9QTWhfwFU+3s2xFU8zE+bSe2uCwXR1CpGNljLtC86KqvKTPG6CKzhlH",
-	"xG8FYUA+etpybLeNYyzQNQC1ynAKmJr43tZAo+OVvv7MUppYSskzWJolIKFMJLSKSpFGO4A0aUxIszGU",
-	"FWpIDGr4lru7kEV8q5+zrssN8YhqaveXqXy4KB8RaMQoOB5t9p4IFAM2bENWOYqyFp9VjmeV42lVjhOO",
-	"hTVqvKCDRlk5VqryDcyMl5bIpbrIakYCRQFro+vU1A36/GNDdFyrn1xAxlPd2cZ4HV4hqnZER2ItTo+x",
-	"GIc2iSbUuBlaEmccmexIr4fOGwN361siMiaImcaHt8z9xFLiaJwCla+Q0kkoTuGbfhHIc3y4ZXazrZbe",
-	"DxrCW3dft6PwpMTgMSQxwtcsl4UNCDxEWCCMYjaliiWsxt6hLrtstMZrXuBkimfCegwF2u10SlGsHYc2",
-	"Jz5s8iA6IoRbIqSY9w1Wiz8/Wcp6XZOswq9D8n+x19sRS4O1WyE1F6I+mlD2YHW5T0U1QXA6VPqO2y27",
-	"v1haDcjsXlikhmg/TKFtCqCy7RKkLHyPqgG4Eg0c3VA2TSAeQWpL7e8j3J8lW7Pme2IKmUqeXB72Goav",
-	"aYuzkIp/rqowSijmVB2n07JHZAIlTe93us2h5zbSOTwebfepwkSl/dj4r1GBgGhe4FUYUsbnCgwV7hp/",
-	"VRmR+O7y8kyxmT7VdDBgNzYyPwhN7LaHqmqVKUTyk3BN3H8QOm1MS7JXekOpKcjrU0bB6mDCZDiiaybH",
-	"OkqP9judbRN1rYVDbe+hx+dSfpWYkQpw9hchph0er8/BKvXjj8249BtGUT7V1yc4ySvszKsTCXY7uwet",
-	"zl6rc3jZ3e11Or1Op93pdP67KE/uBTD7fnz914j8SL4/ff/7affv5FSc0vMX0ZvTg9Ob7J8/vfn+qN1u",
-	"B2X9lJcXWE7wcm6CJZtMYn2dX+Hu9W60F+/Di+FBGSU+TkgE6M0YqMsU6rlCgEp2lkkUqSZkFRDtdmsQ",
-	"3fm8uSH/vNhI2/mvmhpf9v2r5L97zf7qI5p5KljDKPw41ErGSvwppUG4Ojt3Lu//7kODEHnnzKsQ2dLk",
-	"iNEYDXXyrV9nvFF7cb7FYgOD87bb9Rg1/JFx5NUMbaDRouHQc5P5MXOPD2tT0hiS1d18tig/Ve6+YyNl",
-	"+Wtho7c/rMhJrdfSIkdf183rigPG/XR+T0Rbx3WDhGb5EofTO3P/8ZVLS37KYBAmQ26YJ8lskyrjvO/e",
-	"BKwUS/6zqDr4BboByNCU8RubNfsV23mmxNSlNSn1SLcNNgi1EsVMVnajO+IHeDTMmhfD3Vb3xWXnsLf3",
-	"QDFcTVfvdpYKZlOaV5HLNufZF8smYd7LTy41h+5ld7+3u1vK6XvQw5qRlsw89pzthGw9q+MEdmNCBMMh",
-	"RLpdiTperbhbbEAupXDeo6GTGqPxPLa7ipkN+e3rBTlfZnjPIn0V+e6rXH06vj7rGw8NmheZga52YblL",
-	"r6hWX+gFeKM5t6g29tBRC9Tdb8V4hgbK3BkgzUI1EXKQOafqFRttUxp7qrO1pZbn7T51vUSUEb2s/4fn",
-	"k685E3HhZLJqi5q7T0vTXTecuCVC6jnKkFROJcujsfU6ECnQmCWxcSRoONSdQp9raZdKn5oERiok4Bht",
-	"YYlSJtQ+RIAy4Kj7AqWE5hJEoxfALXdDjoAmkfcIzoF6l52N+AesavAVugfu5wqIc7Of0LhjpQpvDo+7",
-	"GFUEZAJxG50OTfcO2wOpkdjCZpdi1X9sAmJVL/LdJ6PW0mRyS7P2kNAW42Eld9iaXn5PILv+7WdP8yPn",
-	"WOgzmIs4FELggiXMiIB1hI6AdcJIOh1K2Iwe21Kri8YsN7qesv40Ay6quKzhKGy+gbMobc2HIt52A2f2",
-	"WiU9hD1XuimpXxcF1/VYFBfy6vZodvj7y+nB5EW+/ynMuKGn09OEms6qvOCpPAINOaxlaL4p12/t5LPF",
-	"fj2vxM3z652b8mqXv+Lyx5ip1bYpZ5/rs0U2ReQar5EF51fwPbv4ljG8C5BW5y3Q0HK8WgqZoYmis9mK",
-	"mJvfXGlh+dxF2R17YwbhXK+lBUSYKPtaeC2VvmJnxM+6Nrc0s3Q4koyoDVQsqLxa4Hhze7pjuFfLZN8v",
-	"9vUaN9+P6qmnwI9697sG9PiOTc1ntAqv7BTqtQNfu1e2UROx2HPtpeMoG5VR+AS0+UjiO6MzJWCMgSZ8",
-	"uSj8wE2FuLpFQmGrEKf/lMrEguLXg/2nrX29dwjhQUjY2X/KlFLzobFGTPmzQFteffv2K4SpiYdYl2jC",
-	"2E1Zl/nHoiBW9qn3yl4tw9mqXGZTqq0CgRJyA8hEz7ZX05RkMtsxgblWVHylaWElLEti245LSFZEoRCW",
-	"1hq5tGVu5hnMAYmxAk03sCXUdc80G9RkkTR0on6IZfI4nqDF3bE3aYRUWsf9EpROliAMhgejl+NDcvRr",
-	"JwiDm26ym+7RfabuZAe/veSH4kiqO3l3sjvdu92fqTuTg+nL28PZ0e/qDu5cH0WH8Us4UKO9GO2P98ju",
-	"r101Wic5Sg/pS6buZC9+2+d7Yld2dfzgk82dpg9sLeBgCm0qn2D4TPU0xtzQuRc2ik2ZLLK1tuYbeGx/",
-	"eUn4ZbrD0jT8ZyvoISw6S3DktBwPcY2t1O1ohGYUdKGwZhCiUtvnM2eFU42cOTaf/VrMlM8hZRM7sslH",
-	"9/wEHlS6IBlLnUcg88x0mBAIoyEHoWSvnOfG3jfHPjMPbvj62dO4fy6nrGVThWqlD/Zk4k15gcoul39E",
-	"RrjYC+Wljc19NVv7nyLGOURyMy6nZ876BeQ95NwkkLHh8CG8UzO6daO7tm+r46FbFuMdtmv99Xpmin1n",
-	"25rHdjvzX4/qU627GEV4PSW4IWSqOwoXbPfL0yU/VHsQux+9HbPxrudWrx4z/P9md7/5/vXFz/+19+3Z",
-	"yXdnf9s7++dZP+90dg+0SOLfuLeDspNxUH/hXkx3vq30Iud7BRdC067VLBG9P39XlG/Oa6v3tbaP7sUy",
-	"a/3mPI65WGwRUQQ+y9c2wEgt/dTmQltzTfK2/yBc60JiLjXbMgqW9Zgr3uLpZfVvzK3kYUUb7UaP+V9B",
-	"el2fN8AsvD7OR17bZuMfK3ppO9y5H0lWW18v9G9FjMYOqUXR5vrrdslrR5ifa01jNHau6Ur3dN10EYZy",
-	"HaQzQm6xO77syPoQs6Bs2hrsH+4edV+ubw7Mt4T93NaA429PER+uqiaPEfktah8a6jl08r6610ZnCehy",
-	"cT5DeIQJbW+ytGNxwX+o210XMlox2616o9XtBb1ONimgP4/kfDYy7pc3aloaGauiqvtbye1SrzUiap+K",
-	"3nfFblcwUcM/VzVVMkzsj9pTad12KWUHlP/rfZSeCbE5m8TgeaXfTdmcaDKcPaA5kU9oO6ZceVkSgbr/",
-	"U/W7Lp8T/79lFELb/kG3qpAMxewrV2ovwBrXle992IxdpXT4CejO+14koL+qFcdj043DRYcXtKnR8PGJ",
-	"Sw+Y51KQXkMcQ4xsc260dfGPd0RCiBRNor1Op6OGzrUzZCxl1tvZSViEkzETsqdu6/Lg8r7o7WgMbntf",
-	"aAjURljo3DdqCijV6/aSC+R6lwqfqXdNC6a7D3f/GwAA//8=",
+	"7H35cuM28vCroPjtV7GrKFmyPYfl2vrWM/FsnJ1svD6S3S+enwSTLQkxBTAAaFmZctU+zT7YPsmvcJEg",
+	"RR0+ZDsz+ssWD7DR6Bvdjc9BxEYpo0ClCDqfAw4iZVSA/vEOxyfwWwZCql8RoxKo/henaUIiLAmjW78K",
+	"RtU1uMGjNAHzZAxBJ7jGCYn1Q90+JgnEQRgA54wHneAYCzFmPEajTEh0Cehto739FkVDzHEkgYsgDNhV",
+	"0OnjRMBtGIhoCCOsBv8Th37QCf7PVgH4lrkrtg7V6If0GhKWQnB7exsGMYiIk1RBEXSCI6qBQoSmmUQb",
+	"vSkQeyHqEfNQV82stxnchsEHxi9JHAO9Fx76+dvF/P/FMoQ5IMokwknCxhAjyVDMkBySFU3+bAgowkkC",
+	"HBGBBBlQUJhAl5k0cFCE4xGhaKOXg2zmf0QlcIqTJab/SLAeUJRRuEkhkhAjAfwaOOrjLFGrRiw4vc19",
+	"RBmKQWKSCI1PuEmZgFgBfYwnCcPxGWMfMR/A08Gu8HzJ4onCMlNwv95FfyPv0EYvNSB1JWPdRAFl0HuC",
+	"JXwkIyIhfkIoGUMjTCeIGxYXaKPHsYRuYiDpbQZhMAQcK2bsfA5OQPJJ46Avgauf5cF+HrIEkICI0Vgo",
+	"Qh5joti6zzggrt4kdBD4lCwnqeINtZQD4ArA2zA4pziTQ6BSzXkpZExzW1YZo+C5g+I6YVTPm3D9xAqY",
+	"7QciBKGDEI1w0md8BHGoiFN9MEQcrtkVxIhx1Gd8oHn/ChTjVaA39HFO8TUmCb5MnpCKD1AMKdAYaDRB",
+	"IouGCAskh4BiLPElFqDIOysgM8C7X4o19bqjBCuK0bMQWZoyLiH+AWKCzzQFPAdTKmHXq36rpyeQg9gd",
+	"KRi7ikzVIuSEoXnhIJLkmsiJ+j/lLAUuiVGZcO00KZEwEovAdgMdqtcUkixbYM7xRP2mcCPfZ1wwzXQ0",
+	"SywVSJ5B/rSQXLGXAjIn6s4vDpbSIJ/yl9jlrxDpb+ZAOPRNzUot+bJTUSMqfvocAM1GQecXBWrx2UvG",
+	"EsB0Clh2FYTmO3NBvLaUUoYPR5LVSKWegKSvNLpWa52LrNXaiTLBu//993/0D+gpFuyJiZAw6gVTCA0D",
+	"LBfN+4yMINDkprSQhiaOiYIAJ8celKUVK2ZG4pIYC+Badlvt7Z3dV6/fvN3Dl1EMffe7DkCSetK0uCwt",
+	"cxUDJ2xAaN0ImQB+MLB4rb17FE/jVvETjiKWUamlgiY2xVz4kmVyHzGaTJRxoe4ZqwJnMZHBIqIlsXtE",
+	"I19P0IcxtItdSyXqO+eiTkEd0BxaLApLRwAIRGQT9QQIQRh9rx7pqXk42KkYA7fTQozmsw61GCEUJURI",
+	"0QzCCk1GHJQEP1iagGBk6WdqDfSdn4CTPjFKscpLjoym3kywkB/Vwi8G4+9WtjhwRjgaEmrskml8KkmE",
+	"RoCp0gHWYlCSpl5A5Vo+DCgeQS2oaYLpoVaQ4u7AcmZUoxU5ml4UqahF9kil+Jq/3HXmSBiITGj1NwPh",
+	"+e27A5u/egLYKrkFgj0MJDFUPZ+QDOSSyfSQquFmwC45wckhje+B6CyN70LVdcxt6NxSgp2ZXcEqqZfn",
+	"4q9J6PFXmcwrlFuebZXM/AmV13R6meZKnAfqzlxwrUR5utHFNHR3si+MHL6DdeNPq2zZVCZgxl1sqeQz",
+	"eSR8i5Ug/B2OrrL0PYuhBuOX5Zs5IlMslVcbdIL/+QU3fm819j59brdu/1Snsufi0v/AAugehkV/mqtA",
+	"4/shpgM4VBLBC0PNwmatUqEwPpypVlMbg6o3oJjMh/WXRq/L67plqcwt/7T3odmzdPGw+040yjgHKo/n",
+	"TYnC2L8/wjcfgQ7kMOi0t9+GwYhQ9/ttuAKEVEEsA1SHmm+J0LqHyfS+eFl6jcvmzYmFG42JHGo70A2E",
+	"NhhHGBWf3dQLfA98zKWKsj87NeuoFupTqR1xQfEVdCPlonOjumqW0wZFqkN8l40wbXDAsR5Kwo3cRyM8",
+	"QZEm07qRSnyvoyhLMr4BITSTqUWC8ilcmMCZdhwGREgwgRvn1Oi/RZQ5YQOWaR1uzLyuDbh4vNg1Eypd",
+	"4iBAWqOjC7nVoX/GhhbVb7P2XQW26HIYAAVuQ03erW4mIDd3uteFSWMumM93bfBt6oaD6womXRzHpd8c",
+	"RuxaX4nhmkTQxWnK3RUscRduTAzDmjvekL4BlVH/l56kRkD3Un1ypPFq8SccAv171g/qxpCA+Ziy4fKP",
+	"1VndhxqwWv89j6c8TtzEoWB598tid3nr5tB+4ti8WAeFQ9/SY56aF45on9WNJ8fsQx7rmDsp9+BpNhph",
+	"PnG226L3jLFWjSMVuAydZ5XPLCwWz4fPw2ctZ+shH2Z+WGJaheVRXdpp+XtX536Of34u3EB9xkdYBh0F",
+	"GDQk0f7RfJs8DG4aA9ZwhJIS9VbzzLya32qQUc54WCn4IMV0kGEeNzHZwpkcbon4asu+rpE1w0+vc+is",
+	"I1d1yOy86vD7gfEBkwttnlkRkSp96sfqvqN9wodRmR7iBESWrIbU7PhLWTdlVf0jBcT62jgRhA4SaGQC",
+	"rGGCtHKq1fsPN4crRge5acRkQKT+JupzNjKBs2IfQ1lMaXpfOwmWsaL9ZZqmIz+sVMtkT8RUepdnZpj1",
+	"XsLZymMzcuhNtQ5LP4AQeAAP4wg7yAp5ovyFKSBH5vZiweAerPtGKbD1wmTvcYJni4SpOGl1JxZM4Fo9",
+	"h4DGAm3YUHY/kxmHzX2kg7eKKS8FUIn6jCPK1LNB+KLw4IKe5RlGbDTKKJGTEAmWsBClnIXoMhOEghBq",
+	"XkAl8JQTAQuFi/5EHX0cc9YnyQNZZWUhPROSnEkjPA8se07+q1ar5OS3F+GGz457noBaMO/7Vfe5gcub",
+	"7X3tNQuggkhyDUhBq+800c/Kxd7+cIAYDRFGPadq9N4cRr1CB+p9GQchkoxN77o8Vjjg8T36k9xR9OJm",
+	"X1tY48Q67w9jKzfKClVQ8YlFtmkZwz/p9DJ9E+E45iDEPsoo+S2DEEVYQIPQnAvq7DNnd5eHbTfarZaX",
+	"HYdwXwJHkpPRyIhgP5q3kNHLBFT+VE0i3p0ihTOsN+skLEUdheIvg/ZB0yiFsduD7aCesn96oZIaV0B7",
+	"CNMY9XIjqNdE+h1qV0QOsUQ44YDjCRrqjeALmo+lt6wVU2hGJRHqWQOi17ygU5LmxRiVs82hRzM4a1ZK",
+	"wGL/7aEBZwv7dOJBjwvZ/e+//9OzeVO50+GobYHSt8byovjziY0a1ujX/MZUHltVh5on5wz/UFloPrAK",
+	"IehHox4eArHx//oVtfEkNMJXhA50EqxLTAzCmi1sWDZToByAKdJhBIiZeTbu9x3ybRIs5CkAXR6gEcgh",
+	"i/3IdlrsjNjgWR7iDdSymeC0i3/XBljn5fLUhW6qMRs7BR+/NRk4biXzScwhnpod0MeNilamlQ8+D6aH",
+	"sVw+s1Xw3Jn1eRxR5N5OEAbK3TF6KAgD5/CoxSr8nTqimOviPpGSOlMid6aiyEV9VUUsI8drsWi3DNWT",
+	"i3fRHK7tHoj9wKd5u2bule0PB92Tw3+cH50cflv7xlK7Y8ZmP8mndh+KKu2mVQachaJTkFn6MGbIh1mh",
+	"MV79xhPkVIQBk6mi5HNeHy0VEHGoUWbvsICdbXT249kxss8sIuP8Me+T4cI0Do0UiWU2P8fkRJlEVH12",
+	"CtRzmgmISxFjtNFC4yFJQDvkRCDW728GdXl8MC/BLAUa137yAAm1jgiPMZECmV1REyIIFhJJsSPrxg/r",
+	"ZzofXY9A7wbtKyH16sbd0mt7pyWaidml8Xmu8+Z+gNnGv3Vk7+SYVnNo1Bi1X18iyVcRGBtT4C7LNzR7",
+	"JXgEiFAE18AnNr3XOIYR5pyAQIzCgnTe59Skd0gTnjazDT6U52syBmx6to5ToA1cYkiUEKpoVTvd2vpE",
+	"cshZNjCRI/WxS3azGXRoliTh8jnJz55YXBMwxyjFJC5i5jZGXkTGkflPPfDCguR3Tn1eZSrxS0JMKVX5",
+	"+Th2+RTocq7z3Cxm32/zM5ir6dM2q7rMAnUCVb8zmZtp9+DweD7ANADGoMo4kZNTRYJW1QHmwA8yhWb3",
+	"64NbyO9/PnMFhZom9d0ChqGUqcE+seGLiq5wioLGqLJXIYArnxtdwpBQIyKP7Rqj9x+P9CsxFsNLplb9",
+	"gl7QQ61LXHmZliHGxmii0yyKQIgO6n2+CNjVRdBBmgvQhTYC1O/PzWbz9rbXvKAfMEkyDv7D2mVQT2v7",
+	"Xl25CEwh0zAbYaoz9Ewt00WgHlNmnP+U2cRxT9z20HgIHFAvcvsp+IKKGXmDiwqkIw6xwhtOhLpcrV0M",
+	"L2iv5FL57+obGgjvosk/M6Fc77ILjOgRbfjW5eeZ2K9Mu5TJrjYuS1e8p0rFrSGqKcZVw88oAQxRTw3X",
+	"ZxnVL5vAh/6ELd/Wb+eY0Tns5fnaSZksP4ntz6LSOlSLQvsJiaSZqM2vy7P0LI7zEks9uquEbiIdGNVU",
+	"0tNU4aVt7rv1jhno8kdNtUq0CYlHqSmdPvnwHu3s7Oyh87P3ZoNoRJKE2KLeJrKCQZG5spLUKxabSDJb",
+	"49y8oAc+DRT7fAKpKaOeus04+V1f7KB3mm2RoVWNI1uYZ0Lukkgdrcv5T72ODo6PgjC4Bi7s7kiz1Wxp",
+	"czwFilMSdIKdZqu5Y7awhlqWKIm8pZXililE63wOBsaBy2E8ioNO8JEIeWBL1VLM8Qj0Lkjnl88BUR/7",
+	"LQM+cbK74+rj/Lphz+J9vVsjFOsHsjVvS5a75pmxM8dLrOIoBoxBF9AHnVctvadDRspicEa5/RXWRLRr",
+	"Q/BFqUbPpSGlHK4JywRKsU4VrgPLcMYsfG0rYKoI+xSW21Jst1qPVjc8VftaWwmt5qMmaSpqQwQ4GhoW",
+	"UU5Gz9BAT1Hg7iPCtkSJdl5cjhQMiMSh0j4ZvaJsTJFCpNlE18SAWCYFiQGZ3cQ64b4ZmufNKhl/yWrD",
+	"mMSm4lGIDHQThpKo2zSzb8+aVL6CW9Uif/3ezuL3iiYc6o3tvcVv+H0VbsPglVmb+e/krS70CztLTScv",
+	"zvftGC0xfAvml0+KkoXz64NT+6ClKktfyifNC0xhrARun3Ah0YYWXkLvUuqQDB4oqeQMffVpT8blhVqD",
+	"uiBVTzNlD42wjIYgiq0zZBddMasulJ3as0YiuzScGWqJTi9oQiRwnCQTtNH7v0ordc0+7G8Zk1ZRMB4T",
+	"ivnE21febKKeMnx7qE8SvafNdJrSBYV+HyL9LXW/iY7xwA5zBROlUyjS9q+y1ZSRHSLBHNIEsqax9iFN",
+	"KIsqtF5QMSR9qT29ARjtMi34z20d2hKC3/2sl2Ov7iD4jfW/nEwwjtla5j9I5k9XEc6V+o60nl6+e6Kc",
+	"AF+L8pcqyj8oP9GRycPl9tZnEt8a7k1AwrSN+q2+fm4iPRVZNbNNwzcCkRht9GwDjN4+wnQih4QOECSm",
+	"nQtGu63WpuNiHd/ImVgHLgp33oRyljZ6V8nP1azmGd1fXGiYCDRgFPattjUZJESgGHD8rCacXp0aRn5i",
+	"dmztPt30/85sayG7Nhuel23nvfe0PYI0G36jdw48qHLHfPMLkViHHAvQfVCKDRMtbZQ4ILqly0hAcg0C",
+	"jVmWxAvFWFjvTf8V5FpMVcyOJQXVWha9NFn0x2f7H4v+RUX8ItFunU3As3O/p9GypTfIOp+DlIkaaXAK",
+	"8tjsoP1xpIEOer5j8eTRKNEv76nsDykAb1+QDHJ55kNwDQCe2QcKze5K7JpvFXVNIcpT5QxpmwetF7SW",
+	"bHMlW3sJ+Kv9VPV7r5bBV03fxy9DnB5n0rehGEXYeOoZlSRxpBpjCfeXqHpPrLHdx7PFqs7GV1x9xmT6",
+	"lQvXcmXcWrwutPnsVq/OgLK9UduNV6Vqo7UMfXGe6pg1+jpPsJq8YJeQ0RBRxtElKG4WIFGWoo3pffG1",
+	"+H+A+D/RjXhsaDViNEZuTWglrZb1PT2xr98wqXhEIMmWcK/nqIdrdgUNv6ZilpJQDyrhdFr0bvnqnfJq",
+	"DVYNr33HxqZRusMxGoPuap4XXq299LWX/qjBORrb4LTzykvy4/7CwqYSzXHQzQN/uJDd2o5c25FrO3KF",
+	"Ox5rC/F+OT5GnpaMv7JkN7mUymCPHhAkyHs5zhbt5+6R9X7MH1fIrkXnF276fTQ5aoZVtYBYWiZkcrjl",
+	"N1Kdnd1cNOxcIs/theaUmbOl/tB5xM8gP5ZOHnue3LE/Pv8WZ+x9I5B7Czm2LKeG+cxst/wr7Gz0TCMv",
+	"+XSavUZHmTpWIooa1/EQ5NBkDaoF02m9MM6rPYlAfQ6gT9BLCL3SZwK6doDY5Pa6UtiyDPH68gercb5q",
+	"Ov8/sQe2ZE6ZnbzpSxcxHpcCQvNpzDtds+CZp9KkEiVsMDDnP9acOheiMWd04LWHmy7G2gxt1z4d7qTM",
+	"9H/dqJR8WUlihrNPTNeArZ2MB8icA3GFJLNGabmim081YnQLs7mvc4npFRow0Ec2VgTE0tLJbyVX73qU",
+	"j7hYqcyo9iR7mWIjZysi7LLFZlNAqQ6zYWO8QyHxRJi+BUwJc1MGMR16XkuataR5AknzvhAxxXrNlTEm",
+	"2KFpNydqrSzdeRxOxhSNIStChtE+4aNpG6giYsxjqzRKSi2snliuVLsRzwzl5badFSuaY/LDR57a4bDH",
+	"bYdINxpi3J2Amx93W66ONiUrxD+j+5kiogaNQyzQJQC1xnBRUbZRquJei5QakVLIDDZKE5BQdGG1hkre",
+	"g7gHo6S2m6dtQLPADDFFMg13d6aIMEUztu9DsLJdI68v9ss0Ppapg9FiQ5YlivIW1ybH2uR4jkIV6Yfh",
+	"3e642YQwNcGSISLn2iKLBQnkp1PVhk7NoUC+/FgRH1cOR5rBxmN95L6JOuybGmdd3GxpeojFMLQdCENN",
+	"m6FlccaRaS3rHe7/3sDd+JaIlAliPuPDWzTOxVLiaDgCKveRskkoHsGfL/IuSE4ONww2m2rqF0FNb6Db",
+	"rztQeFhQ8BCS2J4vLfPwYWjK72M2pkokLKbevj5TqdYbr0SBkzGeiPxg6+1Wq1DFOnBoG4qHdRFEx4Rw",
+	"4069LjNJ+WSnO2vZnMzyBvu6wcpf7PVmxEbB7bK18vWnTD2aUvZgdY0j81bswVEpYcfiF0trARnshXlf",
+	"PR2Hya1NAVQ2XXdJC9+jWgCuvz2OrigbJxAPYASlgrM7Kfe1Zqu3fA/NKRCFTC4WewnH1xxtOZOLfy6b",
+	"MEopujoZQ2MD4lJTFU/vttr1fbuaKD8xyFLrBVWUqKwfmyRsTCAgWhZ4x7NQxqdOZ1G0G3oH56tr352d",
+	"HSsxc0E1H/TYlW1rZlpexdBBZbPKnOLgdzA2TdN6obPGtCbb1wil5jSTC8ooWBtMmPaw6JLJYZGfUNvz",
+	"w54f+vhSyj9iw2gFOP6LEOMWj5eXYKXD4R5bcOk3jKF8pK9f4yQriTOvyX6w3dp+3WjtNFpvz9rbnVar",
+	"02o1W63W/8/PHusEMPl+ePnXiPxIvj86//2o/XdyJI7oyavo/dHro6v0nz+9/36v2WwGxeETXlPV4gNv",
+	"pj4wB8kk1td5F7cvt6OdeBde9V8Xu8QHCYkAvR8CdW0WO66Leqm1pemyV+5mmUO03a5AdOvL5prm3Tki",
+	"TYPxSl/xvIt4uXm4GdIBUhrRfKdENYzCj31tZCykn0IbhItbG081Tb/9VKNEPjr3ymb0lbPfvUOaVuov",
+	"emxoEV0j4Dx022hU0enIO3Ahx/3SvLnQDzUSeupj/p65J4e1K2kcyTI21x7lXfXuRzZQnr9WNhr9YUlP",
+	"aruW5g3O9aFjul07437RhqeibeC6RkOzbE7A6aM7hfqxjUvLfsphEKa9aD9LkskqTcbp2L3ZsFIi+RtR",
+	"DvALdAWQojHjV7bl8Ffs55kCE5fWpMwjiB2iFpOYaWldG474AR6NsqbVcLvRfnXWetvZeaAaLvf6brfm",
+	"KmZzrklJL9uG0b5aNt3GvebOheXQPmvvdra3Cz19D35YcqclNY+ts52QPQzISQKLmBCVu/hpw91SA3Ip",
+	"hdMRDd2wNRrWZC/b4wZWFLevnmbwMrf3LNGXie++xtXd6XVtbzx00zzPDHSN3+eH9PKjvmZGAd5ryS3K",
+	"pyKaPgTt3UaMJ6in3J0e0iJUMyEHmXGqXrG7bcpiH+lW11Lr8+YFdQcxKid63uGJXky+EkzEeZDJmi3q",
+	"2xe0cN11y9EbInTDKW9LKqOSZdHQRh2IFGjIktgEEjQc6k5uzzV0SOWCmgRGKiTgGG1giUZM2JqKFDhq",
+	"v0IjQjMJojYK4Ka7okBAncp7hOBA9YjSlcQHrGnwFYYH7hcKiDODT6jFWGHCm8Xjbo8qAnINcRMd9c3R",
+	"h/YA2VpmC+tDiuX4sdkQK0eRb+9MWnOTyS3Pun67G4yHpdxh63r5B6ra+W+uI82PnGOh12BqxyFXAqcs",
+	"YUYFLKN0BCyzjaTToYTN6LG1UW00ZJmx9ZT3pwVwfgSGdRzFdGmzcySbNZLZO2f2IeK5dBSt+nWaS11P",
+	"RHEhuzd7k7e/vxm/vn6V7d5FGNcciPs0W03HZVnwVBGBmhzWYmu+Ltdv6eSz2XE973wQL653Ys6mcvkr",
+	"Ln+MmYOubMrZamJ8R36u2rxKmku8RBacf/zJOsQ3T+CdgrQ2b06GVuJVUsgMT+THQi/Yc/O7qMwsn/Pa",
+	"p6zMIZw6qHYGE/qtG8VXHoz4WR9sVLhZejuSDKjdqJhReTUj8OZw6vrrmOz7Rd11flRPPQV9PFLbmq89",
+	"KltriVjqufTScZSPyijcgWwWdXA3AJzmceC6QtwvrP/6LJPgvrXqz1B5Xksp34hyJfo+wtTsh9iQaMLY",
+	"VVGX+WVxEKMwhY1c4GyULrMx1V6BQAm5AmR2zzYX85RkMt0yG3ONyB3xPLsSliWxbbomJMt3oVyLDXNM",
+	"mjIczDOYAxJDBRqjycR0lNUEahBU55FoZxZLeOcd0PwAz+RxIkHTMD2FE1I6d/uXoAiyBGHQfz14M3xL",
+	"9n5tBWFw1U62Rzt0l6k76evf3vC3Yk+qO1n7enu8c7M7UXeuX4/f3Lyd7P2u7uDW5V70Nn4Dr9Vorwa7",
+	"wx2y/WtbjdZK9kZv6Rum7qSvftvlO2JbtvX+wZ3dHQ9liySYIhu/rd9z1dMYd0PnXthdbMpknq01s8vj",
+	"i0rCL9Id5qbhr72gh4joNMGRs3I8wjW+UrulCZpR0IXCWkCIUm2fL5wVTdVK5pgIc7jvLKFsumQK1yaT",
+	"g5fC70OlC5Kx1HkEMktNhwmBMOpzEEr3ymlp/K35uO17/Jwy2IPkacM/s1vB2pWJVxUFchk0/f6XKAhn",
+	"R6G8tDEXgjr2gmGERoxziORqQk5ryfoC8h4ybhLIWL//ENmpBd2yu7upzWq2MnTDUryjdm2/Xk5Mse9k",
+	"U8vYdgsJQgcJNDIBVtZeUG27GEN4OSO4Zsv0VEGei92XZ0t+CgMmU4Xpc54EHfejs2UQ784T7lT3DP+f",
+	"we6fv393+vO/dr49Pvzu+G87x/88vshare3XWiXxP7u3A00yHPRx5JUX7iV0FUI1ZhcG30u0EOp9cjtF",
+	"dH7yMS/fnLZW7+tt791LZFYO6/Yk5twO5m7js3htBYLU8k/lW2hj6oTxL6W33KnEXGqxZQwsGzFXssWz",
+	"y0oks4wMk1hmsyPmfwWpqdo8tQJhcQIjTCihg6CzFwZQzhy0fFLQzv1YUgO/OL4VMRo7orZo+epD8joQ",
+	"5uda0xgNXWi61CNfHygPfbkM0RklNzsc/5O+/1C3wJU6BZ1g9+32XvvN8u5AAcBL8QacfHuK/eGyafIY",
+	"O7957UNNPYdO3lf3mug4AV0uzicIDzChzVWWdswu+A8RZZ6OluWzN/QFY6fX9DpZpYJ+Hs25djLulzdq",
+	"WhoZr6Js+1vN7VKvNSHqmIrGuxK3C4SokZ+LmioZIfal9lRatl1K0QHlj95Hac2I9dkkhs5L/W6K5kTX",
+	"/ckDmhP5jLZlypXnn+NGYw2NJaTgeen/W0YhtO0fdKsKyVDMvnKj9hSsc33tLZTL2FVGh5+A7qLveQL6",
+	"fqU4HptuHG53eEabGg0fv57drB9GlxDHECPbnBttnP7jI5EQIsWTaKdlGvRnOhgylDLtbG0lLMLJkAnZ",
+	"Ubd1eXBxX3S2NAU3XWOXJiaBQoSF7rPLSyhOK84vuY1c71IeM/WuacU03RX8R80TjJuW5/vKQ2W0odud",
+	"owFIgXZbO6jXd23oe0WKhGmJfvvp9n8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -2374,7 +2374,10 @@ type ActivityEvent struct {
 	// Actor is "self", "admin:<usr_…>" or "system".
 	Actor string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
 	// DetailJson is the event's detail as a JSON object, or empty.
-	DetailJson    string `protobuf:"bytes,7,opt,name=detail_json,json=detailJson,proto3" json:"detail_json,omitempty"`
+	DetailJson string `protobuf:"bytes,7,opt,name=detail_json,json=detailJson,proto3" json:"detail_json,omitempty"`
+	// UserId is the account the event is about; set in the admin audit, empty in a user's own
+	// activity.
+	UserId        string `protobuf:"bytes,8,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2454,6 +2457,13 @@ func (x *ActivityEvent) GetActor() string {
 func (x *ActivityEvent) GetDetailJson() string {
 	if x != nil {
 		return x.DetailJson
+	}
+	return ""
+}
+
+func (x *ActivityEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
 	}
 	return ""
 }
@@ -2980,7 +2990,7 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"\x13ListActivityRequest\x12\x19\n" +
 	"\x05limit\x18\x01 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x16\n" +
 	"\x06before\x18\x02 \x01(\tR\x06beforeB\b\n" +
-	"\x06_limit\"\xc5\x01\n" +
+	"\x06_limit\"\xde\x01\n" +
 	"\rActivityEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12*\n" +
@@ -2990,7 +3000,8 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"user_agent\x18\x05 \x01(\tR\tuserAgent\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x1f\n" +
 	"\vdetail_json\x18\a \x01(\tR\n" +
-	"detailJson\"p\n" +
+	"detailJson\x12\x17\n" +
+	"\auser_id\x18\b \x01(\tR\x06userId\"p\n" +
 	"\x14ListActivityResponse\x127\n" +
 	"\x06events\x18\x01 \x03(\v2\x1f.panguard.auth.v1.ActivityEventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
