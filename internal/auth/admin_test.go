@@ -33,15 +33,24 @@ func TestEveryAdminOperationRefusesNonAdmins(t *testing.T) {
 	target := register(t, e, "target@example.com", "password1").User.ID
 	// Bad input too: a non-admin learns nothing about what the input would have done.
 	for name, call := range map[string]func(auth.Principal) error{
-		"ListUsers":          func(p auth.Principal) error { _, err := e.svc.ListUsers(ctx, p, auth.UserQuery{Tier: "gold"}); return err },
-		"GetUser":            func(p auth.Principal) error { _, err := e.svc.GetUser(ctx, p, target); return err },
-		"SetPlan":            func(p auth.Principal) error { _, err := e.svc.SetPlan(ctx, p, target, auth.PlanInput{Tier: "gold"}); return err },
+		"ListUsers": func(p auth.Principal) error {
+			_, err := e.svc.ListUsers(ctx, p, auth.UserQuery{Tier: "gold"})
+			return err
+		},
+		"GetUser": func(p auth.Principal) error { _, err := e.svc.GetUser(ctx, p, target); return err },
+		"SetPlan": func(p auth.Principal) error {
+			_, err := e.svc.SetPlan(ctx, p, target, auth.PlanInput{Tier: "gold"})
+			return err
+		},
 		"SuspendUser":        func(p auth.Principal) error { _, err := e.svc.SuspendUser(ctx, p, target, ""); return err },
 		"UnsuspendUser":      func(p auth.Principal) error { _, err := e.svc.UnsuspendUser(ctx, p, "bad"); return err },
 		"RevokeUserSessions": func(p auth.Principal) error { _, err := e.svc.RevokeUserSessions(ctx, p, target); return err },
 		"ResetUserTotp":      func(p auth.Principal) error { _, err := e.svc.ResetUserTotp(ctx, p, target, "lost phone"); return err },
 		"DeleteUser":         func(p auth.Principal) error { return e.svc.DeleteUser(ctx, p, target) },
-		"ListAudit":          func(p auth.Principal) error { _, err := e.svc.ListAudit(ctx, p, auth.AuditQuery{Type: "nope"}); return err },
+		"ListAudit": func(p auth.Principal) error {
+			_, err := e.svc.ListAudit(ctx, p, auth.AuditQuery{Type: "nope"})
+			return err
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantCode(t, call(user), auth.CodeForbidden)

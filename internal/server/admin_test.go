@@ -94,7 +94,9 @@ func (d sdkAdmin) listAudit(ctx context.Context, tok, userID, typ string) ([]aut
 	return out, nil
 }
 
-type rpcAdmin struct{ c authv1connect.AdminServiceClient }
+type rpcAdmin struct {
+	c authv1connect.AdminServiceClient
+}
 
 func fromRPC(u *authv1.AdminUser) adminView {
 	v := adminView{id: u.User.Id, email: u.User.Email, tier: strings.ToLower(strings.TrimPrefix(u.User.Tier.String(), "TIER_")),
