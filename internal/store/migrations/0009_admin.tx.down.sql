@@ -10,6 +10,8 @@ DROP INDEX activity_events_at_idx;
 --bun:split
 DROP INDEX users_role_idx;
 --bun:split
+DROP INDEX users_tier_created_idx;
+--bun:split
 DROP INDEX users_created_idx;
 --bun:split
 ALTER TABLE users DROP COLUMN last_login_at;

@@ -13,6 +13,9 @@ ALTER TABLE users ADD COLUMN last_login_at BIGINT;
 -- Users are listed newest first by (created_at, id), a keyset that new sign-ups cannot shift.
 CREATE INDEX users_created_idx ON users (created_at, id);
 --bun:split
+-- The same keyset within a paid tier, for the tier filter.
+CREATE INDEX users_tier_created_idx ON users (tier, created_at, id);
+--bun:split
 -- Only admins carry the role, so "how many admins are left" reads a handful of rows.
 CREATE INDEX users_role_idx ON users (role);
 --bun:split
