@@ -15,7 +15,7 @@ run: ## run the service on its embedded default (SQLite file ./panguard-auth.db,
 	$(GO) run ./service
 
 build: ## build the service binary into bin/
-	$(GO) build -o bin/panguard-auth ./service
+	$(GO) build -ldflags "-X main.version=$(shell git describe --always --dirty)" -o bin/panguard-auth ./service
 
 RESILIENCE := TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage
 

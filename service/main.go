@@ -2,12 +2,12 @@
 // and gRPC-web twin) over PostgreSQL or an embedded SQLite file.
 //
 // With no configuration it serves on :3000 with ./panguard-auth.db. See README.md for the
-// PANGUARD_* variables.
+// PANGUARD_* variables. Operator subcommands (migrate, admin, version, healthcheck) share
+// that configuration; `panguard-auth -h` lists them.
 package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,11 +22,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, environ(), nil); err != nil {
-		fmt.Fprintln(os.Stderr, "panguard-auth:", err)
-		os.Exit(1)
-	}
+	code := dispatch(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr)
+	stop() // os.Exit skips deferred calls
+	os.Exit(code)
 }
 
 func environ() map[string]string {

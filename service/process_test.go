@@ -63,8 +63,14 @@ type proc struct {
 // it answers.
 func startProcess(t *testing.T, env ...string) *proc {
 	t.Helper()
+	return startCommand(t, nil, env...)
+}
+
+// startCommand is startProcess with command-line arguments.
+func startCommand(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
 	addr := freePort(t)
-	cmd := exec.Command(serviceBinary(t))
+	cmd := exec.Command(serviceBinary(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PANGUARD_ADDR=" + addr, "PANGUARD_LOG_LEVEL=warn"}, env...)
 	cmd.Stderr = testLogWriter{t}
 	if err := cmd.Start(); err != nil {

@@ -205,19 +205,7 @@ func (s *Store) withMigrationLock(ctx context.Context, fn func() error) error {
 
 // Migrate applies every embedded migration not yet applied, under the migration lock.
 func (s *Store) Migrate(ctx context.Context) error {
-	m, err := s.migrator()
-	if err != nil {
-		return err
-	}
-	if err := s.withMigrationLock(ctx, func() error {
-		if err := m.Init(ctx); err != nil {
-			return fmt.Errorf("store: migrate init: %w", err)
-		}
-		if _, err := m.Migrate(ctx); err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		return nil
-	}); err != nil {
+	if _, err := s.ApplyPending(ctx); err != nil {
 		return err
 	}
 	return s.prepare(ctx)
