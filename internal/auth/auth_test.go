@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"sync"
@@ -333,10 +334,16 @@ func TestTokenForgeries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.SQLiteURL(t))
 	ctx := context.Background()
+	switchedAt := e.clock.Now() // the first Ed25519 key is made with the service
+	e.clock.Advance(time.Hour)
 	r := register(t, e, "tok@example.com", "password1")
 	good, _, _ := jwt.NewParser().ParseUnverified(r.Token, jwt.MapClaims{})
 	claims := good.Claims.(jwt.MapClaims)
-	sign := func(method jwt.SigningMethod, key any, mutate func(jwt.MapClaims)) string {
+	kid, priv := e.svc.SigningKeyForTest()
+	if good.Method.Alg() != "EdDSA" || good.Header["kid"] != kid {
+		t.Fatalf("token header %v", good.Header)
+	}
+	sign := func(method jwt.SigningMethod, key any, header map[string]any, mutate func(jwt.MapClaims)) string {
 		c := jwt.MapClaims{}
 		for k, v := range claims {
 			c[k] = v
@@ -344,11 +351,25 @@ func TestTokenForgeries(t *testing.T) {
 		if mutate != nil {
 			mutate(c)
 		}
-		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+		tok := jwt.NewWithClaims(method, c)
+		for k, v := range header {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
+	}
+	ed := func(mutate func(jwt.MapClaims)) string {
+		return sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": kid}, mutate)
+	}
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	legacy := func(iat time.Time) string {
+		return sign(jwt.SigningMethodHS256, []byte(secret), nil, func(c jwt.MapClaims) {
+			c["iss"], c["iat"], c["nbf"] = auth.LegacyIssuer, iat.Unix(), iat.Unix()
+		})
 	}
 	now := e.clock.Now()
 	cases := []struct {
@@ -357,19 +378,30 @@ func TestTokenForgeries(t *testing.T) {
 		ok    bool
 	}{
 		{"the real token", r.Token, true},
-		{"re-signed with the same key", sign(jwt.SigningMethodHS256, []byte(secret), nil), true},
+		{"re-signed with the same key", ed(nil), true},
+		{"an HS256 token issued before the switch to Ed25519", legacy(switchedAt.Add(-time.Minute)), true},
+		{"an HS256 token issued after the switch", legacy(switchedAt.Add(time.Second)), false},
+		{"HS256 with the service's issuer", sign(jwt.SigningMethodHS256, []byte(secret), nil, nil), false},
+		{"HS256 with the public key as the secret", sign(jwt.SigningMethodHS256, []byte(pub), map[string]any{"kid": kid}, nil), false},
+		{"HS256 with a kid", sign(jwt.SigningMethodHS256, []byte(secret), map[string]any{"kid": kid}, nil), false},
 		{"empty", "", false},
 		{"garbage", "not.a.jwt", false},
-		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil), false},
-		{"other key", sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), nil), false},
-		{"HS512 with the right key", sign(jwt.SigningMethodHS512, []byte(secret), nil), false},
-		{"expired", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), false},
-		{"not yet valid", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), false},
-		{"no expiry", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { delete(c, "exp") }), false},
-		{"wrong issuer", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["iss"] = "evil" }), false},
-		{"wrong audience", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["aud"] = "evil" }), false},
-		{"unknown session", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["sid"] = "ses_nope" }), false},
-		{"session of another subject", sign(jwt.SigningMethodHS256, []byte(secret), func(c jwt.MapClaims) { c["sub"] = "usr_other" }), false},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": kid}, nil), false},
+		{"another Ed25519 key under the kid", sign(jwt.SigningMethodEdDSA, otherKey, map[string]any{"kid": kid}, nil), false},
+		{"an unknown kid", sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": "k0000000000000000"}, nil), false},
+		{"no kid", sign(jwt.SigningMethodEdDSA, priv, nil, nil), false},
+		{"a jku header", sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": kid, "jku": "https://evil.example/jwks"}, nil), false},
+		{"an x5u header", sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": kid, "x5u": "https://evil.example/cert"}, nil), false},
+		{"an embedded jwk", sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": kid, "jwk": map[string]any{"kty": "OKP"}}, nil), false},
+		{"expired", ed(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), false},
+		{"not yet valid", ed(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), false},
+		{"no expiry", ed(func(c jwt.MapClaims) { delete(c, "exp") }), false},
+		{"no issued-at", ed(func(c jwt.MapClaims) { delete(c, "iat") }), false},
+		{"wrong issuer", ed(func(c jwt.MapClaims) { c["iss"] = "evil" }), false},
+		{"the legacy issuer on an Ed25519 token", ed(func(c jwt.MapClaims) { c["iss"] = auth.LegacyIssuer }), false},
+		{"wrong audience", ed(func(c jwt.MapClaims) { c["aud"] = "evil" }), false},
+		{"unknown session", ed(func(c jwt.MapClaims) { c["sid"] = "ses_nope" }), false},
+		{"session of another subject", ed(func(c jwt.MapClaims) { c["sub"] = "usr_other" }), false},
 		{"tampered payload", r.Token[:len(r.Token)-3] + "AAA", false},
 	}
 	for _, tc := range cases {

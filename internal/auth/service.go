@@ -27,8 +27,11 @@ type Config struct {
 	TokenTTL time.Duration
 	// TokenLeeway is the clock skew tolerated on exp/nbf/iat (default 30s).
 	TokenLeeway time.Duration
-	// Issuer and Audience are the JWT iss and aud (default "panguard-auth" and "panguard").
+	// Issuer and Audience are the JWT iss and aud (default PublicURL and "panguard").
 	Issuer, Audience string
+	// KeyRotation is how long a signing key signs before the next takes over (default
+	// DefaultKeyRotation; at least twice KeyLeadTime).
+	KeyRotation time.Duration
 	// Hash are the argon2id parameters (default DefaultHashParams); HashSlots bounds the hashes
 	// running at once (default one per CPU) and HashMaxWait how long a request queues for one.
 	Hash        HashParams
@@ -72,6 +75,10 @@ type Service struct {
 	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
 	dummyHash string
+	// keyRotation is Config.KeyRotation after defaults.
+	keyRotation time.Duration
+	// serviceKeys caches recently checked service keys (see AuthenticateService).
+	serviceKeys *serviceKeyCache
 }
 
 // New builds a Service. It returns an error when the configuration is unusable (no store,
@@ -95,8 +102,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TokenLeeway <= 0 {
 		cfg.TokenLeeway = 30 * time.Second
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = "panguard-auth"
+	if cfg.KeyRotation <= 0 {
+		cfg.KeyRotation = DefaultKeyRotation
+	}
+	if cfg.KeyRotation < 2*KeyLeadTime {
+		return nil, fmt.Errorf("auth: key rotation must be at least %s", 2*KeyLeadTime)
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = "panguard"
@@ -106,6 +116,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost:3000"
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Issuer == "" {
+		cfg.Issuer = cfg.PublicURL
 	}
 	if cfg.OnEnqueue == nil {
 		cfg.OnEnqueue = func() {}
@@ -132,12 +146,18 @@ func New(cfg Config) (*Service, error) {
 		sealer: sl, totpIssuer: cfg.TOTPIssuer,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), onEnqueue: cfg.OnEnqueue,
 		rateLimit: cfg.RateLimit, writeLimit: cfg.AccountWriteLimit,
+		keyRotation: cfg.KeyRotation, serviceKeys: newServiceKeyCache(),
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if s.dummyHash, err = s.hasher.Hash(context.Background(), hex.EncodeToString(dummy)); err != nil {
+		return nil, err
+	}
+	// The first key is made here when there is none; the keys are loaded either way, and one
+	// the encryption key cannot open stops the start.
+	if _, err := s.RotateKeys(context.Background(), false); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -19,6 +19,8 @@ type Store interface {
 	Outbox
 	Activity
 	Admin
+	Keys
+	ServiceKeys
 }
 
 // Users keeps accounts.

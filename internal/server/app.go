@@ -51,9 +51,10 @@ func newTransport(cfg Config, log *slog.Logger) (mail.Transport, error) {
 func (a *Server) RunBackground(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.sender.Run(ctx) }()
 	go func() { defer wg.Done(); a.janitor(ctx, 10*time.Minute) }()
+	go func() { defer wg.Done(); a.keyKeeper(ctx, time.Minute) }()
 	go func() { wg.Wait(); close(done) }()
 	return done
 }
@@ -74,6 +75,28 @@ func (a *Server) janitor(ctx context.Context, interval time.Duration) {
 		}
 		if err := a.store.Purge(ctx, time.Now().Add(-purgeAge)); err != nil && ctx.Err() == nil {
 			a.log.Warn("janitor: purge failed", "err", err)
+		}
+	}
+}
+
+// keyKeeper rotates the token-signing keys when due and reloads them every interval, so a
+// key any replica (or the operator) adds is known here long before it signs: the interval
+// is far shorter than auth.KeyLeadTime.
+func (a *Server) keyKeeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		k, err := a.auth.RotateKeys(ctx, false)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("signing keys: rotation or reload failed", "err", err)
+		}
+		if k != nil {
+			a.log.Info("signing keys: new key published", "kid", k.ID, "signs_from", k.ActivatesAt)
 		}
 	}
 }
@@ -135,6 +158,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		EncryptionKey:     key,
 		TOTPIssuer:        cfg.TOTPIssuer,
 		TokenTTL:          cfg.TokenTTL,
+		KeyRotation:       cfg.KeyRotation,
+		Issuer:            cfg.PublicURL,
 		Hash: auth.HashParams{
 			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,
 			SaltLen: auth.DefaultHashParams.SaltLen, KeyLen: auth.DefaultHashParams.KeyLen,

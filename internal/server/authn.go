@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode"
@@ -31,22 +32,38 @@ func principal(ctx context.Context) auth.Principal {
 	return p
 }
 
+// The security schemes of openapi.yaml: a user's session token, or another service's key.
+const (
+	schemeNone    = ""
+	schemeBearer  = "bearerAuth"
+	schemeService = "serviceKey"
+)
+
 // securedOperations reports, by operation name (the operationId with a capital first letter,
-// which is also the RPC's name), whether openapi.yaml requires a bearer token for it (its own
-// security, or the document's when it has none).
-func securedOperations() (map[string]bool, error) {
+// which is also the RPC's name), the security scheme openapi.yaml requires for it (its own
+// security, or the document's when it has none): schemeNone, schemeBearer or schemeService.
+func securedOperations() (map[string]string, error) {
 	spec, err := restapi.GetSpec()
 	if err != nil {
 		return nil, err
 	}
-	secured := map[string]bool{}
+	secured := map[string]string{}
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
 			sec := spec.Security
 			if op.Security != nil {
 				sec = *op.Security
 			}
-			secured[operationName(op.OperationID)] = len(sec) > 0
+			scheme := schemeNone
+			for _, req := range sec {
+				for name := range req {
+					scheme = name
+				}
+			}
+			if scheme != schemeNone && scheme != schemeBearer && scheme != schemeService {
+				return nil, fmt.Errorf("server: operation %s uses the unknown security scheme %q", op.OperationID, scheme)
+			}
+			secured[operationName(op.OperationID)] = scheme
 		}
 	}
 	return secured, nil
@@ -58,36 +75,66 @@ func operationName(operationID string) string {
 	return string(unicode.ToUpper(r)) + operationID[n:]
 }
 
-// authenticateREST authenticates the bearer token of every secured REST operation.
-func authenticateREST(a *auth.Service, secured map[string]bool) restapi.StrictMiddlewareFunc {
+type servicePrincipalKey struct{}
+
+// servicePrincipal is the service authenticated at the edge, or the zero ServicePrincipal.
+func servicePrincipal(ctx context.Context) auth.ServicePrincipal {
+	p, _ := ctx.Value(servicePrincipalKey{}).(auth.ServicePrincipal)
+	return p
+}
+
+// authenticate resolves the credential the scheme asks for and puts its principal in ctx.
+func authenticate(ctx context.Context, a *auth.Service, scheme string, h http.Header) (context.Context, error) {
+	switch scheme {
+	case schemeNone:
+		return ctx, nil
+	case schemeService:
+		sp, err := a.AuthenticateService(ctx, bearerToken(h))
+		if err != nil {
+			return nil, err
+		}
+		return context.WithValue(ctx, servicePrincipalKey{}, sp), nil
+	default:
+		p, err := a.Authenticate(ctx, bearerToken(h))
+		if err != nil {
+			return nil, err
+		}
+		return withPrincipal(ctx, p), nil
+	}
+}
+
+// authenticateREST authenticates every secured REST operation with its scheme.
+func authenticateREST(a *auth.Service, secured map[string]string) restapi.StrictMiddlewareFunc {
 	return func(f restapi.StrictHandlerFunc, op string) restapi.StrictHandlerFunc {
-		if !secured[operationName(op)] {
+		scheme := secured[operationName(op)]
+		if scheme == schemeNone {
 			return f
 		}
 		return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
-			p, err := a.Authenticate(ctx, bearerToken(r.Header))
+			ctx, err := authenticate(ctx, a, scheme, r.Header)
 			if err != nil {
 				return nil, err
 			}
-			return f(withPrincipal(ctx, p), w, r, req)
+			return f(ctx, w, r, req)
 		}
 	}
 }
 
-// authenticateRPC authenticates the bearer token of every RPC whose operation is secured;
-// an RPC the contract does not list is treated as secured.
-func authenticateRPC(a *auth.Service, secured map[string]bool) connect.UnaryInterceptorFunc {
+// authenticateRPC authenticates every RPC with its operation's scheme; an RPC the contract
+// does not list needs a user's token.
+func authenticateRPC(a *auth.Service, secured map[string]string) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			proc := req.Spec().Procedure
-			if sec, known := secured[proc[strings.LastIndexByte(proc, '/')+1:]]; known && !sec {
-				return next(ctx, req)
+			scheme, known := secured[proc[strings.LastIndexByte(proc, '/')+1:]]
+			if !known {
+				scheme = schemeBearer
 			}
-			p, err := a.Authenticate(ctx, bearerToken(req.Header()))
+			ctx, err := authenticate(ctx, a, scheme, req.Header())
 			if err != nil {
 				return nil, err
 			}
-			return next(withPrincipal(ctx, p), req)
+			return next(ctx, req)
 		}
 	}
 }

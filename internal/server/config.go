@@ -20,6 +20,8 @@ type Config struct {
 	EncryptionKey string        `env:"PANGUARD_ENCRYPTION_KEY"`
 	TOTPIssuer    string        `env:"PANGUARD_TOTP_ISSUER" envDefault:"Panguard"`
 	TokenTTL      time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
+	// KeyRotation is how long a token-signing key signs before the next one takes over.
+	KeyRotation time.Duration `env:"PANGUARD_KEY_ROTATION" envDefault:"720h"`
 	LogLevel      string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
 
 	SMTPURL   string `env:"PANGUARD_SMTP_URL"`
@@ -73,6 +75,8 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return c, fmt.Errorf("config: %w", err)
 	}
 	switch {
+	case c.KeyRotation != 0 && c.KeyRotation < 2*auth.KeyLeadTime:
+		return c, fmt.Errorf("config: PANGUARD_KEY_ROTATION must be at least %s", 2*auth.KeyLeadTime)
 	case c.TokenTTL < time.Minute:
 		return c, fmt.Errorf("config: PANGUARD_TOKEN_TTL must be at least 1m")
 	case c.HashMemoryKiB < 19456 || c.HashIterations < 2 || c.HashParallelism < 1:

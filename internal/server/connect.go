@@ -351,7 +351,7 @@ func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFun
 // Every RPC handler is built with the one rpcHandlerOptions value and mounted through
 // capRPCBody, so each has the same size limits and error texts.
 // Browser origins in corsOrigins get CORS on the RPC paths; no other origin does.
-func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]bool, log *slog.Logger, mt *metrics, corsOrigins []string) {
+func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]string, log *slog.Logger, mt *metrics, corsOrigins []string) {
 	shared := rpcHandlerOptions()
 	mount := func(path string, h http.Handler) { mux.Handle(path, capRPCBody(h)) }
 	interceptors := connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured))
@@ -375,4 +375,21 @@ func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]boo
 	mount(grpcreflect.NewHandlerV1(reflector, shared))
 	mount(grpcreflect.NewHandlerV1Alpha(reflector, shared))
 	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName, authv1connect.AdminServiceName), shared))
+}
+
+// Introspect implements RPC Introspect.
+func (s *connectServer) Introspect(ctx context.Context, req *connect.Request[authv1.IntrospectRequest]) (*connect.Response[authv1.IntrospectResponse], error) {
+	in, err := s.auth.Introspect(ctx, servicePrincipal(ctx), req.Msg.Token)
+	if err != nil {
+		return nil, err
+	}
+	out := &authv1.IntrospectResponse{Active: in.Active}
+	if in.Active {
+		out.Sub, out.Sid, out.Email, out.Tier, out.Exp = in.UserID, in.SessionID, in.Email, tiers[in.Tier], in.ExpiresAt.Unix()
+		if in.MachineLimit != nil {
+			n := int32(*in.MachineLimit)
+			out.MachineLimit = &n
+		}
+	}
+	return connect.NewResponse(out), nil
 }

@@ -309,7 +309,7 @@ func (s *restServer) DeleteAccount(ctx context.Context, req restapi.DeleteAccoun
 }
 
 // restHandler mounts the REST API on mux; secured operations are authenticated at the edge.
-func restHandler(a *auth.Service, mux *http.ServeMux, secured map[string]bool, errorf func(http.ResponseWriter, *http.Request, error)) {
+func restHandler(a *auth.Service, mux *http.ServeMux, secured map[string]string, errorf func(http.ResponseWriter, *http.Request, error)) {
 	strict := restapi.NewStrictHandlerWithOptions(&restServer{auth: a},
 		[]restapi.StrictMiddlewareFunc{authenticateREST(a, secured)},
 		restapi.StrictHTTPServerOptions{RequestErrorHandlerFunc: requestError, ResponseErrorHandlerFunc: errorf})
@@ -321,3 +321,17 @@ func restHandler(a *auth.Service, mux *http.ServeMux, secured map[string]bool, e
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Introspect implements operation introspect.
+func (s *restServer) Introspect(ctx context.Context, req restapi.IntrospectRequestObject) (restapi.IntrospectResponseObject, error) {
+	in, err := s.auth.Introspect(ctx, servicePrincipal(ctx), req.Body.Token)
+	if err != nil {
+		return nil, err
+	}
+	data := restapi.Introspection{Active: in.Active}
+	if in.Active {
+		tier, exp := restapi.Tier(in.Tier), in.ExpiresAt.Unix()
+		data.Sub, data.Sid, data.Email, data.Tier, data.MachineLimit, data.Exp = &in.UserID, &in.SessionID, &in.Email, &tier, in.MachineLimit, &exp
+	}
+	return restapi.Introspect200JSONResponse{Ok: true, Data: data}, nil
+}

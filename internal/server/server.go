@@ -53,6 +53,7 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if err := specHandlers(mux); err != nil {
 		return nil, err
 	}
+	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.auth))
 	health(mux, d.metrics, d.store, d.draining, !d.metricsElsewhere)
 	routes, err := specRoutes()
 	if err != nil {

@@ -212,6 +212,21 @@ func (e ExportEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for IntrospectionEnvelopeOk.
+const (
+	IntrospectionEnvelopeOkTrue IntrospectionEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the IntrospectionEnvelopeOk enum.
+func (e IntrospectionEnvelopeOk) Valid() bool {
+	switch e {
+	case IntrospectionEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LoginEnvelopeOk.
 const (
 	LoginEnvelopeOkTrue LoginEnvelopeOk = true
@@ -638,6 +653,39 @@ type ForgotPasswordRequest struct {
 	Email string `json:"email"`
 }
 
+// IntrospectRequest defines model for IntrospectRequest.
+type IntrospectRequest struct {
+	Token string `json:"token"`
+}
+
+// Introspection defines model for Introspection.
+type Introspection struct {
+	Active bool    `json:"active"`
+	Email  *string `json:"email,omitempty"`
+
+	// Exp Expiry in seconds since the epoch
+	Exp *int64 `json:"exp,omitempty"`
+
+	// MachineLimit Absent or null (when active) means unlimited
+	MachineLimit *int `json:"machineLimit,omitempty"`
+
+	// Sid The session id
+	Sid *string `json:"sid,omitempty"`
+
+	// Sub The user id
+	Sub  *string `json:"sub,omitempty"`
+	Tier *Tier   `json:"tier,omitempty"`
+}
+
+// IntrospectionEnvelope defines model for IntrospectionEnvelope.
+type IntrospectionEnvelope struct {
+	Data Introspection           `json:"data"`
+	Ok   IntrospectionEnvelopeOk `json:"ok"`
+}
+
+// IntrospectionEnvelopeOk defines model for IntrospectionEnvelope.Ok.
+type IntrospectionEnvelopeOk bool
+
 // LoginEnvelope defines model for LoginEnvelope.
 type LoginEnvelope struct {
 	Data LoginResult     `json:"data"`
@@ -1003,6 +1051,9 @@ type DeleteAccountJSONRequestBody = ReauthRequest
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
 
+// IntrospectJSONRequestBody defines body for Introspect for application/json ContentType.
+type IntrospectJSONRequestBody = IntrospectRequest
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -1327,6 +1378,30 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/auth/forgot-password (the `ForgotPassword` operationId).
 	ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IntrospectWithBody Whether a token is live now, and whose (for other Panguard services)
+	//
+	// For services that check tokens offline against `/.well-known/jwks.json` and also want
+	// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+	// the bearer credential; without a valid one the answer is 401 whatever the token.
+	// A revoked, expired, forged or suspended token is simply `active: false`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+	IntrospectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Introspect Whether a token is live now, and whose (for other Panguard services)
+	//
+	// For services that check tokens offline against `/.well-known/jwks.json` and also want
+	// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+	// the bearer credential; without a valid one the answer is 401 whatever the token.
+	// A revoked, expired, forged or suspended token is simply `active: false`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+	Introspect(ctx context.Context, body IntrospectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LoginWithBody Log in with email, password and, when 2FA is on, a TOTP or backup code
 	//
@@ -1911,6 +1986,50 @@ func (c *Client) ForgotPasswordWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /api/auth/forgot-password (the `ForgotPassword` operationId).
 func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewForgotPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IntrospectWithBody Whether a token is live now, and whose (for other Panguard services)
+//
+// For services that check tokens offline against `/.well-known/jwks.json` and also want
+// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+// the bearer credential; without a valid one the answer is 401 whatever the token.
+// A revoked, expired, forged or suspended token is simply `active: false`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+func (c *Client) IntrospectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIntrospectRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Introspect Whether a token is live now, and whose (for other Panguard services)
+//
+// For services that check tokens offline against `/.well-known/jwks.json` and also want
+// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+// the bearer credential; without a valid one the answer is 401 whatever the token.
+// A revoked, expired, forged or suspended token is simply `active: false`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+func (c *Client) Introspect(ctx context.Context, body IntrospectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIntrospectRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3098,6 +3217,46 @@ func NewForgotPasswordRequestWithBody(server string, contentType string, body io
 	return req, nil
 }
 
+// NewIntrospectRequest calls the generic Introspect builder with application/json body
+func NewIntrospectRequest(server string, body IntrospectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIntrospectRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewIntrospectRequestWithBody constructs an http.Request for the Introspect method, with any body, and a specified content type
+func NewIntrospectRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/auth/introspect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3865,6 +4024,30 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/auth/forgot-password (the `ForgotPassword` operationId).
 	ForgotPasswordWithResponse(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ForgotPasswordResponse, error)
+
+	// IntrospectWithBodyWithResponse Whether a token is live now, and whose (for other Panguard services)
+	//
+	// For services that check tokens offline against `/.well-known/jwks.json` and also want
+	// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+	// the bearer credential; without a valid one the answer is 401 whatever the token.
+	// A revoked, expired, forged or suspended token is simply `active: false`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+	IntrospectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IntrospectResponse, error)
+
+	// IntrospectWithResponse Whether a token is live now, and whose (for other Panguard services)
+	//
+	// For services that check tokens offline against `/.well-known/jwks.json` and also want
+	// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+	// the bearer credential; without a valid one the answer is 401 whatever the token.
+	// A revoked, expired, forged or suspended token is simply `active: false`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+	IntrospectWithResponse(ctx context.Context, body IntrospectJSONRequestBody, reqEditors ...RequestEditorFn) (*IntrospectResponse, error)
 
 	// LoginWithBodyWithResponse Log in with email, password and, when 2FA is on, a TOTP or backup code
 	//
@@ -5636,6 +5819,103 @@ func (r ForgotPasswordResponse) ContentType() string {
 	return ""
 }
 
+// IntrospectResponse429Headers the declared response headers of an HTTP 429 response for Introspect
+type IntrospectResponse429Headers struct {
+	RetryAfter *int
+}
+
+type IntrospectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IntrospectionEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorEnvelope
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *IntrospectResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IntrospectResponse) GetJSON200() *IntrospectionEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r IntrospectResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r IntrospectResponse) GetJSON401() *ErrorEnvelope {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r IntrospectResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r IntrospectResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r IntrospectResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r IntrospectResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r IntrospectResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r IntrospectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IntrospectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IntrospectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IntrospectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
 type LoginResponse429Headers struct {
 	RetryAfter *int
@@ -7343,6 +7623,42 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseForgotPasswordResponse(rsp)
+}
+
+// IntrospectWithBodyWithResponse Whether a token is live now, and whose (for other Panguard services)
+//
+// For services that check tokens offline against `/.well-known/jwks.json` and also want
+// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+// the bearer credential; without a valid one the answer is 401 whatever the token.
+// A revoked, expired, forged or suspended token is simply `active: false`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+func (c *ClientWithResponses) IntrospectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IntrospectResponse, error) {
+	rsp, err := c.IntrospectWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIntrospectResponse(rsp)
+}
+
+// IntrospectWithResponse Whether a token is live now, and whose (for other Panguard services)
+//
+// For services that check tokens offline against `/.well-known/jwks.json` and also want
+// instant revocation. Needs a service key (`panguard-auth service-key create NAME`) as
+// the bearer credential; without a valid one the answer is 401 whatever the token.
+// A revoked, expired, forged or suspended token is simply `active: false`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/introspect (the `Introspect` operationId).
+func (c *ClientWithResponses) IntrospectWithResponse(ctx context.Context, body IntrospectJSONRequestBody, reqEditors ...RequestEditorFn) (*IntrospectResponse, error) {
+	rsp, err := c.Introspect(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIntrospectResponse(rsp)
 }
 
 // LoginWithBodyWithResponse Log in with email, password and, when 2FA is on, a TOTP or backup code
@@ -9104,6 +9420,94 @@ func ParseForgotPasswordResponse(rsp *http.Response) (*ForgotPasswordResponse, e
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ForgotPasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseIntrospectResponse parses an HTTP response from a IntrospectWithResponse call
+func ParseIntrospectResponse(rsp *http.Response) (*IntrospectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IntrospectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IntrospectionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers IntrospectResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -218,6 +218,21 @@ func (e ExportEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for IntrospectionEnvelopeOk.
+const (
+	IntrospectionEnvelopeOkTrue IntrospectionEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the IntrospectionEnvelopeOk enum.
+func (e IntrospectionEnvelopeOk) Valid() bool {
+	switch e {
+	case IntrospectionEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LoginEnvelopeOk.
 const (
 	LoginEnvelopeOkTrue LoginEnvelopeOk = true
@@ -644,6 +659,39 @@ type ForgotPasswordRequest struct {
 	Email string `json:"email"`
 }
 
+// IntrospectRequest defines model for IntrospectRequest.
+type IntrospectRequest struct {
+	Token string `json:"token"`
+}
+
+// Introspection defines model for Introspection.
+type Introspection struct {
+	Active bool    `json:"active"`
+	Email  *string `json:"email,omitempty"`
+
+	// Exp Expiry in seconds since the epoch
+	Exp *int64 `json:"exp,omitempty"`
+
+	// MachineLimit Absent or null (when active) means unlimited
+	MachineLimit *int `json:"machineLimit,omitempty"`
+
+	// Sid The session id
+	Sid *string `json:"sid,omitempty"`
+
+	// Sub The user id
+	Sub  *string `json:"sub,omitempty"`
+	Tier *Tier   `json:"tier,omitempty"`
+}
+
+// IntrospectionEnvelope defines model for IntrospectionEnvelope.
+type IntrospectionEnvelope struct {
+	Data Introspection           `json:"data"`
+	Ok   IntrospectionEnvelopeOk `json:"ok"`
+}
+
+// IntrospectionEnvelopeOk defines model for IntrospectionEnvelope.Ok.
+type IntrospectionEnvelopeOk bool
+
 // LoginEnvelope defines model for LoginEnvelope.
 type LoginEnvelope struct {
 	Data LoginResult     `json:"data"`
@@ -1009,6 +1057,9 @@ type DeleteAccountJSONRequestBody = ReauthRequest
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
 
+// IntrospectJSONRequestBody defines body for Introspect for application/json ContentType.
+type IntrospectJSONRequestBody = IntrospectRequest
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -1145,6 +1196,9 @@ type ServerInterface interface {
 	// ForgotPassword Email a password reset link
 	// (POST /api/auth/forgot-password)
 	ForgotPassword(w http.ResponseWriter, r *http.Request)
+	// Introspect Whether a token is live now, and whose (for other Panguard services)
+	// (POST /api/auth/introspect)
+	Introspect(w http.ResponseWriter, r *http.Request)
 	// Login Log in with email, password and, when 2FA is on, a TOTP or backup code
 	// (POST /api/auth/login)
 	Login(w http.ResponseWriter, r *http.Request)
@@ -1660,6 +1714,20 @@ func (siw *ServerInterfaceWrapper) ForgotPassword(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// Introspect operation middleware
+func (siw *ServerInterfaceWrapper) Introspect(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Introspect(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Login operation middleware
 func (siw *ServerInterfaceWrapper) Login(w http.ResponseWriter, r *http.Request) {
 
@@ -2039,6 +2107,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/activity", wrapper.ListActivity)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/export", wrapper.ExportAccount)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/delete-account", wrapper.DeleteAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/introspect", wrapper.Introspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users", wrapper.ListUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.DeleteUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.GetUser)
@@ -4085,6 +4154,131 @@ func (response ForgotPassword503JSONResponse) VisitForgotPasswordResponse(w http
 	return err
 }
 
+type IntrospectRequestObject struct {
+	Body *IntrospectJSONRequestBody
+}
+
+type IntrospectResponseObject interface {
+	VisitIntrospectResponse(w http.ResponseWriter) error
+}
+
+type Introspect200JSONResponse IntrospectionEnvelope
+
+func (response Introspect200JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response Introspect400JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect401JSONResponse ErrorEnvelope
+
+func (response Introspect401JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Introspect413JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response Introspect415JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response Introspect429JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect500JSONResponse struct{ InternalJSONResponse }
+
+func (response Introspect500JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Introspect503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response Introspect503JSONResponse) VisitIntrospectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -5776,6 +5970,9 @@ type StrictServerInterface interface {
 	// ForgotPassword Email a password reset link
 	// (POST /api/auth/forgot-password)
 	ForgotPassword(ctx context.Context, request ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error)
+	// Introspect Whether a token is live now, and whose (for other Panguard services)
+	// (POST /api/auth/introspect)
+	Introspect(ctx context.Context, request IntrospectRequestObject) (IntrospectResponseObject, error)
 	// Login Log in with email, password and, when 2FA is on, a TOTP or backup code
 	// (POST /api/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -6325,6 +6522,37 @@ func (sh *strictHandler) ForgotPassword(w http.ResponseWriter, r *http.Request) 
 	}
 }
 
+// Introspect operation middleware
+func (sh *strictHandler) Introspect(w http.ResponseWriter, r *http.Request) {
+	var request IntrospectRequestObject
+
+	var body IntrospectJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Introspect(ctx, request.(IntrospectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Introspect")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IntrospectResponseObject); ok {
+		if err := validResponse.VisitIntrospectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Login operation middleware
 func (sh *strictHandler) Login(w http.ResponseWriter, r *http.Request) {
 	var request LoginRequestObject
@@ -6772,134 +7000,141 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H35cuM28vCroPjtV7GrKFmyPYfl2vrWM/FsnJ1svD6S3S+enwSTLQkxBTAAaFmZctU+zT7YPsmvcJEg",
-	"RR0+ZDsz+ssWD7DR6Bvdjc9BxEYpo0ClCDqfAw4iZVSA/vEOxyfwWwZCql8RoxKo/henaUIiLAmjW78K",
-	"RtU1uMGjNAHzZAxBJ7jGCYn1Q90+JgnEQRgA54wHneAYCzFmPEajTEh0Cehto739FkVDzHEkgYsgDNhV",
-	"0OnjRMBtGIhoCCOsBv8Th37QCf7PVgH4lrkrtg7V6If0GhKWQnB7exsGMYiIk1RBEXSCI6qBQoSmmUQb",
-	"vSkQeyHqEfNQV82stxnchsEHxi9JHAO9Fx76+dvF/P/FMoQ5IMokwknCxhAjyVDMkBySFU3+bAgowkkC",
-	"HBGBBBlQUJhAl5k0cFCE4xGhaKOXg2zmf0QlcIqTJab/SLAeUJRRuEkhkhAjAfwaOOrjLFGrRiw4vc19",
-	"RBmKQWKSCI1PuEmZgFgBfYwnCcPxGWMfMR/A08Gu8HzJ4onCMlNwv95FfyPv0EYvNSB1JWPdRAFl0HuC",
-	"JXwkIyIhfkIoGUMjTCeIGxYXaKPHsYRuYiDpbQZhMAQcK2bsfA5OQPJJ46Avgauf5cF+HrIEkICI0Vgo",
-	"Qh5joti6zzggrt4kdBD4lCwnqeINtZQD4ArA2zA4pziTQ6BSzXkpZExzW1YZo+C5g+I6YVTPm3D9xAqY",
-	"7QciBKGDEI1w0md8BHGoiFN9MEQcrtkVxIhx1Gd8oHn/ChTjVaA39HFO8TUmCb5MnpCKD1AMKdAYaDRB",
-	"IouGCAskh4BiLPElFqDIOysgM8C7X4o19bqjBCuK0bMQWZoyLiH+AWKCzzQFPAdTKmHXq36rpyeQg9gd",
-	"KRi7ikzVIuSEoXnhIJLkmsiJ+j/lLAUuiVGZcO00KZEwEovAdgMdqtcUkixbYM7xRP2mcCPfZ1wwzXQ0",
-	"SywVSJ5B/rSQXLGXAjIn6s4vDpbSIJ/yl9jlrxDpb+ZAOPRNzUot+bJTUSMqfvocAM1GQecXBWrx2UvG",
-	"EsB0Clh2FYTmO3NBvLaUUoYPR5LVSKWegKSvNLpWa52LrNXaiTLBu//993/0D+gpFuyJiZAw6gVTCA0D",
-	"LBfN+4yMINDkprSQhiaOiYIAJ8celKUVK2ZG4pIYC+Badlvt7Z3dV6/fvN3Dl1EMffe7DkCSetK0uCwt",
-	"cxUDJ2xAaN0ImQB+MLB4rb17FE/jVvETjiKWUamlgiY2xVz4kmVyHzGaTJRxoe4ZqwJnMZHBIqIlsXtE",
-	"I19P0IcxtItdSyXqO+eiTkEd0BxaLApLRwAIRGQT9QQIQRh9rx7pqXk42KkYA7fTQozmsw61GCEUJURI",
-	"0QzCCk1GHJQEP1iagGBk6WdqDfSdn4CTPjFKscpLjoym3kywkB/Vwi8G4+9WtjhwRjgaEmrskml8KkmE",
-	"RoCp0gHWYlCSpl5A5Vo+DCgeQS2oaYLpoVaQ4u7AcmZUoxU5ml4UqahF9kil+Jq/3HXmSBiITGj1NwPh",
-	"+e27A5u/egLYKrkFgj0MJDFUPZ+QDOSSyfSQquFmwC45wckhje+B6CyN70LVdcxt6NxSgp2ZXcEqqZfn",
-	"4q9J6PFXmcwrlFuebZXM/AmV13R6meZKnAfqzlxwrUR5utHFNHR3si+MHL6DdeNPq2zZVCZgxl1sqeQz",
-	"eSR8i5Ug/B2OrrL0PYuhBuOX5Zs5IlMslVcbdIL/+QU3fm819j59brdu/1Snsufi0v/AAugehkV/mqtA",
-	"4/shpgM4VBLBC0PNwmatUqEwPpypVlMbg6o3oJjMh/WXRq/L67plqcwt/7T3odmzdPGw+040yjgHKo/n",
-	"TYnC2L8/wjcfgQ7kMOi0t9+GwYhQ9/ttuAKEVEEsA1SHmm+J0LqHyfS+eFl6jcvmzYmFG42JHGo70A2E",
-	"NhhHGBWf3dQLfA98zKWKsj87NeuoFupTqR1xQfEVdCPlonOjumqW0wZFqkN8l40wbXDAsR5Kwo3cRyM8",
-	"QZEm07qRSnyvoyhLMr4BITSTqUWC8ilcmMCZdhwGREgwgRvn1Oi/RZQ5YQOWaR1uzLyuDbh4vNg1Eypd",
-	"4iBAWqOjC7nVoX/GhhbVb7P2XQW26HIYAAVuQ03erW4mIDd3uteFSWMumM93bfBt6oaD6womXRzHpd8c",
-	"RuxaX4nhmkTQxWnK3RUscRduTAzDmjvekL4BlVH/l56kRkD3Un1ypPFq8SccAv171g/qxpCA+Ziy4fKP",
-	"1VndhxqwWv89j6c8TtzEoWB598tid3nr5tB+4ti8WAeFQ9/SY56aF45on9WNJ8fsQx7rmDsp9+BpNhph",
-	"PnG226L3jLFWjSMVuAydZ5XPLCwWz4fPw2ctZ+shH2Z+WGJaheVRXdpp+XtX536Of34u3EB9xkdYBh0F",
-	"GDQk0f7RfJs8DG4aA9ZwhJIS9VbzzLya32qQUc54WCn4IMV0kGEeNzHZwpkcbon4asu+rpE1w0+vc+is",
-	"I1d1yOy86vD7gfEBkwttnlkRkSp96sfqvqN9wodRmR7iBESWrIbU7PhLWTdlVf0jBcT62jgRhA4SaGQC",
-	"rGGCtHKq1fsPN4crRge5acRkQKT+JupzNjKBs2IfQ1lMaXpfOwmWsaL9ZZqmIz+sVMtkT8RUepdnZpj1",
-	"XsLZymMzcuhNtQ5LP4AQeAAP4wg7yAp5ovyFKSBH5vZiweAerPtGKbD1wmTvcYJni4SpOGl1JxZM4Fo9",
-	"h4DGAm3YUHY/kxmHzX2kg7eKKS8FUIn6jCPK1LNB+KLw4IKe5RlGbDTKKJGTEAmWsBClnIXoMhOEghBq",
-	"XkAl8JQTAQuFi/5EHX0cc9YnyQNZZWUhPROSnEkjPA8se07+q1ar5OS3F+GGz457noBaMO/7Vfe5gcub",
-	"7X3tNQuggkhyDUhBq+800c/Kxd7+cIAYDRFGPadq9N4cRr1CB+p9GQchkoxN77o8Vjjg8T36k9xR9OJm",
-	"X1tY48Q67w9jKzfKClVQ8YlFtmkZwz/p9DJ9E+E45iDEPsoo+S2DEEVYQIPQnAvq7DNnd5eHbTfarZaX",
-	"HYdwXwJHkpPRyIhgP5q3kNHLBFT+VE0i3p0ihTOsN+skLEUdheIvg/ZB0yiFsduD7aCesn96oZIaV0B7",
-	"CNMY9XIjqNdE+h1qV0QOsUQ44YDjCRrqjeALmo+lt6wVU2hGJRHqWQOi17ygU5LmxRiVs82hRzM4a1ZK",
-	"wGL/7aEBZwv7dOJBjwvZ/e+//9OzeVO50+GobYHSt8byovjziY0a1ujX/MZUHltVh5on5wz/UFloPrAK",
-	"IehHox4eArHx//oVtfEkNMJXhA50EqxLTAzCmi1sWDZToByAKdJhBIiZeTbu9x3ybRIs5CkAXR6gEcgh",
-	"i/3IdlrsjNjgWR7iDdSymeC0i3/XBljn5fLUhW6qMRs7BR+/NRk4biXzScwhnpod0MeNilamlQ8+D6aH",
-	"sVw+s1Xw3Jn1eRxR5N5OEAbK3TF6KAgD5/CoxSr8nTqimOviPpGSOlMid6aiyEV9VUUsI8drsWi3DNWT",
-	"i3fRHK7tHoj9wKd5u2bule0PB92Tw3+cH50cflv7xlK7Y8ZmP8mndh+KKu2mVQachaJTkFn6MGbIh1mh",
-	"MV79xhPkVIQBk6mi5HNeHy0VEHGoUWbvsICdbXT249kxss8sIuP8Me+T4cI0Do0UiWU2P8fkRJlEVH12",
-	"CtRzmgmISxFjtNFC4yFJQDvkRCDW728GdXl8MC/BLAUa137yAAm1jgiPMZECmV1REyIIFhJJsSPrxg/r",
-	"ZzofXY9A7wbtKyH16sbd0mt7pyWaidml8Xmu8+Z+gNnGv3Vk7+SYVnNo1Bi1X18iyVcRGBtT4C7LNzR7",
-	"JXgEiFAE18AnNr3XOIYR5pyAQIzCgnTe59Skd0gTnjazDT6U52syBmx6to5ToA1cYkiUEKpoVTvd2vpE",
-	"cshZNjCRI/WxS3azGXRoliTh8jnJz55YXBMwxyjFJC5i5jZGXkTGkflPPfDCguR3Tn1eZSrxS0JMKVX5",
-	"+Th2+RTocq7z3Cxm32/zM5ir6dM2q7rMAnUCVb8zmZtp9+DweD7ANADGoMo4kZNTRYJW1QHmwA8yhWb3",
-	"64NbyO9/PnMFhZom9d0ChqGUqcE+seGLiq5wioLGqLJXIYArnxtdwpBQIyKP7Rqj9x+P9CsxFsNLplb9",
-	"gl7QQ61LXHmZliHGxmii0yyKQIgO6n2+CNjVRdBBmgvQhTYC1O/PzWbz9rbXvKAfMEkyDv7D2mVQT2v7",
-	"Xl25CEwh0zAbYaoz9Ewt00WgHlNmnP+U2cRxT9z20HgIHFAvcvsp+IKKGXmDiwqkIw6xwhtOhLpcrV0M",
-	"L2iv5FL57+obGgjvosk/M6Fc77ILjOgRbfjW5eeZ2K9Mu5TJrjYuS1e8p0rFrSGqKcZVw88oAQxRTw3X",
-	"ZxnVL5vAh/6ELd/Wb+eY0Tns5fnaSZksP4ntz6LSOlSLQvsJiaSZqM2vy7P0LI7zEks9uquEbiIdGNVU",
-	"0tNU4aVt7rv1jhno8kdNtUq0CYlHqSmdPvnwHu3s7Oyh87P3ZoNoRJKE2KLeJrKCQZG5spLUKxabSDJb",
-	"49y8oAc+DRT7fAKpKaOeus04+V1f7KB3mm2RoVWNI1uYZ0Lukkgdrcv5T72ODo6PgjC4Bi7s7kiz1Wxp",
-	"czwFilMSdIKdZqu5Y7awhlqWKIm8pZXililE63wOBsaBy2E8ioNO8JEIeWBL1VLM8Qj0Lkjnl88BUR/7",
-	"LQM+cbK74+rj/Lphz+J9vVsjFOsHsjVvS5a75pmxM8dLrOIoBoxBF9AHnVctvadDRspicEa5/RXWRLRr",
-	"Q/BFqUbPpSGlHK4JywRKsU4VrgPLcMYsfG0rYKoI+xSW21Jst1qPVjc8VftaWwmt5qMmaSpqQwQ4GhoW",
-	"UU5Gz9BAT1Hg7iPCtkSJdl5cjhQMiMSh0j4ZvaJsTJFCpNlE18SAWCYFiQGZ3cQ64b4ZmufNKhl/yWrD",
-	"mMSm4lGIDHQThpKo2zSzb8+aVL6CW9Uif/3ezuL3iiYc6o3tvcVv+H0VbsPglVmb+e/krS70CztLTScv",
-	"zvftGC0xfAvml0+KkoXz64NT+6ClKktfyifNC0xhrARun3Ah0YYWXkLvUuqQDB4oqeQMffVpT8blhVqD",
-	"uiBVTzNlD42wjIYgiq0zZBddMasulJ3as0YiuzScGWqJTi9oQiRwnCQTtNH7v0ordc0+7G8Zk1ZRMB4T",
-	"ivnE21febKKeMnx7qE8SvafNdJrSBYV+HyL9LXW/iY7xwA5zBROlUyjS9q+y1ZSRHSLBHNIEsqax9iFN",
-	"KIsqtF5QMSR9qT29ARjtMi34z20d2hKC3/2sl2Ov7iD4jfW/nEwwjtla5j9I5k9XEc6V+o60nl6+e6Kc",
-	"AF+L8pcqyj8oP9GRycPl9tZnEt8a7k1AwrSN+q2+fm4iPRVZNbNNwzcCkRht9GwDjN4+wnQih4QOECSm",
-	"nQtGu63WpuNiHd/ImVgHLgp33oRyljZ6V8nP1azmGd1fXGiYCDRgFPattjUZJESgGHD8rCacXp0aRn5i",
-	"dmztPt30/85sayG7Nhuel23nvfe0PYI0G36jdw48qHLHfPMLkViHHAvQfVCKDRMtbZQ4ILqly0hAcg0C",
-	"jVmWxAvFWFjvTf8V5FpMVcyOJQXVWha9NFn0x2f7H4v+RUX8ItFunU3As3O/p9GypTfIOp+DlIkaaXAK",
-	"8tjsoP1xpIEOer5j8eTRKNEv76nsDykAb1+QDHJ55kNwDQCe2QcKze5K7JpvFXVNIcpT5QxpmwetF7SW",
-	"bHMlW3sJ+Kv9VPV7r5bBV03fxy9DnB5n0rehGEXYeOoZlSRxpBpjCfeXqHpPrLHdx7PFqs7GV1x9xmT6",
-	"lQvXcmXcWrwutPnsVq/OgLK9UduNV6Vqo7UMfXGe6pg1+jpPsJq8YJeQ0RBRxtElKG4WIFGWoo3pffG1",
-	"+H+A+D/RjXhsaDViNEZuTWglrZb1PT2xr98wqXhEIMmWcK/nqIdrdgUNv6ZilpJQDyrhdFr0bvnqnfJq",
-	"DVYNr33HxqZRusMxGoPuap4XXq299LWX/qjBORrb4LTzykvy4/7CwqYSzXHQzQN/uJDd2o5c25FrO3KF",
-	"Ox5rC/F+OT5GnpaMv7JkN7mUymCPHhAkyHs5zhbt5+6R9X7MH1fIrkXnF276fTQ5aoZVtYBYWiZkcrjl",
-	"N1Kdnd1cNOxcIs/theaUmbOl/tB5xM8gP5ZOHnue3LE/Pv8WZ+x9I5B7Czm2LKeG+cxst/wr7Gz0TCMv",
-	"+XSavUZHmTpWIooa1/EQ5NBkDaoF02m9MM6rPYlAfQ6gT9BLCL3SZwK6doDY5Pa6UtiyDPH68gercb5q",
-	"Ov8/sQe2ZE6ZnbzpSxcxHpcCQvNpzDtds+CZp9KkEiVsMDDnP9acOheiMWd04LWHmy7G2gxt1z4d7qTM",
-	"9H/dqJR8WUlihrNPTNeArZ2MB8icA3GFJLNGabmim081YnQLs7mvc4npFRow0Ec2VgTE0tLJbyVX73qU",
-	"j7hYqcyo9iR7mWIjZysi7LLFZlNAqQ6zYWO8QyHxRJi+BUwJc1MGMR16XkuataR5AknzvhAxxXrNlTEm",
-	"2KFpNydqrSzdeRxOxhSNIStChtE+4aNpG6giYsxjqzRKSi2snliuVLsRzwzl5badFSuaY/LDR57a4bDH",
-	"bYdINxpi3J2Amx93W66ONiUrxD+j+5kiogaNQyzQJQC1xnBRUbZRquJei5QakVLIDDZKE5BQdGG1hkre",
-	"g7gHo6S2m6dtQLPADDFFMg13d6aIMEUztu9DsLJdI68v9ss0Ppapg9FiQ5YlivIW1ybH2uR4jkIV6Yfh",
-	"3e642YQwNcGSISLn2iKLBQnkp1PVhk7NoUC+/FgRH1cOR5rBxmN95L6JOuybGmdd3GxpeojFMLQdCENN",
-	"m6FlccaRaS3rHe7/3sDd+JaIlAliPuPDWzTOxVLiaDgCKveRskkoHsGfL/IuSE4ONww2m2rqF0FNb6Db",
-	"rztQeFhQ8BCS2J4vLfPwYWjK72M2pkokLKbevj5TqdYbr0SBkzGeiPxg6+1Wq1DFOnBoG4qHdRFEx4Rw",
-	"4069LjNJ+WSnO2vZnMzyBvu6wcpf7PVmxEbB7bK18vWnTD2aUvZgdY0j81bswVEpYcfiF0trARnshXlf",
-	"PR2Hya1NAVQ2XXdJC9+jWgCuvz2OrigbJxAPYASlgrM7Kfe1Zqu3fA/NKRCFTC4WewnH1xxtOZOLfy6b",
-	"MEopujoZQ2MD4lJTFU/vttr1fbuaKD8xyFLrBVWUqKwfmyRsTCAgWhZ4x7NQxqdOZ1G0G3oH56tr352d",
-	"HSsxc0E1H/TYlW1rZlpexdBBZbPKnOLgdzA2TdN6obPGtCbb1wil5jSTC8ooWBtMmPaw6JLJYZGfUNvz",
-	"w54f+vhSyj9iw2gFOP6LEOMWj5eXYKXD4R5bcOk3jKF8pK9f4yQriTOvyX6w3dp+3WjtNFpvz9rbnVar",
-	"02o1W63W/8/PHusEMPl+ePnXiPxIvj86//2o/XdyJI7oyavo/dHro6v0nz+9/36v2WwGxeETXlPV4gNv",
-	"pj4wB8kk1td5F7cvt6OdeBde9V8Xu8QHCYkAvR8CdW0WO66Leqm1pemyV+5mmUO03a5AdOvL5prm3Tki",
-	"TYPxSl/xvIt4uXm4GdIBUhrRfKdENYzCj31tZCykn0IbhItbG081Tb/9VKNEPjr3ymb0lbPfvUOaVuov",
-	"emxoEV0j4Dx022hU0enIO3Ahx/3SvLnQDzUSeupj/p65J4e1K2kcyTI21x7lXfXuRzZQnr9WNhr9YUlP",
-	"aruW5g3O9aFjul07437RhqeibeC6RkOzbE7A6aM7hfqxjUvLfsphEKa9aD9LkskqTcbp2L3ZsFIi+RtR",
-	"DvALdAWQojHjV7bl8Ffs55kCE5fWpMwjiB2iFpOYaWldG474AR6NsqbVcLvRfnXWetvZeaAaLvf6brfm",
-	"KmZzrklJL9uG0b5aNt3GvebOheXQPmvvdra3Cz19D35YcqclNY+ts52QPQzISQKLmBCVu/hpw91SA3Ip",
-	"hdMRDd2wNRrWZC/b4wZWFLevnmbwMrf3LNGXie++xtXd6XVtbzx00zzPDHSN3+eH9PKjvmZGAd5ryS3K",
-	"pyKaPgTt3UaMJ6in3J0e0iJUMyEHmXGqXrG7bcpiH+lW11Lr8+YFdQcxKid63uGJXky+EkzEeZDJmi3q",
-	"2xe0cN11y9EbInTDKW9LKqOSZdHQRh2IFGjIktgEEjQc6k5uzzV0SOWCmgRGKiTgGG1giUZM2JqKFDhq",
-	"v0IjQjMJojYK4Ka7okBAncp7hOBA9YjSlcQHrGnwFYYH7hcKiDODT6jFWGHCm8Xjbo8qAnINcRMd9c3R",
-	"h/YA2VpmC+tDiuX4sdkQK0eRb+9MWnOTyS3Pun67G4yHpdxh63r5B6ra+W+uI82PnGOh12BqxyFXAqcs",
-	"YUYFLKN0BCyzjaTToYTN6LG1UW00ZJmx9ZT3pwVwfgSGdRzFdGmzcySbNZLZO2f2IeK5dBSt+nWaS11P",
-	"RHEhuzd7k7e/vxm/vn6V7d5FGNcciPs0W03HZVnwVBGBmhzWYmu+Ltdv6eSz2XE973wQL653Ys6mcvkr",
-	"Ln+MmYOubMrZamJ8R36u2rxKmku8RBacf/zJOsQ3T+CdgrQ2b06GVuJVUsgMT+THQi/Yc/O7qMwsn/Pa",
-	"p6zMIZw6qHYGE/qtG8VXHoz4WR9sVLhZejuSDKjdqJhReTUj8OZw6vrrmOz7Rd11flRPPQV9PFLbmq89",
-	"KltriVjqufTScZSPyijcgWwWdXA3AJzmceC6QtwvrP/6LJPgvrXqz1B5Xksp34hyJfo+wtTsh9iQaMLY",
-	"VVGX+WVxEKMwhY1c4GyULrMx1V6BQAm5AmR2zzYX85RkMt0yG3ONyB3xPLsSliWxbbomJMt3oVyLDXNM",
-	"mjIczDOYAxJDBRqjycR0lNUEahBU55FoZxZLeOcd0PwAz+RxIkHTMD2FE1I6d/uXoAiyBGHQfz14M3xL",
-	"9n5tBWFw1U62Rzt0l6k76evf3vC3Yk+qO1n7enu8c7M7UXeuX4/f3Lyd7P2u7uDW5V70Nn4Dr9Vorwa7",
-	"wx2y/WtbjdZK9kZv6Rum7qSvftvlO2JbtvX+wZ3dHQ9liySYIhu/rd9z1dMYd0PnXthdbMpknq01s8vj",
-	"i0rCL9Id5qbhr72gh4joNMGRs3I8wjW+UrulCZpR0IXCWkCIUm2fL5wVTdVK5pgIc7jvLKFsumQK1yaT",
-	"g5fC70OlC5Kx1HkEMktNhwmBMOpzEEr3ymlp/K35uO17/Jwy2IPkacM/s1vB2pWJVxUFchk0/f6XKAhn",
-	"R6G8tDEXgjr2gmGERoxziORqQk5ryfoC8h4ybhLIWL//ENmpBd2yu7upzWq2MnTDUryjdm2/Xk5Mse9k",
-	"U8vYdgsJQgcJNDIBVtZeUG27GEN4OSO4Zsv0VEGei92XZ0t+CgMmU4Xpc54EHfejs2UQ784T7lT3DP+f",
-	"we6fv393+vO/dr49Pvzu+G87x/88vshare3XWiXxP7u3A00yHPRx5JUX7iV0FUI1ZhcG30u0EOp9cjtF",
-	"dH7yMS/fnLZW7+tt791LZFYO6/Yk5twO5m7js3htBYLU8k/lW2hj6oTxL6W33KnEXGqxZQwsGzFXssWz",
-	"y0oks4wMk1hmsyPmfwWpqdo8tQJhcQIjTCihg6CzFwZQzhy0fFLQzv1YUgO/OL4VMRo7orZo+epD8joQ",
-	"5uda0xgNXWi61CNfHygPfbkM0RklNzsc/5O+/1C3wJU6BZ1g9+32XvvN8u5AAcBL8QacfHuK/eGyafIY",
-	"O7957UNNPYdO3lf3mug4AV0uzicIDzChzVWWdswu+A8RZZ6OluWzN/QFY6fX9DpZpYJ+Hs25djLulzdq",
-	"WhoZr6Js+1vN7VKvNSHqmIrGuxK3C4SokZ+LmioZIfal9lRatl1K0QHlj95Hac2I9dkkhs5L/W6K5kTX",
-	"/ckDmhP5jLZlypXnn+NGYw2NJaTgeen/W0YhtO0fdKsKyVDMvnKj9hSsc33tLZTL2FVGh5+A7qLveQL6",
-	"fqU4HptuHG53eEabGg0fv57drB9GlxDHECPbnBttnP7jI5EQIsWTaKdlGvRnOhgylDLtbG0lLMLJkAnZ",
-	"Ubd1eXBxX3S2NAU3XWOXJiaBQoSF7rPLSyhOK84vuY1c71IeM/WuacU03RX8R80TjJuW5/vKQ2W0odud",
-	"owFIgXZbO6jXd23oe0WKhGmJfvvp9n8DAAD//w==",
+	"7H15cxs39uBXQfX+tiJVNSnq8CGqpnZkR54o4yQaSY5nNvKKEPuRRNQEOgBaFONS1Xya+WDzSbbwAPTF",
+	"5qGDkmzzL1vs6+Hh4d3H56ArhongwLUK2p8DCSoRXAH+8YZGx/BHCkqbv7qCa+D4X5okMetSzQTf+F0J",
+	"bn6DazpMYrB3RhC0gysaswhvOu9RFkMUhAFIKWTQDo6oUiMhIzJMlSYXQF43Nrdek+6AStrVIFUQBuIy",
+	"aPdorOAmDFR3AENqXv4/EnpBO/hfGzngG/aq2jgwbz/gVxCLBIKbm5swiEB1JUsMFEE7OOQIFGE8STVZ",
+	"60yA2AlJh9mbzs3KOuvBTRi8E/KCRRHwO+Ghlz2dr/9fIiVUAuFCExrHYgQR0YJEgugBW9LiTwdAujSO",
+	"QRKmiGJ9DgYT5CLVFg5OaDRknKx1MpDt+g+5BslpvMDyHwjWfU5SDtcJdDVERIG8Akl6NI3NrjEHTmd9",
+	"j3BBItCUxQrxCdeJUBAZoI/oOBY0OhXiPZV9eDzYDZ4vRDQ2WBYG7pc75O/sDVnrJBakcy3EeWyAsug9",
+	"phresyHTED0ilEKQIeVjIu0RV2StI6mG89hC0lkPwmAANDKHsf05OAYtx439ngZp/iy/7ONAxEAUdAWP",
+	"lCHkEWXmWPeEBCLNk4z3gyIl63FizobZyj5IA+BNGHzgNNUD4NqseSFkTJ62tPKO/Mzt578zwXHdTOId",
+	"SzhsPzGlGO+HZEjjnpBDiEJDnOaDIZFwJS4hIkKSnpB9PPuXYA5eBXpLHx84vaIsphfxI1LxPokgAR4B",
+	"746JSrsDQhXRAyAR1fSCKjDkneaQWeD9X+Zo4r6TmBqKwVWoNEmE1BD9BBGjp0gBT3EoDbPrVL/VwQVk",
+	"IJ4PDYznhkzNJmSEgWdhv6vZFdNj8/9EigSkZlZkwpWXpEzDUM0D27/owDxmkOSOBZWSjs3fHK7121Qq",
+	"gYeOp7GjAi1TyO5WWprjZYDMiLr9m4el9JJP2UPi4nfo4jczIDz6JlZltnzRpZg3mvP0OQCeDoP2bwbU",
+	"/LMXQsRA+QSw4jII7XdmgnjlKKUMH+1qUcOVOgrinpHoKNbaZ2mrtd1NlTz/77//g39AxxzBjhorDcNO",
+	"MIHQMKB63rpP2RACJDcjhRCaKGIGAhofFaAs7Vi+MhaV2FgAV/q8tbm1vfPi5avXu/SiG0HP/10HIEsK",
+	"3DT/WbvDlb84Fn3G696QKpD7fYfX2quH0SRuzXmi3a5IuUaugMRmDhe9EKneI4LHY6NcmGtWq6BpxHQw",
+	"j2hZ5G9B5OMCizCGbrNrqcR854OqE1D7PIOWqlzTUQCKMN0kHQVKMcHfmls6Zh0edq5GIN2yiODZqkNk",
+	"I4yTmCmtmkFYocmuBMPB9xcmIBg6+pnYA7zyK0jWY1YoVs+SJ6OJJ2Oq9Huz8fPB+NnxFg/OkHYHjFu9",
+	"ZBKfhhORIVBuZIDTGAynqWdQmZQPA06HUAtqElN+gAJS3R5YKaxodCwH6cWQitnkAqnkXytud506EgYq",
+	"VSj+piA8u3x7YLNHj4E6ITeHsYeBZpaqZxOShVwLnRxw87opsGvJaHzAozsgOk2i21B13eG2dO4owa3M",
+	"7WCV1MtrKe5JWDhfZTKvUG55tVUyKy6ovKeT2zST49xTdmaMaynC079dTUJ3K/3C8uFbaDfFZZU1m8oC",
+	"7HvnayrZSh4I32opCH9Du5dp8lZEUIPxi/LFDJEJ1caqDdrB//uNNv5sNXY/fd5s3fxPncieicviB+ZA",
+	"dz8sFpe5DDS+HVDehwPDEQpuqGnYrBUqHEYHU8Vq4nxQ9QqU0Nlri1uD+/Kyblsqa8s+XfjQ9FV6f9hd",
+	"F9pNpQSuj2YticOoeH1Ir98D7+tB0N7ceh0GQ8b936/DJSCkCmIZoDrUfM8Uyh6hk7viZeE9Lqs3xw5u",
+	"MmJ6gHqgfxFZE5JQkn92HTf4DviYSRVle3Zi1d1aqE80GuKK00s47xoTXVrRVbOdzilSfcUP6ZDyhgQa",
+	"4as0XOs9MqRj0kUyrXtT6dyjF2XBg29BCO1iapFgbArvJvCqnYQ+Uxqs48YbNfhv7mWORV+kKMOtmnfu",
+	"HC6Fs3huF1T6SYIC7ZSOc8i0DvwzsrRo/rZ7f27AVucS+sBBOldT4dJ5qiBTd86vcpXG/mA/f+6cbxMX",
+	"PFyXMD6nUVT6W8JQXOEvEVyxLpzTJJH+F6rpOVxbH4ZTdwqvLCpQKS/+hYtEBJxfmE8OEa8Of8ojsHjN",
+	"2UHnEcRgP2Z0uOxjdVr3AQJWa79n/pSH8Zt4FCxufjnsLq7dHLhPHNkH66Dw6Fv4nSf2gUPeE3Xv0yPx",
+	"LvN1zFyUv/EkHQ6pHHvdbd5zVlmr+pFyXIbesspWFuabV4SvgM/ak42vvJ/64YhpGZpHdWsn+e9tjfsZ",
+	"9vkH5V/UE3JIddA2gEFDM7SPZuvkYXDd6IuGJ5SEmaeap/bR7FKDDbODR42ADxLK+ymVUZOyDZrqwYaK",
+	"Ljfc44isKXZ6nUHnDLmqQebWVYffd0L2hZ6r80zziFTpE2+r+84h11KoBLp66jfQ8V5Rh3Zauy/nSW/7",
+	"3OyPMmvc1/A6qDfMZ7iArtHPRzO/1I8fT4O2oY2qoxuNW3S9+XCMYrwL1kmXiO4gCHNCY1y/3Anq/DSz",
+	"3T/7Fwq4JkISdAStjQbAiV3Z+p3cQopN8TE6RkNyv2DJjZNe1D9m2NSUZxZ3pVS23O3c3D2/H1srk88y",
+	"uBt6Su4HJL7iGFQa6+WBuKDOX978XzgQ0UNqV4z3Y2ikCpy6TlBlq9WG728kVlRxdt2IWJ9p/CbpSTG0",
+	"7uQ8umfsiCS5q/UAi9iWxW2a5K5FZ2ut6HkkUZOx4Fp3051UFqel2DeHhaXWYeknUIr24X4nwr1kiWei",
+	"/IUJIIf28nxx6W+s+0bJ3fvMNJKjmE5nCRPRg2p+Alixae4jYKTimhOkvVSnEtb3rCQzh9LKtp4RbsLc",
+	"WxSYzwAPXn6VV9gVw2HKmR6HRIlYhCSRIiQXqWIclDLrAq5BJpIpmMtc8BN19HEkRY/F9zwqS3N0W0f9",
+	"VBqRWbiloOu9aLVKrq/NebiR06MBx2A2rPD9qlOpQcspKD30JSngihnVghho8UqTfGR6QLbe7RPBQ0JJ",
+	"x4sajFhT0sllIEYrPYRECzEZi3woJ9nD+7mOM/dJwZv8rTn7jp1L637Hyr9liSIo/8Q8i62M4V8x6RIv",
+	"EhpFEpTaIylnf6QQki5V0GA8OwV1+pm3Rsuv3WxstlqFnFFCexok0ZINh5YFF33ccw96mYDKn6pJT72V",
+	"/3yK9uZM54WoIxf8ZdDeIY1yGPnMhDbpGP2nExqucQm8QyiPSCdTgjpNgs9wtyN6QDWhsQQajckA0yPO",
+	"ePYuTOQwhwIPKuuSjlMgOs0zPsFpno1SOV0dejCFs2anFMz3atw3DONgn7R5O1Lp8//++z8dl02YGR2e",
+	"2hbxaMyPyhw7X3qNfM0uTGR3VmWovXPG6+/LC+0HlsEEiz7a+zsGXVRstvNjSC8Z72NquE/XDcI6/9Gi",
+	"+TNlt2SeJKZATc0+83/fIgstpkqfAPDFARqCHoioGO9J8nihcylngY/AbJsN2fioUG3YYVaGW51Ds+rJ",
+	"dEso4rcmL83vZLaIGcRTkxfwsLGCyrKyl8+C6X5HLlvZMs7cqbN5PFFk1k4QBsbcsXIoCANv8JjNyu2d",
+	"OqKYaeI+kpA6NSz3Vq5pFBF39Uz7QLq5c35s2ePaRQbdBz7NiiX7R7be7Z8fH/zjw+Hxwfe1TywUM7Y6",
+	"+3G2tLtQVCnGXHnhNBSdgE6T+x2G7DVLVMar33iETKMwEDoxlPxB1ntLFXQl1AizN1TB9hY5/eX0iLh7",
+	"5pFxdlvhk+Hc5CZEiqY6nZ15dWxUIm4+OwHqB54qiEoeY7LWIqMBiwENcqaI6PXWa6MmMCvtMgEe1X5y",
+	"nyizj4SOKNOK2FwB6yII5hJJnqfg3x/Wr3Q2uh6A3i3al0Lq1XD2wnt7qy2aitmF8fkBs0l/gunKvzNk",
+	"b2WYVjPLzDtqv75A6rshMDHiIH3ue2hjJXQIhHECVyDHLundGoZdKiUDRQSHOUnuTylJb5E8P6lmW3wY",
+	"y9fm0biiBfRTkDVaOpAkZtzQKhrdqH0SPZAi7VvPkfnYhbhe97HZhTP1nzzdvsZhTklCWZT7zJ2PPPeM",
+	"E/s/c8Mzc5LfuiBgmQn2zwkxpQT+pzuxixcGlCsAZub2F+22Yl5/tajA1RqUj0AdQ8VnxjPzT+/tHs9e",
+	"MAmAVahSyfT4xJCgE3VAJcj91KDZ//XOb+SPH099mS3SJF7NYRhonVg9TRoD+u82t6nyjkShMJ5QUfAR",
+	"cgljstZJ1CW6mtbJkEZALqyL0MYvhLSe9I6nAQx7+Bc0zAvsTpGf93866MyH1yCCOXdLBSwv2HhEKrEV",
+	"D+8FDBi3LP3IwUPevj/ERyKqBhfCUOkZP+MHKPt8kSjyPKsTNclJ2u2CUm3S+XwWiMuzoE3w1JIzVFrM",
+	"35+bzebNTad5xt9RFqcSijejiWPuRnvE/HIW2HLEQTqkHPNsbUXiWWBuM2pn8S4bdPJ33HTIaAASSKfr",
+	"4z/0jKsp2b/z2hx0JUQGbzRW5udqBXJ4xjslE7D4LF5AIAo/2ixS63ou/OwdOfhG5272WbbWV62Tcy70",
+	"OSrDpV8Kd5VK1ENSU1JvXj+lkDckHfO6nkg5PmwdNfgJ14QBn84wg5Uo5fW6RdlcXU3dn3m/hNBsCu/F",
+	"rKvtQl2WbJZr63CcFUrj230/gyZBRy5SSQepopB8vef3OxKARcxItYYVK02HiW2AcPzuLdne3t4lH07f",
+	"2mM4ZHHMXC5YkzhGZsjcaHXmEYdNooXrVNA84/tFGsjjkoqYJZOOuSwk+xN/bJM3eGyJpVXEkSuvtSEC",
+	"zTR6F7PzZx4n+0eHQRhcgVQumtNsNVtoPiTAacKCdrDdbDW3bchtgLzPSJANFOIbtpy0/TnoW4Mzg/Ew",
+	"CtrBe6b0vis4TaikQ8CoTfu3zwEzH/sjBTn2sqbtq1yL1f8FDf3lTg0Tr3+Rq1xdsGg9y2+f+r7YCbr8",
+	"hRFgG4yg/aKFMSg2NBqONyLcX2GNB742ZJAXXHV82lQi4YqJVJGEYsJ/HVj2ZEzD15YBpoqwT2G5ucxW",
+	"q/Vg1f8TFey1/QzMeswibV18SIB2B/aIGKOoY2mgYyhw5wFhW6DRQtYiwqcthkb6pPySixEnBpE26I/E",
+	"QESqFYuA2OhnHXNfD+39dpesfeekYcQiW7esVArYSqXE6tbt6jenLSrbwY1qqw58bnv+c3krHfPE1u78",
+	"J4rdUW7C4IXdm9nPZA1r8IHthZaTtdgo6l3IMYoa12+fDCUr74cITtyNjqocfRkbOisTh5FhuD0mlSZr",
+	"yLwURlXRhUT7CnNLrWFiPl3gcVm5Zb/OqdbBQ9khQ6q7A1B5qI+4TTeHFcvdJ2LsRKUX9mSGyNH5GY+Z",
+	"Bknj2Gh3/9tIpXMbN/4jFdoJCiEjxqkcF+Lg603SMYp6h/RYjDF4gWlVZxx6PcCEWWKuN8kR7bvXXMLY",
+	"yBRutUCjqxmjICRKeKQppyBGaPNa1xs3aD3jasB6Gi3TPljpMsn4P7hq0gUYv/+zno+9uAXjt9bKYjzB",
+	"pxeveP49eP5kLfBMru9J6/H5e4GVM5ArVv5cWfk7Yyd6Mrk/3974zKIbe3pj0DCpo36Pv3+wnqkKr5ra",
+	"bOU7RVhE1jqujU1nj1A+1gPG+wRi25SJkp1Wa92fYvTHZIcYHS25+8G6nhZWepd5nqtZ2FN6OHlXNlOk",
+	"LzjsOWlrM16YIhHQ6ElVONydmoP8yMextfN4y/9ZuAZhbm/WCla2W/fu43b6wmP4HUY6ClBlhvn6V8Kx",
+	"DiRVgN2M8gAPchvDDhg2ZhoqiK9AkZFI42guGwvrrem/gV6xqYrasSCjWvGi58aLvvxj/0vehSz3X8Ro",
+	"1rmEQbf2OyotGxjQa38OEqFquMEJ6CMb8ftyuAE6Pd+IaPxglFgsR6rEswyAN8+IB/m8+AH4Nh5PbAOF",
+	"NroS+RZ6eR1WSLLUPkva9kZnBa0420zOtrkA/NWuyPjci0XwVdO99etgp0epLupQghNqLfWUaxZ7Uo2o",
+	"hrtzVIyJNbZ6dDpbxeoBc6pPhU6+ceZaruRbsde5Op8L9WLGlutwvNl4UaqOWvHQZ2epjkSjh3mN1eQF",
+	"t4WCh4QLSS7AnGYFmqQJWZuMi6/Y/z3Y/zG203Ku1a7gEfF7witpwKJXkBN7NuMFUweZIlosYF7PEA9X",
+	"4hIaxRqQaULC3GiY00negembN8qrNWM1Z+0HMbLjDjyOyQhwNkFWKLay0ldW+oM653jknNPeKi/xj7sz",
+	"C5dKNMNAtzd8cS67lR650iNXeuQSIx4rDfFuOT6Wn5aUvzJnt7mURmHv3sNJkHVknc7aP/hbVvGYL5fJ",
+	"rljnV676vbc5avaoIoNYmCekerBRbIc8Pbs5b7u7QJ7bM80psxPivug84ifgHwsnjz1N7tiXf37zSZnf",
+	"KeKfIv5YllPDiofZhfwrx9nKmUZWouole42MsnW3TOU1uaMB6IHNGjQbhmm9MMqqU5kiPQmAczBjxi9x",
+	"sqdvX0htbq8v3S3zkMJ0jWA5xlfN/I5HtsAWzClzi7d99LpCRiWH0GwaK8zIzc/MY0lSTWLR79sprjWz",
+	"I0MykoL3C+3sJoux1kPXZRDdnVzYfrVrlZIvx0ns69wdkzVgKyPjHjxnX10SLZxSWq5AlxONI/3GrO9h",
+	"LjG/JH0BOHi1wiAW5k7F1nf1pkd5UM1SeUa1h9rzZBvZsWLKbVtkgwJGdNiAjbUOlaZjZfssCMPMbRnE",
+	"pOt5xWlWnOYROM3bnMXk+zWTx1hnB9Ju3pBfkXyqjucxeSPLCpMRvMfkcFIHqrAYe9sylZJSy61H5ivV",
+	"7slTXXmZbufYCp6YbITQYxscbmh+SLAxkpB+jnU2tLpcHW1LVlhx0v4TeUQtGgdUkQsA7pThvKJsrVTF",
+	"vWIpNSwl5xlimMSgIe8a6xSVrGdyB4ZxbfdR1zBnjhpii2Qa/upUFmGLZlzfh2BpUaNCH+/nqXwsUgeD",
+	"bEOXOYqxFlcqx0rleIpCFV10w/vouA1C2JpgLQjTM3WR+YwEshlzta5TO9qryD+WdI4rI86mHOPRQMTg",
+	"vA57tsYZi5sdTQ+oGoSuY2KItBm6Iy4ksa1wB0AjVyX+1sLd+J6pRCjm50/l8OaNfqnWtDsYAtd7xOgk",
+	"nA7hL2dB3rHHIqhhsdk0Sz8LanoZ3XzbjsKDnIIHEEduSrzO3IehLb+PxIgbljCfens4Ga3WGq94geMR",
+	"HatsPP1Wq5WLYnQcugboYZ0H0R9CuPaz68uHpDyf7dZSNiOzbCAANlj5q/u92RVDbEK10DmqnxX3YEK5",
+	"AKtvdJm1jg8OSwk7Dr9UOw3IYi/M+gCiHybTNhVw3fTdMB18D6oB+H78tHvJxSiGqA9DKBWc3Uq4ryRb",
+	"veZ7YKdW5Dw53+wFDF+WTXObfpTfCekDM8r13BxA99Iyemw2GzMOhPYp40qTzkZzBHHcwHKajd9HlwrZ",
+	"s+3WQWMlyIhyfcbNzZRrtNK7bqrMzwCRwpEzpWZuC/VpWydUnXHDPixHJHnjsD08G4b1UWLNPsGduM8i",
+	"GjutTTIaUI0izlzC5TXP+L73I4TesAyJYYPW1sz6ZuWqrWLDJB6Tjp3H55qrdeqageSz9JZkKUwOmHxk",
+	"a6F+8OAUjoEY/E4Rpan+QowAR05lep2wBVYMbLYKU2z3WFVhPjr1gOYHDEtJuRiFyFJGA6GArPWEdB7A",
+	"rI2bZ1pFrdy5B6t80A7qnsoCP5ZNOfNZXy9oZW2f+RR9o9sYXlLbv7BJsklvTmqfcSORjRXoiiWsKQgM",
+	"l1IYq8WFnJiqZWR4WOFjP5yeHhl164zbJpfi0nOg0Pbna5OyeWmn7xQ7z9vmkZ3QW6WI+D0ULNxOoTrj",
+	"hoFaW1TZtt7kQuhBnqdV2/vITUN/eG2tOBrJkhYc/VWpUUtGi2typaGeD63A4RPWYXCIv1/ROC2pdYXh",
+	"KMFWa+tlo7XdaL0+3dxqt1rtVqvZarX+bzYzsh3A+MfBxd+67Bf24+GHPw83f2aH6pAfv+i+PXx5eJn8",
+	"89e3P+42m80gHxpUaIadf+DVxAdmIJlF+Ls8p5sXW93taAde9F7m2TL7seGBbwfAfXvctp9+UWpJbLuN",
+	"lrsQZxBtbVYguinqqDVDFzJE2sEQlXkQ2fSH8tAH+0oPSOmN9jslqhEcfukhp5pLP7m4COe3pJ8YdnHz",
+	"qUbKvPduJpfZXK4CKgzXW6rILBxDh+gaBldAt/PK5x3fCoNyMtwvfDbnimLLoSc+VswdKvBhdKlZh1oZ",
+	"myvP2m3tj/eiTxi3xieiPyzJSbTveTaYAodF4pgNIYvFawtJaJHOcLy/t9cf3sh2x89YD8q2We6lcTxe",
+	"puk8GcO0gXvDkr9T5UCnIpcACRkJeelaxX/D/i5baOfTO416BJFH1HwSs6MIat2yP8GDUdakGN5sbL44",
+	"bb1ub99TDJdnNGy2ZgpmO4+qJJddo/+iWLZTIgpN+XPNYfN0c6e9tZXL6TuchwUjzom9bZX1SdwQN88J",
+	"HGJCUu5mioq7owbiU6snPbvYuLo7qKnicGNiluSVqE6heZ5pDo7oy8R3V+Xq9vS60jfumzyUZUj7gR2z",
+	"QxvZiMapXoC3yLlVeZqt7ceyudOI6Jh0jLnTIchC8RBK0KnkKvNe9IzGPsSW/xrlefOM+wG6xoieNfS2",
+	"EJusBFVo5mx3aov59hnPTXdsvXzNFDbeK4TmU65F2h04rwPTigxEHFlHAsJhrmT6XANdy2fcJnJzpYFG",
+	"ZI1qMhTK1ZYlIMnmCzJkPNWgar0AfrlLcgTUibwHcA5UR0svxT/gVINv0D1wN1dAlFp8Qi3GchXebp70",
+	"sfousCuImuSwZ0fWusHftYctrA+tlONoNjGgHE27uTVpzSyqcWfW9x1fEzIs1VA406s4CNutf30VcXvg",
+	"XDMbdKpGXjMhcCJiYUXAIkJHwSLh9FMba7NMwNWIbpKBSK2uZ6w/ZMDZKCBnOKrJFg/ekGzWcObCfPD7",
+	"sOfSCHHz10nGdQssSip9fr07fv3nq9HLqxfpzm2Ycc0g88cJuR+VecFjeQRqcvnzFKW6nOeFk3Cn+/UK",
+	"c5IKfr1jO1PQx2J8Hq2wAwpdhHQ5Pr7DYs7urIrCC7pANnBxDNTKxTeL4Z2AdjpvRoaO41VSae2ZyMb5",
+	"z8k9KHaTmlpGXGgjtTSDcGLA+JRDWGxhq75xZ8RHHPCWm1k28aHPXaBiSgXqFMebx6nvM2arkOZ1GfvF",
+	"3PUY9PFA7bu+da9srSbiqOeikJZobFTB4RZkM2+ShQXgJPMD1zUk+MrmUExTCe7as+MJOnDUUsp3qtyR",
+	"Y49QbuMhziUaC3GZ16d/XSdIcJjARsZw1ko/ixFHq0CRmF0CsdGzBRJhtNDJhg3MNbp+NP/0jgAijlzz",
+	"SaVFFoXyrYbsuEijONh7qASiBgY0weOx7ayNBGoRVGeRoDFLNbwpDNa/h2XyMJ6gSZgewwgpTHlHizJz",
+	"sgRh0HvZfzV4zXZ/bwVhcLkZbw23+Y4wV5KXf7ySr9WuNlfSzaut0fb1zthcuXo5enX9erz7p7lCWxe7",
+	"3dfRK3hp3vaivzPYZlu/b5q3teLd4Wv+SpgryYs/duS22tKbGD+4tblTQNk8DmbIptje9KnqCq25gbkX",
+	"LorNhc6ytaZ2u31WxUh5usPMcqSVFXQfFp3EtOu1nALhWltps4UELThgwwRkEKpU41xkzoamajlzxJQd",
+	"yj6NKdtuwcq3C5ZQKGUqQoWNGajGPAKdJrbTjiKU9CQoI3v1JDf+3n7c9X9/Sh5cgORx3T/TW2K7nYmW",
+	"5QXyGTS93tfICKd7oQppY94FdVRwhjHeFVLaDPoluJxWnPUZ5D2k0iaQiV7vPrwTGd2i0d3EZTU7Hrrm",
+	"KN5TO+qvF2Pb9GC8jjx2s0UU4/0YGqkCx2vPOOouVhFeTAmuCZmeGMgztvv8dMlPYSB0YjD9QcZB2//R",
+	"3rCI9wn57WrM8P9Y7P7lxzcnH/+1/f3RwQ9Hf98++ufRWdpqbb1EkST/4p8OkGQk6KAdVB+4E9M1CEXM",
+	"znW+l2ghxDi5WyL5cPw+K2Of1Fbvam3v3ollugim578FjjlzkoMPfOaPLYGRuvNT+RZZ61SA/mp6bJ5o",
+	"KjWyLatgOY+54S0FvaxEMovwME11Ot1j/jfQSNX2riUwi2MYUsYZ7wft3TCAcuagOyc57dztSCLw8/1b",
+	"XcEjT9QOLd+8Sx4dYcVcax6RgXdNl2aFGCkUQ08vQnRWyE13x/+K1+9rFvhSp6Ad7Lze2t18tbg5kAPw",
+	"XKwBz98eIz5cVk0eIvKb1T7U1HNg8r651iRHMWDbDDm2xb/NZZZ2TG98EhIuCjJal2cQ4Q9WT6/p+bRM",
+	"Af00knNlZNwtb9S2drNWRVn3d5Lbp14jIaJPBfFu2O0cJmr557zmcpaJfa295RZtG5V3gvrS+8mtDmJ9",
+	"Noml81Lfr7xJ21VvfI8mbcWDtmHLlWfPs+QRQuMIKXha+v9ecAhdGxxs2aMFicQ3rtSegDOurwob5TN2",
+	"jdJRTED33vcsAX2vUhxPbVciHx2e0q4L4ZNX04eWwPACoggi4oYUkLWTf7xnGkJiziTZbtlBJSk6QwZa",
+	"J+2NjVh0aTwQSrfNZSwPzq+r9gZScNO3OmlSFhhEOOg++7yEfGp79pMP5BZ+ynymhd9QME1OR/gFz4SQ",
+	"dvTDnrFQBW/g2AfSB63ITmubdHp+HEcnT5GwoyFuPt38/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

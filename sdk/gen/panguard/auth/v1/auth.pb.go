@@ -2828,6 +2828,147 @@ func (x *DeleteAccountResponse) GetMessage() string {
 	return ""
 }
 
+// IntrospectRequest names the token to check.
+type IntrospectRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectRequest) Reset() {
+	*x = IntrospectRequest{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectRequest) ProtoMessage() {}
+
+func (x *IntrospectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectRequest.ProtoReflect.Descriptor instead.
+func (*IntrospectRequest) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *IntrospectRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// IntrospectResponse is the token's state; the rest is set only when active.
+type IntrospectResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Active bool                   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	// Sub is the user id, Sid the session id.
+	Sub   string `protobuf:"bytes,2,opt,name=sub,proto3" json:"sub,omitempty"`
+	Sid   string `protobuf:"bytes,3,opt,name=sid,proto3" json:"sid,omitempty"`
+	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Tier  Tier   `protobuf:"varint,5,opt,name=tier,proto3,enum=panguard.auth.v1.Tier" json:"tier,omitempty"`
+	// MachineLimit is unset for unlimited (or when inactive).
+	MachineLimit *int32 `protobuf:"varint,6,opt,name=machine_limit,json=machineLimit,proto3,oneof" json:"machine_limit,omitempty"`
+	// Exp is the expiry in seconds since the epoch, as in the JWT.
+	Exp           int64 `protobuf:"varint,7,opt,name=exp,proto3" json:"exp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectResponse) Reset() {
+	*x = IntrospectResponse{}
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectResponse) ProtoMessage() {}
+
+func (x *IntrospectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_panguard_auth_v1_auth_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectResponse.ProtoReflect.Descriptor instead.
+func (*IntrospectResponse) Descriptor() ([]byte, []int) {
+	return file_panguard_auth_v1_auth_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *IntrospectResponse) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *IntrospectResponse) GetSub() string {
+	if x != nil {
+		return x.Sub
+	}
+	return ""
+}
+
+func (x *IntrospectResponse) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *IntrospectResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *IntrospectResponse) GetTier() Tier {
+	if x != nil {
+		return x.Tier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *IntrospectResponse) GetMachineLimit() int32 {
+	if x != nil && x.MachineLimit != nil {
+		return *x.MachineLimit
+	}
+	return 0
+}
+
+func (x *IntrospectResponse) GetExp() int64 {
+	if x != nil {
+		return x.Exp
+	}
+	return 0
+}
+
 var File_panguard_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_panguard_auth_v1_auth_proto_rawDesc = "" +
@@ -3032,14 +3173,25 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"_totp_codeB\x0e\n" +
 	"\f_backup_code\"1\n" +
 	"\x15DeleteAccountResponse\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage*u\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\")\n" +
+	"\x11IntrospectRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xe0\x01\n" +
+	"\x12IntrospectResponse\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x10\n" +
+	"\x03sub\x18\x02 \x01(\tR\x03sub\x12\x10\n" +
+	"\x03sid\x18\x03 \x01(\tR\x03sid\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12*\n" +
+	"\x04tier\x18\x05 \x01(\x0e2\x16.panguard.auth.v1.TierR\x04tier\x12(\n" +
+	"\rmachine_limit\x18\x06 \x01(\x05H\x00R\fmachineLimit\x88\x01\x01\x12\x10\n" +
+	"\x03exp\x18\a \x01(\x03R\x03expB\x10\n" +
+	"\x0e_machine_limit*u\n" +
 	"\x04Tier\x12\x14\n" +
 	"\x10TIER_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTIER_COMMUNITY\x10\x01\x12\r\n" +
 	"\tTIER_SOLO\x10\x02\x12\f\n" +
 	"\bTIER_PRO\x10\x03\x12\x11\n" +
 	"\rTIER_BUSINESS\x10\x04\x12\x13\n" +
-	"\x0fTIER_ENTERPRISE\x10\x052\x92\x11\n" +
+	"\x0fTIER_ENTERPRISE\x10\x052\xf0\x11\n" +
 	"\vAuthService\x12Q\n" +
 	"\bRegister\x12!.panguard.auth.v1.RegisterRequest\x1a\".panguard.auth.v1.RegisterResponse\x12H\n" +
 	"\x05Login\x12\x1e.panguard.auth.v1.LoginRequest\x1a\x1f.panguard.auth.v1.LoginResponse\x12K\n" +
@@ -3064,7 +3216,9 @@ const file_panguard_auth_v1_auth_proto_rawDesc = "" +
 	"\x12ResendVerification\x12+.panguard.auth.v1.ResendVerificationRequest\x1a,.panguard.auth.v1.ResendVerificationResponse\x12b\n" +
 	"\fListActivity\x12%.panguard.auth.v1.ListActivityRequest\x1a&.panguard.auth.v1.ListActivityResponse\"\x03\x90\x02\x01\x12`\n" +
 	"\rExportAccount\x12&.panguard.auth.v1.ExportAccountRequest\x1a'.panguard.auth.v1.ExportAccountResponse\x12`\n" +
-	"\rDeleteAccount\x12&.panguard.auth.v1.DeleteAccountRequest\x1a'.panguard.auth.v1.DeleteAccountResponseB\xb5\x01\n" +
+	"\rDeleteAccount\x12&.panguard.auth.v1.DeleteAccountRequest\x1a'.panguard.auth.v1.DeleteAccountResponse\x12\\\n" +
+	"\n" +
+	"Introspect\x12#.panguard.auth.v1.IntrospectRequest\x1a$.panguard.auth.v1.IntrospectResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
 	"\x14com.panguard.auth.v1B\tAuthProtoP\x01Z0panguard.ai/auth/sdk/gen/panguard/auth/v1;authv1\xa2\x02\x03PAX\xaa\x02\x10Panguard.Auth.V1\xca\x02\x10Panguard\\Auth\\V1\xe2\x02\x1cPanguard\\Auth\\V1\\GPBMetadata\xea\x02\x12Panguard::Auth::V1b\x06proto3"
 
 var (
@@ -3080,7 +3234,7 @@ func file_panguard_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_panguard_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_panguard_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_panguard_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_panguard_auth_v1_auth_proto_goTypes = []any{
 	(Tier)(0),                             // 0: panguard.auth.v1.Tier
 	(*User)(nil),                          // 1: panguard.auth.v1.User
@@ -3133,85 +3287,90 @@ var file_panguard_auth_v1_auth_proto_goTypes = []any{
 	(*ExportAccountResponse)(nil),         // 48: panguard.auth.v1.ExportAccountResponse
 	(*DeleteAccountRequest)(nil),          // 49: panguard.auth.v1.DeleteAccountRequest
 	(*DeleteAccountResponse)(nil),         // 50: panguard.auth.v1.DeleteAccountResponse
-	(*timestamppb.Timestamp)(nil),         // 51: google.protobuf.Timestamp
+	(*IntrospectRequest)(nil),             // 51: panguard.auth.v1.IntrospectRequest
+	(*IntrospectResponse)(nil),            // 52: panguard.auth.v1.IntrospectResponse
+	(*timestamppb.Timestamp)(nil),         // 53: google.protobuf.Timestamp
 }
 var file_panguard_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: panguard.auth.v1.User.tier:type_name -> panguard.auth.v1.Tier
-	51, // 1: panguard.auth.v1.User.trial_ends_at:type_name -> google.protobuf.Timestamp
-	51, // 2: panguard.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	51, // 3: panguard.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	51, // 4: panguard.auth.v1.User.plan_expires_at:type_name -> google.protobuf.Timestamp
+	53, // 1: panguard.auth.v1.User.trial_ends_at:type_name -> google.protobuf.Timestamp
+	53, // 2: panguard.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	53, // 3: panguard.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	53, // 4: panguard.auth.v1.User.plan_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: panguard.auth.v1.RegisterResponse.user:type_name -> panguard.auth.v1.User
-	51, // 6: panguard.auth.v1.RegisterResponse.expires_at:type_name -> google.protobuf.Timestamp
+	53, // 6: panguard.auth.v1.RegisterResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 7: panguard.auth.v1.LoginResponse.user:type_name -> panguard.auth.v1.User
-	51, // 8: panguard.auth.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	53, // 8: panguard.auth.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 9: panguard.auth.v1.MeResponse.user:type_name -> panguard.auth.v1.User
-	51, // 10: panguard.auth.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	51, // 11: panguard.auth.v1.Session.last_seen_at:type_name -> google.protobuf.Timestamp
-	51, // 12: panguard.auth.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	53, // 10: panguard.auth.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	53, // 11: panguard.auth.v1.Session.last_seen_at:type_name -> google.protobuf.Timestamp
+	53, // 12: panguard.auth.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
 	25, // 13: panguard.auth.v1.ListSessionsResponse.sessions:type_name -> panguard.auth.v1.Session
 	1,  // 14: panguard.auth.v1.UpdateMeResponse.user:type_name -> panguard.auth.v1.User
 	1,  // 15: panguard.auth.v1.ConfirmEmailResponse.user:type_name -> panguard.auth.v1.User
-	51, // 16: panguard.auth.v1.ActivityEvent.at:type_name -> google.protobuf.Timestamp
+	53, // 16: panguard.auth.v1.ActivityEvent.at:type_name -> google.protobuf.Timestamp
 	44, // 17: panguard.auth.v1.ListActivityResponse.events:type_name -> panguard.auth.v1.ActivityEvent
-	51, // 18: panguard.auth.v1.Passkey.created_at:type_name -> google.protobuf.Timestamp
-	51, // 19: panguard.auth.v1.Passkey.last_used_at:type_name -> google.protobuf.Timestamp
-	51, // 20: panguard.auth.v1.ExportAccountResponse.exported_at:type_name -> google.protobuf.Timestamp
+	53, // 18: panguard.auth.v1.Passkey.created_at:type_name -> google.protobuf.Timestamp
+	53, // 19: panguard.auth.v1.Passkey.last_used_at:type_name -> google.protobuf.Timestamp
+	53, // 20: panguard.auth.v1.ExportAccountResponse.exported_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: panguard.auth.v1.ExportAccountResponse.user:type_name -> panguard.auth.v1.User
 	25, // 22: panguard.auth.v1.ExportAccountResponse.sessions:type_name -> panguard.auth.v1.Session
 	44, // 23: panguard.auth.v1.ExportAccountResponse.activity:type_name -> panguard.auth.v1.ActivityEvent
 	47, // 24: panguard.auth.v1.ExportAccountResponse.passkeys:type_name -> panguard.auth.v1.Passkey
-	2,  // 25: panguard.auth.v1.AuthService.Register:input_type -> panguard.auth.v1.RegisterRequest
-	4,  // 26: panguard.auth.v1.AuthService.Login:input_type -> panguard.auth.v1.LoginRequest
-	6,  // 27: panguard.auth.v1.AuthService.Logout:input_type -> panguard.auth.v1.LogoutRequest
-	8,  // 28: panguard.auth.v1.AuthService.Me:input_type -> panguard.auth.v1.MeRequest
-	10, // 29: panguard.auth.v1.AuthService.ForgotPassword:input_type -> panguard.auth.v1.ForgotPasswordRequest
-	12, // 30: panguard.auth.v1.AuthService.ResetPassword:input_type -> panguard.auth.v1.ResetPasswordRequest
-	14, // 31: panguard.auth.v1.AuthService.SetupTotp:input_type -> panguard.auth.v1.SetupTotpRequest
-	16, // 32: panguard.auth.v1.AuthService.VerifyTotp:input_type -> panguard.auth.v1.VerifyTotpRequest
-	18, // 33: panguard.auth.v1.AuthService.DisableTotp:input_type -> panguard.auth.v1.DisableTotpRequest
-	20, // 34: panguard.auth.v1.AuthService.GetTotpStatus:input_type -> panguard.auth.v1.GetTotpStatusRequest
-	22, // 35: panguard.auth.v1.AuthService.RegenerateBackupCodes:input_type -> panguard.auth.v1.RegenerateBackupCodesRequest
-	24, // 36: panguard.auth.v1.AuthService.ListSessions:input_type -> panguard.auth.v1.ListSessionsRequest
-	27, // 37: panguard.auth.v1.AuthService.RevokeSession:input_type -> panguard.auth.v1.RevokeSessionRequest
-	29, // 38: panguard.auth.v1.AuthService.RevokeOtherSessions:input_type -> panguard.auth.v1.RevokeOtherSessionsRequest
-	31, // 39: panguard.auth.v1.AuthService.UpdateMe:input_type -> panguard.auth.v1.UpdateMeRequest
-	33, // 40: panguard.auth.v1.AuthService.ChangePassword:input_type -> panguard.auth.v1.ChangePasswordRequest
-	35, // 41: panguard.auth.v1.AuthService.ChangeEmail:input_type -> panguard.auth.v1.ChangeEmailRequest
-	37, // 42: panguard.auth.v1.AuthService.ConfirmEmail:input_type -> panguard.auth.v1.ConfirmEmailRequest
-	39, // 43: panguard.auth.v1.AuthService.VerifyEmail:input_type -> panguard.auth.v1.VerifyEmailRequest
-	41, // 44: panguard.auth.v1.AuthService.ResendVerification:input_type -> panguard.auth.v1.ResendVerificationRequest
-	43, // 45: panguard.auth.v1.AuthService.ListActivity:input_type -> panguard.auth.v1.ListActivityRequest
-	46, // 46: panguard.auth.v1.AuthService.ExportAccount:input_type -> panguard.auth.v1.ExportAccountRequest
-	49, // 47: panguard.auth.v1.AuthService.DeleteAccount:input_type -> panguard.auth.v1.DeleteAccountRequest
-	3,  // 48: panguard.auth.v1.AuthService.Register:output_type -> panguard.auth.v1.RegisterResponse
-	5,  // 49: panguard.auth.v1.AuthService.Login:output_type -> panguard.auth.v1.LoginResponse
-	7,  // 50: panguard.auth.v1.AuthService.Logout:output_type -> panguard.auth.v1.LogoutResponse
-	9,  // 51: panguard.auth.v1.AuthService.Me:output_type -> panguard.auth.v1.MeResponse
-	11, // 52: panguard.auth.v1.AuthService.ForgotPassword:output_type -> panguard.auth.v1.ForgotPasswordResponse
-	13, // 53: panguard.auth.v1.AuthService.ResetPassword:output_type -> panguard.auth.v1.ResetPasswordResponse
-	15, // 54: panguard.auth.v1.AuthService.SetupTotp:output_type -> panguard.auth.v1.SetupTotpResponse
-	17, // 55: panguard.auth.v1.AuthService.VerifyTotp:output_type -> panguard.auth.v1.VerifyTotpResponse
-	19, // 56: panguard.auth.v1.AuthService.DisableTotp:output_type -> panguard.auth.v1.DisableTotpResponse
-	21, // 57: panguard.auth.v1.AuthService.GetTotpStatus:output_type -> panguard.auth.v1.GetTotpStatusResponse
-	23, // 58: panguard.auth.v1.AuthService.RegenerateBackupCodes:output_type -> panguard.auth.v1.RegenerateBackupCodesResponse
-	26, // 59: panguard.auth.v1.AuthService.ListSessions:output_type -> panguard.auth.v1.ListSessionsResponse
-	28, // 60: panguard.auth.v1.AuthService.RevokeSession:output_type -> panguard.auth.v1.RevokeSessionResponse
-	30, // 61: panguard.auth.v1.AuthService.RevokeOtherSessions:output_type -> panguard.auth.v1.RevokeOtherSessionsResponse
-	32, // 62: panguard.auth.v1.AuthService.UpdateMe:output_type -> panguard.auth.v1.UpdateMeResponse
-	34, // 63: panguard.auth.v1.AuthService.ChangePassword:output_type -> panguard.auth.v1.ChangePasswordResponse
-	36, // 64: panguard.auth.v1.AuthService.ChangeEmail:output_type -> panguard.auth.v1.ChangeEmailResponse
-	38, // 65: panguard.auth.v1.AuthService.ConfirmEmail:output_type -> panguard.auth.v1.ConfirmEmailResponse
-	40, // 66: panguard.auth.v1.AuthService.VerifyEmail:output_type -> panguard.auth.v1.VerifyEmailResponse
-	42, // 67: panguard.auth.v1.AuthService.ResendVerification:output_type -> panguard.auth.v1.ResendVerificationResponse
-	45, // 68: panguard.auth.v1.AuthService.ListActivity:output_type -> panguard.auth.v1.ListActivityResponse
-	48, // 69: panguard.auth.v1.AuthService.ExportAccount:output_type -> panguard.auth.v1.ExportAccountResponse
-	50, // 70: panguard.auth.v1.AuthService.DeleteAccount:output_type -> panguard.auth.v1.DeleteAccountResponse
-	48, // [48:71] is the sub-list for method output_type
-	25, // [25:48] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	0,  // 25: panguard.auth.v1.IntrospectResponse.tier:type_name -> panguard.auth.v1.Tier
+	2,  // 26: panguard.auth.v1.AuthService.Register:input_type -> panguard.auth.v1.RegisterRequest
+	4,  // 27: panguard.auth.v1.AuthService.Login:input_type -> panguard.auth.v1.LoginRequest
+	6,  // 28: panguard.auth.v1.AuthService.Logout:input_type -> panguard.auth.v1.LogoutRequest
+	8,  // 29: panguard.auth.v1.AuthService.Me:input_type -> panguard.auth.v1.MeRequest
+	10, // 30: panguard.auth.v1.AuthService.ForgotPassword:input_type -> panguard.auth.v1.ForgotPasswordRequest
+	12, // 31: panguard.auth.v1.AuthService.ResetPassword:input_type -> panguard.auth.v1.ResetPasswordRequest
+	14, // 32: panguard.auth.v1.AuthService.SetupTotp:input_type -> panguard.auth.v1.SetupTotpRequest
+	16, // 33: panguard.auth.v1.AuthService.VerifyTotp:input_type -> panguard.auth.v1.VerifyTotpRequest
+	18, // 34: panguard.auth.v1.AuthService.DisableTotp:input_type -> panguard.auth.v1.DisableTotpRequest
+	20, // 35: panguard.auth.v1.AuthService.GetTotpStatus:input_type -> panguard.auth.v1.GetTotpStatusRequest
+	22, // 36: panguard.auth.v1.AuthService.RegenerateBackupCodes:input_type -> panguard.auth.v1.RegenerateBackupCodesRequest
+	24, // 37: panguard.auth.v1.AuthService.ListSessions:input_type -> panguard.auth.v1.ListSessionsRequest
+	27, // 38: panguard.auth.v1.AuthService.RevokeSession:input_type -> panguard.auth.v1.RevokeSessionRequest
+	29, // 39: panguard.auth.v1.AuthService.RevokeOtherSessions:input_type -> panguard.auth.v1.RevokeOtherSessionsRequest
+	31, // 40: panguard.auth.v1.AuthService.UpdateMe:input_type -> panguard.auth.v1.UpdateMeRequest
+	33, // 41: panguard.auth.v1.AuthService.ChangePassword:input_type -> panguard.auth.v1.ChangePasswordRequest
+	35, // 42: panguard.auth.v1.AuthService.ChangeEmail:input_type -> panguard.auth.v1.ChangeEmailRequest
+	37, // 43: panguard.auth.v1.AuthService.ConfirmEmail:input_type -> panguard.auth.v1.ConfirmEmailRequest
+	39, // 44: panguard.auth.v1.AuthService.VerifyEmail:input_type -> panguard.auth.v1.VerifyEmailRequest
+	41, // 45: panguard.auth.v1.AuthService.ResendVerification:input_type -> panguard.auth.v1.ResendVerificationRequest
+	43, // 46: panguard.auth.v1.AuthService.ListActivity:input_type -> panguard.auth.v1.ListActivityRequest
+	46, // 47: panguard.auth.v1.AuthService.ExportAccount:input_type -> panguard.auth.v1.ExportAccountRequest
+	49, // 48: panguard.auth.v1.AuthService.DeleteAccount:input_type -> panguard.auth.v1.DeleteAccountRequest
+	51, // 49: panguard.auth.v1.AuthService.Introspect:input_type -> panguard.auth.v1.IntrospectRequest
+	3,  // 50: panguard.auth.v1.AuthService.Register:output_type -> panguard.auth.v1.RegisterResponse
+	5,  // 51: panguard.auth.v1.AuthService.Login:output_type -> panguard.auth.v1.LoginResponse
+	7,  // 52: panguard.auth.v1.AuthService.Logout:output_type -> panguard.auth.v1.LogoutResponse
+	9,  // 53: panguard.auth.v1.AuthService.Me:output_type -> panguard.auth.v1.MeResponse
+	11, // 54: panguard.auth.v1.AuthService.ForgotPassword:output_type -> panguard.auth.v1.ForgotPasswordResponse
+	13, // 55: panguard.auth.v1.AuthService.ResetPassword:output_type -> panguard.auth.v1.ResetPasswordResponse
+	15, // 56: panguard.auth.v1.AuthService.SetupTotp:output_type -> panguard.auth.v1.SetupTotpResponse
+	17, // 57: panguard.auth.v1.AuthService.VerifyTotp:output_type -> panguard.auth.v1.VerifyTotpResponse
+	19, // 58: panguard.auth.v1.AuthService.DisableTotp:output_type -> panguard.auth.v1.DisableTotpResponse
+	21, // 59: panguard.auth.v1.AuthService.GetTotpStatus:output_type -> panguard.auth.v1.GetTotpStatusResponse
+	23, // 60: panguard.auth.v1.AuthService.RegenerateBackupCodes:output_type -> panguard.auth.v1.RegenerateBackupCodesResponse
+	26, // 61: panguard.auth.v1.AuthService.ListSessions:output_type -> panguard.auth.v1.ListSessionsResponse
+	28, // 62: panguard.auth.v1.AuthService.RevokeSession:output_type -> panguard.auth.v1.RevokeSessionResponse
+	30, // 63: panguard.auth.v1.AuthService.RevokeOtherSessions:output_type -> panguard.auth.v1.RevokeOtherSessionsResponse
+	32, // 64: panguard.auth.v1.AuthService.UpdateMe:output_type -> panguard.auth.v1.UpdateMeResponse
+	34, // 65: panguard.auth.v1.AuthService.ChangePassword:output_type -> panguard.auth.v1.ChangePasswordResponse
+	36, // 66: panguard.auth.v1.AuthService.ChangeEmail:output_type -> panguard.auth.v1.ChangeEmailResponse
+	38, // 67: panguard.auth.v1.AuthService.ConfirmEmail:output_type -> panguard.auth.v1.ConfirmEmailResponse
+	40, // 68: panguard.auth.v1.AuthService.VerifyEmail:output_type -> panguard.auth.v1.VerifyEmailResponse
+	42, // 69: panguard.auth.v1.AuthService.ResendVerification:output_type -> panguard.auth.v1.ResendVerificationResponse
+	45, // 70: panguard.auth.v1.AuthService.ListActivity:output_type -> panguard.auth.v1.ListActivityResponse
+	48, // 71: panguard.auth.v1.AuthService.ExportAccount:output_type -> panguard.auth.v1.ExportAccountResponse
+	50, // 72: panguard.auth.v1.AuthService.DeleteAccount:output_type -> panguard.auth.v1.DeleteAccountResponse
+	52, // 73: panguard.auth.v1.AuthService.Introspect:output_type -> panguard.auth.v1.IntrospectResponse
+	50, // [50:74] is the sub-list for method output_type
+	26, // [26:50] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_panguard_auth_v1_auth_proto_init() }
@@ -3227,13 +3386,14 @@ func file_panguard_auth_v1_auth_proto_init() {
 	file_panguard_auth_v1_auth_proto_msgTypes[34].OneofWrappers = []any{}
 	file_panguard_auth_v1_auth_proto_msgTypes[42].OneofWrappers = []any{}
 	file_panguard_auth_v1_auth_proto_msgTypes[48].OneofWrappers = []any{}
+	file_panguard_auth_v1_auth_proto_msgTypes[51].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_panguard_auth_v1_auth_proto_rawDesc), len(file_panguard_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

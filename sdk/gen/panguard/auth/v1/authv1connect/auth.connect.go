@@ -99,6 +99,8 @@ const (
 	// AuthServiceDeleteAccountProcedure is the fully-qualified name of the AuthService's DeleteAccount
 	// RPC.
 	AuthServiceDeleteAccountProcedure = "/panguard.auth.v1.AuthService/DeleteAccount"
+	// AuthServiceIntrospectProcedure is the fully-qualified name of the AuthService's Introspect RPC.
+	AuthServiceIntrospectProcedure = "/panguard.auth.v1.AuthService/Introspect"
 )
 
 // AuthServiceClient is a client for the panguard.auth.v1.AuthService service.
@@ -150,6 +152,9 @@ type AuthServiceClient interface {
 	ExportAccount(context.Context, *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error)
 	// DeleteAccount erases the account and everything keyed to it (re-authentication required).
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
+	// Introspect tells another service whether a token is live now, and whose. It takes a
+	// service key (psk_…) in the Authorization header instead of a user's token.
+	Introspect(context.Context, *connect.Request[v1.IntrospectRequest]) (*connect.Response[v1.IntrospectResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the panguard.auth.v1.AuthService service. By
@@ -305,6 +310,13 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
 			connect.WithClientOptions(opts...),
 		),
+		introspect: connect.NewClient[v1.IntrospectRequest, v1.IntrospectResponse](
+			httpClient,
+			baseURL+AuthServiceIntrospectProcedure,
+			connect.WithSchema(authServiceMethods.ByName("Introspect")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -333,6 +345,7 @@ type authServiceClient struct {
 	listActivity          *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
 	exportAccount         *connect.Client[v1.ExportAccountRequest, v1.ExportAccountResponse]
 	deleteAccount         *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
+	introspect            *connect.Client[v1.IntrospectRequest, v1.IntrospectResponse]
 }
 
 // Register calls panguard.auth.v1.AuthService.Register.
@@ -450,6 +463,11 @@ func (c *authServiceClient) DeleteAccount(ctx context.Context, req *connect.Requ
 	return c.deleteAccount.CallUnary(ctx, req)
 }
 
+// Introspect calls panguard.auth.v1.AuthService.Introspect.
+func (c *authServiceClient) Introspect(ctx context.Context, req *connect.Request[v1.IntrospectRequest]) (*connect.Response[v1.IntrospectResponse], error) {
+	return c.introspect.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the panguard.auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account on a 14-day Solo trial and logs it in. For an email that
@@ -499,6 +517,9 @@ type AuthServiceHandler interface {
 	ExportAccount(context.Context, *connect.Request[v1.ExportAccountRequest]) (*connect.Response[v1.ExportAccountResponse], error)
 	// DeleteAccount erases the account and everything keyed to it (re-authentication required).
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
+	// Introspect tells another service whether a token is live now, and whose. It takes a
+	// service key (psk_…) in the Authorization header instead of a user's token.
+	Introspect(context.Context, *connect.Request[v1.IntrospectRequest]) (*connect.Response[v1.IntrospectResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -650,6 +671,13 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceIntrospectHandler := connect.NewUnaryHandler(
+		AuthServiceIntrospectProcedure,
+		svc.Introspect,
+		connect.WithSchema(authServiceMethods.ByName("Introspect")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/panguard.auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -698,6 +726,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceExportAccountHandler.ServeHTTP(w, r)
 		case AuthServiceDeleteAccountProcedure:
 			authServiceDeleteAccountHandler.ServeHTTP(w, r)
+		case AuthServiceIntrospectProcedure:
+			authServiceIntrospectHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -797,4 +827,8 @@ func (UnimplementedAuthServiceHandler) ExportAccount(context.Context, *connect.R
 
 func (UnimplementedAuthServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.DeleteAccount is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) Introspect(context.Context, *connect.Request[v1.IntrospectRequest]) (*connect.Response[v1.IntrospectResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("panguard.auth.v1.AuthService.Introspect is not implemented"))
 }

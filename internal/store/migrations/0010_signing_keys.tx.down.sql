@@ -1,0 +1,3 @@
+DROP TABLE service_keys;
+--bun:split
+DROP TABLE signing_keys;
