@@ -250,11 +250,7 @@ func (a *app) cmdPasswd(args []string) error {
 func usageEmail(w io.Writer) {
 	fmt.Fprintln(w, "Usage: panguard email <change|confirm|verify|resend> [flags]")
 	fmt.Fprintln(w)
-	for _, c := range commands {
-		if strings.HasPrefix(c.name, "email ") {
-			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
-		}
-	}
+	listCommands(w, "email ")
 }
 
 // cmdEmailChange is "panguard email change".

@@ -248,6 +248,10 @@ func serverMessage(e *sdk.Error) string {
 		return "Not found: " + orDefault(e.Message, "the server has no such item")
 	case sdk.ErrForbidden.Reason:
 		return "Not allowed: " + orDefault(e.Message, "this account may not do that")
+	case sdk.ErrConflict.Reason:
+		return "Refused: " + orDefault(e.Message, "the request conflicts with the current state")
+	case sdk.ErrSuspended.Reason:
+		return "This account is suspended by an administrator: it cannot sign in. Contact support."
 	case sdk.ErrValidation.Reason:
 		return "Invalid input: " + orDefault(e.Message, "the server refused the values given")
 	case sdk.ErrInvalidJSON.Reason:

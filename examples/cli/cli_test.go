@@ -266,7 +266,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	everyCommand := []string{"register", "login", "whoami", "logout", "2fa setup", "2fa verify", "2fa disable",
 		"2fa status", "2fa backup-codes", "sessions", "sessions revoke", "passwd", "email change", "email confirm",
 		"email verify", "email resend", "activity", "export", "delete-account",
-		"forgot-password", "reset-password", "help", "--api", "--json"}
+		"forgot-password", "reset-password", "admin users", "admin user ", "admin plan", "admin suspend", "admin unsuspend",
+		"admin revoke-sessions", "admin reset-2fa", "admin delete-user", "admin audit", "help", "--api", "--json"}
 	tests := []struct {
 		name       string
 		args       []string
@@ -863,6 +864,9 @@ func TestEveryReasonHasAClearMessage(t *testing.T) {
 		{"email_taken", "", 0, "belongs to another account"},
 		{"invalid_cursor", "", 0, "not one the server issued"},
 		{"not_found", "", 0, "Not found"},
+		{"forbidden", "", 0, "Not allowed"},
+		{"conflict", "You cannot suspend your own account", 0, "Refused: You cannot suspend your own account"},
+		{"account_suspended", "This account is suspended; contact support", 0, "suspended by an administrator"},
 		{"invalid_json", "body is not JSON", 0, "could not read the request: body is not JSON"},
 		{"rate_limited", "", 42 * time.Second, "Try again in 42 seconds."},
 		{"rate_limited", "", 0, "Too many requests."},

@@ -1,7 +1,8 @@
 // Command panguard is a command-line client of Panguard Auth, built only on the public SDK
 // (panguard.ai/auth/sdk): register, log in (with two-factor authentication), show the
 // current account, manage TOTP and backup codes, reset a forgotten password, and manage the
-// account itself: sessions, password and email changes, security activity, export, deletion.
+// account itself: sessions, password and email changes, security activity, export, deletion;
+// and, with an admin account, administer every account (panguard admin).
 //
 // Usage:
 //
@@ -65,6 +66,15 @@ var commands = []command{
 	{"delete-account", "delete your account for good (asks you to type your email)", (*app).cmdDeleteAccount},
 	{"forgot-password", "email yourself a password reset link", (*app).cmdForgotPassword},
 	{"reset-password", "set a new password with the token from the reset email", (*app).cmdResetPassword},
+	{"admin users", "admin: list accounts, newest first ([QUERY], --tier, --limit, --cursor)", (*app).cmdAdminUsers},
+	{"admin user", "admin: show one account in detail (ID)", (*app).cmdAdminUser},
+	{"admin plan", "admin: put an account on a tier (ID TIER [--until DATE])", (*app).cmdAdminPlan},
+	{"admin suspend", "admin: suspend an account and end its sessions (ID --reason TEXT)", (*app).cmdAdminSuspend},
+	{"admin unsuspend", "admin: lift a suspension (ID)", (*app).cmdAdminUnsuspend},
+	{"admin revoke-sessions", "admin: end every session of an account (ID)", (*app).cmdAdminRevokeSessions},
+	{"admin reset-2fa", "admin: remove a lost second factor (ID --reason TEXT)", (*app).cmdAdminReset2FA},
+	{"admin delete-user", "admin: delete an account for good (ID; asks you to type its email)", (*app).cmdAdminDeleteUser},
+	{"admin audit", "admin: security events of every account, newest first", (*app).cmdAdminAudit},
 	{"help", "show this help", nil},
 }
 
@@ -77,13 +87,11 @@ Usage:
 
 Commands:
 `)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
-	}
+	listCommands(w, "")
 	fmt.Fprintf(w, `
 Commands that prove it is you (passwd, email change, delete-account, 2fa disable,
 2fa backup-codes) ask for your password and, when two-factor authentication is on, for a
-code (or take it with --code).
+code (or take it with --code). The admin commands need the session of an admin account.
 
 Global flags (also accepted after the command):
   --api URL   server to talk to (default: $PANGUARD_API_URL, else the URL saved at login,
@@ -127,13 +135,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	switch name {
-	case "2fa", "email":
+	case "2fa", "email", "admin":
 		// Groups whose subcommand is required.
 		if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-			if name == "2fa" {
+			switch name {
+			case "2fa":
 				usage2FA(stderr)
-			} else {
+			case "email":
 				usageEmail(stderr)
+			default:
+				usageAdmin(stderr)
 			}
 			if len(rest) == 0 {
 				return 2
@@ -161,13 +172,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return a.fail(usageErrorf("unknown command %q (run: panguard help)", name))
 }
 
+// listCommands writes the commands whose name starts with prefix, one a line, their
+// summaries aligned.
+func listCommands(w io.Writer, prefix string) {
+	width := 0
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, prefix) {
+			width = max(width, len(c.name))
+		}
+	}
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, prefix) {
+			fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
+		}
+	}
+}
+
 // usage2FA lists the 2fa subcommands.
 func usage2FA(w io.Writer) {
 	fmt.Fprintln(w, "Usage: panguard 2fa <setup|verify|disable|status|backup-codes> [flags]")
 	fmt.Fprintln(w)
-	for _, c := range commands {
-		if strings.HasPrefix(c.name, "2fa ") {
-			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
-		}
-	}
+	listCommands(w, "2fa ")
 }
