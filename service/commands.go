@@ -82,6 +82,26 @@ var root = &command{
 			{name: "revoke", args: []string{"EMAIL"}, summary: "make the admin with EMAIL an ordinary user", run: setRole(auth.RoleUser),
 				help: "Take the admin role from the account with EMAIL. The last admin cannot be revoked."},
 		}},
+		{name: "keys", summary: "the token-signing keys", subs: []*command{
+			{name: "rotate", summary: "publish a new signing key now; it signs from 10 minutes on", run: keysRotate,
+				help: "Add a new Ed25519 signing key. It is published in /.well-known/jwks.json at once and signs\n" +
+					"new tokens from 10 minutes on (twice the JWKS cache age), so verifiers have it first.\n" +
+					"Tokens signed with the old key keep working until they expire. Keys also rotate by\n" +
+					"themselves every PANGUARD_KEY_ROTATION (default 30 days)."},
+			{name: "list", summary: "list the signing keys: signing, published, retiring", run: keysList,
+				help: "Print one line per signing key: its kid, generation, when it was made, when it signs\n" +
+					"from, and whether it signs and is published now."},
+		}},
+		{name: "service-key", summary: "keys other services introspect tokens with", subs: []*command{
+			{name: "create", args: []string{"NAME"}, summary: "make a service key and print it once", run: serviceKeyCreate,
+				help: "Make a key another service presents (Authorization: Bearer psk_...) to POST\n" +
+					"/api/auth/introspect. It is printed once and stored only as a hash. NAME is 1-64 of\n" +
+					"a-z, 0-9, '.', '_' and '-'."},
+			{name: "list", summary: "list the service keys (never the keys themselves)", run: serviceKeyList,
+				help: "Print one line per service key: its name, the first characters of the key, and when it was made."},
+			{name: "revoke", args: []string{"NAME"}, summary: "delete a service key", run: serviceKeyRevoke,
+				help: "Delete the service key NAME. Every replica refuses it within 5 seconds."},
+		}},
 		{name: "version", summary: "print the version, VCS revision and Go version", run: printVersion,
 			help: "Print the version, VCS revision and Go version this binary was built with."},
 		{name: "healthcheck", summary: "exit 0 if the instance at PANGUARD_ADDR is ready", run: healthcheck,
@@ -283,38 +303,53 @@ func migrateStatus(ctx context.Context, inv invocation, _ []string) error {
 	return tw.Flush()
 }
 
-// setRole is admin grant (RoleAdmin) or revoke (RoleUser). It goes through server.New, as
-// serving does, so the schema is current and the change is audited like any other.
+// withService runs fn with the domain service built as serving builds it (server.New: the
+// schema migrated, the secrets and keys loaded), so what fn changes is checked and audited
+// like any other change.
+func withService(ctx context.Context, inv invocation, fn func(a *auth.Service) error) error {
+	cfg, err := server.LoadConfig(inv.environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	store.SetLogger(log)
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return fn(srv.Auth())
+}
+
+// domainError turns a domain error into what an operator reads: its message, never Go's
+// error chain.
+func domainError(err error) error {
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		return errors.New(ae.Message)
+	}
+	return err
+}
+
+// setRole is admin grant (RoleAdmin) or revoke (RoleUser).
 func setRole(role auth.Role) func(ctx context.Context, inv invocation, args []string) error {
 	return func(ctx context.Context, inv invocation, args []string) error {
-		cfg, err := server.LoadConfig(inv.environ)
-		if err != nil {
-			return err
-		}
-		log := newLogger(cfg.LogLevel)
-		store.SetLogger(log)
-		srv, err := server.New(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		p, err := srv.Auth().SetRole(ctx, args[0], role)
-		var ae *auth.Error
-		switch {
-		case errors.As(err, &ae) && ae.Code == auth.CodeNotFound:
-			// The domain's message ("Not found") is written for API clients that named an id.
-			return fmt.Errorf("no account has the email %s", args[0])
-		case errors.As(err, &ae):
-			return errors.New(ae.Message)
-		case err != nil:
-			return err
-		}
-		if role == auth.RoleAdmin {
-			fmt.Fprintf(inv.stdout, "%s is now an admin (%s)\n", p.Email, p.ID)
-		} else {
-			fmt.Fprintf(inv.stdout, "%s is no longer an admin (%s)\n", p.Email, p.ID)
-		}
-		return nil
+		return withService(ctx, inv, func(a *auth.Service) error {
+			p, err := a.SetRole(ctx, args[0], role)
+			if errors.Is(err, auth.ErrNotFound) {
+				// The domain's message ("Not found") is written for API clients that named an id.
+				return fmt.Errorf("no account has the email %s", args[0])
+			}
+			if err != nil {
+				return domainError(err)
+			}
+			if role == auth.RoleAdmin {
+				fmt.Fprintf(inv.stdout, "%s is now an admin (%s)\n", p.Email, p.ID)
+			} else {
+				fmt.Fprintf(inv.stdout, "%s is no longer an admin (%s)\n", p.Email, p.ID)
+			}
+			return nil
+		})
 	}
 }
 

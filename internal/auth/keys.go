@@ -135,6 +135,7 @@ func (s *Service) LoadKeys(ctx context.Context) error {
 		}
 	}
 	s.tokens.keys.Store(r)
+	s.keysLoadedAt.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -205,9 +206,18 @@ type PublicKey struct {
 	Key ed25519.PublicKey
 }
 
+// jwksFreshness is how stale the keys behind a JWKS answer may be: a key the operator added
+// reaches every replica's JWKS within it, long before it signs.
+const jwksFreshness = 10 * time.Second
+
 // JWKS returns the public keys to publish now: every key that signs, will sign, or signed a
-// token that has not yet expired.
-func (s *Service) JWKS() []PublicKey {
+// token that has not yet expired. It reloads the keys first when they are older than
+// jwksFreshness; if that fails it answers from the keys it has (they are still right until
+// another key activates, which is at least KeyLeadTime away).
+func (s *Service) JWKS(ctx context.Context) []PublicKey {
+	if time.Since(time.Unix(0, s.keysLoadedAt.Load())) > jwksFreshness {
+		_ = s.LoadKeys(ctx)
+	}
 	r := s.tokens.keys.Load()
 	if r == nil {
 		return nil

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func kidOf(t *testing.T, token string) string {
 
 func published(svc *auth.Service) map[string]bool {
 	out := map[string]bool{}
-	for _, k := range svc.JWKS() {
+	for _, k := range svc.JWKS(context.Background()) {
 		out[k.ID] = true
 	}
 	return out
@@ -48,8 +49,8 @@ func TestKeysRotateAcrossReplicasWithLeadTimeAndGrace(t *testing.T) {
 		b := replica(t, e)
 		first := register(t, e, "early@example.com", "password1")
 		k1 := kidOf(t, first.Token)
-		if !published(e.svc)[k1] || len(e.svc.JWKS()) != 1 {
-			t.Fatalf("JWKS %v", e.svc.JWKS())
+		if !published(e.svc)[k1] || len(e.svc.JWKS(context.Background())) != 1 {
+			t.Fatalf("JWKS %v", e.svc.JWKS(context.Background()))
 		}
 		// Not due yet: nothing happens, on either replica.
 		e.clock.Advance(auth.DefaultKeyRotation - auth.KeyLeadTime - time.Minute)
@@ -132,4 +133,59 @@ func TestAKeyTheEncryptionKeyCannotOpenStopsTheStart(t *testing.T) {
 	if err == nil {
 		t.Fatal("started with keys it cannot open")
 	}
+}
+
+func TestIntrospectionIsActiveOnlyForLiveSessionsOfUnsuspendedAccounts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		ctx := context.Background()
+		_, err := e.svc.Introspect(ctx, auth.ServicePrincipal{}, "x")
+		wantCode(t, err, auth.CodeUnauthenticated)
+		key, _, err := e.svc.CreateServiceKey(ctx, "guard-backend")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = e.svc.CreateServiceKey(ctx, "guard-backend")
+		wantCode(t, err, auth.CodeConflict)
+		for _, bad := range []string{"", "Guard", "a b", strings.Repeat("x", 65), "-x"} {
+			_, _, err = e.svc.CreateServiceKey(ctx, bad)
+			wantCode(t, err, auth.CodeValidation)
+		}
+		sp, err := e.svc.AuthenticateService(ctx, key)
+		if err != nil || sp.Name != "guard-backend" {
+			t.Fatalf("service principal %+v %v", sp, err)
+		}
+		for _, bad := range []string{"", key + "x", strings.Replace(key, "psk_", "pks_", 1), "psk_"} {
+			if _, err := e.svc.AuthenticateService(ctx, bad); auth.CodeOf(err) != auth.CodeUnauthenticated {
+				t.Fatalf("key %q: %v", bad, err)
+			}
+		}
+		admin := adminOf(t, e, "admin@example.com")
+		r := register(t, e, "svc-user@example.com", "password1")
+		in, err := e.svc.Introspect(ctx, sp, r.Token)
+		if err != nil || !in.Active || in.UserID != r.User.ID || in.Email != "svc-user@example.com" || in.Tier != auth.TierSolo || *in.MachineLimit != 3 || !in.ExpiresAt.Equal(r.ExpiresAt.Truncate(time.Second)) {
+			t.Fatalf("introspection %+v %v", in, err)
+		}
+		if _, err := e.svc.SetPlan(ctx, admin, r.User.ID, auth.PlanInput{Tier: "enterprise"}); err != nil {
+			t.Fatal(err)
+		}
+		if in, _ := e.svc.Introspect(ctx, sp, r.Token); in.Tier != auth.TierEnterprise || in.MachineLimit != nil {
+			t.Fatalf("after the plan: %+v", in)
+		}
+		if _, err := e.svc.SuspendUser(ctx, admin, r.User.ID, "abuse"); err != nil {
+			t.Fatal(err)
+		}
+		if in, err := e.svc.Introspect(ctx, sp, r.Token); err != nil || in.Active || in.UserID != "" {
+			t.Fatalf("suspended: %+v %v", in, err)
+		}
+		if err := e.svc.RevokeServiceKey(ctx, "guard-backend"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.svc.RevokeServiceKey(ctx, "guard-backend"), auth.CodeNotFound)
+		keys, _ := e.svc.ListServiceKeys(ctx)
+		if len(keys) != 0 {
+			t.Fatalf("keys after revoke: %+v", keys)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,6 +76,8 @@ type Service struct {
 	totpIssuer string
 	// dummyHash is verified when a login names no account, so that path costs the same.
 	dummyHash string
+	// keysLoadedAt is when LoadKeys last succeeded (Unix nanoseconds, wall clock).
+	keysLoadedAt atomic.Int64
 	// keyRotation is Config.KeyRotation after defaults.
 	keyRotation time.Duration
 	// serviceKeys caches recently checked service keys (see AuthenticateService).

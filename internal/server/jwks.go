@@ -21,8 +21,8 @@ type jwk struct {
 // jwksHandler publishes the token-signing public keys at /.well-known/jwks.json. Verifiers
 // cache it for five minutes; a new key is published KeyLeadTime (twice that) before it signs.
 func jwksHandler(a *auth.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		keys := a.JWKS()
+	return func(w http.ResponseWriter, r *http.Request) {
+		keys := a.JWKS(r.Context())
 		set := struct {
 			Keys []jwk `json:"keys"`
 		}{Keys: make([]jwk, len(keys))}
