@@ -22,7 +22,7 @@ type Config struct {
 	TokenTTL      time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
 	// KeyRotation is how long a token-signing key signs before the next one takes over.
 	KeyRotation time.Duration `env:"PANGUARD_KEY_ROTATION" envDefault:"720h"`
-	LogLevel      string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
+	LogLevel    string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
 
 	SMTPURL   string `env:"PANGUARD_SMTP_URL"`
 	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
