@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -411,4 +413,91 @@ func TestVersionTextFallsBackForWhatIsMissing(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestKeysAndServiceKeysCommandsAgainstARunningInstance(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		env := []string{"PANGUARD_DATABASE_URL=" + dbURL}
+		p := startProcess(t, env...)
+		jwks := func() map[string]bool {
+			res, err := http.Get(p.base + "/.well-known/jwks.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var set struct {
+				Keys []struct {
+					Kid string `json:"kid"`
+				} `json:"keys"`
+			}
+			if err := json.NewDecoder(res.Body).Decode(&set); err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]bool{}
+			for _, k := range set.Keys {
+				out[k.Kid] = true
+			}
+			return out
+		}
+		before := jwks()
+		if len(before) != 1 {
+			t.Fatalf("JWKS of a new instance: %v", before)
+		}
+		code, out, errOut := runCLI(t, env, "keys", "rotate")
+		m := regexp.MustCompile(`published key (k[0-9a-f]{16}) \(generation 2\); it signs new tokens from `).FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("keys rotate: exit %d %q %q", code, out, errOut)
+		}
+		// The running instance publishes it within its JWKS freshness, long before it signs.
+		deadline := time.Now().Add(15 * time.Second)
+		for !jwks()[m[1]] {
+			if time.Now().After(deadline) {
+				t.Fatalf("new key %s not in the running instance's JWKS: %v", m[1], jwks())
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if code, out, _ := runCLI(t, env, "keys", "list"); code != 0 || !strings.Contains(out, "signing") || !strings.Contains(out, "published, signs soon") {
+			t.Fatalf("keys list: %q", out)
+		}
+
+		code, key, errOut := runCLI(t, env, "service-key", "create", "threat-cloud")
+		key = strings.TrimSpace(key)
+		if code != 0 || !regexp.MustCompile(`^psk_[0-9a-f]{64}$`).MatchString(key) || !strings.Contains(errOut, "shown this once") {
+			t.Fatalf("service-key create: exit %d %q %q", code, key, errOut)
+		}
+		if code, _, errOut := runCLI(t, env, "service-key", "create", "threat-cloud"); code != 1 || !strings.Contains(errOut, "exists") {
+			t.Fatalf("duplicate name: exit %d %q", code, errOut)
+		}
+		if code, out, _ := runCLI(t, env, "service-key", "list"); code != 0 || !strings.Contains(out, "threat-cloud") || !strings.Contains(out, key[:10]) || strings.Contains(out, key) {
+			t.Fatalf("service-key list: %q", out)
+		}
+		introspect := func() int {
+			req, _ := http.NewRequest(http.MethodPost, p.base+"/api/auth/introspect", strings.NewReader(`{"token":"x"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+key)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if st := introspect(); st != 200 {
+			t.Fatalf("introspect with the new key: %d", st)
+		}
+		if code, out, _ := runCLI(t, env, "service-key", "revoke", "threat-cloud"); code != 0 || !strings.Contains(out, "revoked") {
+			t.Fatalf("revoke: %q", out)
+		}
+		deadline = time.Now().Add(10 * time.Second)
+		for introspect() != 401 {
+			if time.Now().After(deadline) {
+				t.Fatal("a revoked service key still works after 10 s")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if code, _, errOut := runCLI(t, env, "service-key", "revoke", "threat-cloud"); code != 1 || !strings.Contains(errOut, "no service key is named threat-cloud") {
+			t.Fatalf("revoke again: exit %d %q", code, errOut)
+		}
+	})
 }
