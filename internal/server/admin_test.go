@@ -413,3 +413,14 @@ func mustAdminID(t *testing.T, a *Server, tok string) string {
 	}
 	return p.UserID
 }
+
+func TestAPlanEndThatIsNotRFC3339SaysSo(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, storetest.SQLiteURL(t))
+	for _, body := range []string{`{"tier":"pro","planExpiresAt":"2027-12-31"}`, `{"tier":"pro","planExpiresAt":1767225600}`} {
+		status, env, _ := rawCall(t, "POST", srv.URL+"/api/admin/users/usr_000000000000000000000000/plan", "application/json", body, "Authorization", "Bearer x")
+		if status != 400 || env["code"] != "invalid_json" || !strings.Contains(env["error"].(string), "RFC 3339") {
+			t.Fatalf("%s: %d %v", body, status, env)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/sdk/apitime"
 )
 
 // MaxBodyBytes is the largest request body accepted (64 KiB).
@@ -88,6 +89,8 @@ func requestError(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Field "+field+" must be a "+jsonKind(typ.Type.Kind().String()))
+	case errors.Is(err, apitime.ErrFormat):
+		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Times must be RFC 3339, such as 2026-03-07T12:00:00Z")
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		writeEnvelope(w, http.StatusBadRequest, codeInvalidJSON, "Request body is not valid JSON")
 	default:

@@ -3,6 +3,7 @@
 package apitime
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -36,14 +37,19 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// UnmarshalJSON decodes any RFC 3339 JSON string. It returns an error for anything else.
+// ErrFormat is the error (matched with errors.Is) of a JSON value that is not an RFC 3339
+// string.
+var ErrFormat = errors.New("apitime: want an RFC 3339 time such as 2026-03-07T12:00:00Z")
+
+// UnmarshalJSON decodes any RFC 3339 JSON string. It returns an error matching ErrFormat for
+// anything else.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return fmt.Errorf("apitime: want an RFC 3339 string, got %.32s", b)
+		return fmt.Errorf("%w, got %.32s", ErrFormat, b)
 	}
 	v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
 	if err != nil {
-		return fmt.Errorf("apitime: %w", err)
+		return fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	t.Time = v.UTC()
 	return nil
