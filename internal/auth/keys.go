@@ -112,7 +112,7 @@ func (s *Service) openKey(k SigningKey) (ed25519.PrivateKey, error) {
 
 // ErrKeyUnsealable is a signing key the configured encryption key cannot open: the service
 // was started with another PANGUARD_ENCRYPTION_KEY than the one that sealed it.
-var ErrKeyUnsealable = errors.New("auth: a token-signing key in the database cannot be opened with the configured encryption key")
+var ErrKeyUnsealable = errors.New("auth: the secrets in the database were sealed with another encryption key than the configured one (PANGUARD_ENCRYPTION_KEY); start with the key they were sealed with")
 
 // LoadKeys reads the signing keys from the store and makes them the ones this replica signs
 // and verifies with. Replicas call it periodically (well within KeyLeadTime), so a key any
