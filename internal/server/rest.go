@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"panguard.ai/auth/internal/server/restapi"
@@ -144,7 +146,25 @@ func (s *restServer) SetupTotp(ctx context.Context, _ restapi.SetupTotpRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return restapi.SetupTotp200JSONResponse{Ok: true, Data: restapi.TotpSetupResult{Secret: r.Secret, OtpauthUrl: r.OTPAuthURL, BackupCodes: r.BackupCodes}}, nil
+	return setupTotpJSON{Ok: true, Data: restapi.TotpSetupResult{Secret: r.Secret, OtpauthUrl: r.OTPAuthURL, BackupCodes: r.BackupCodes}}, nil
+}
+
+// setupTotpJSON is the setupTotp answer written without HTML escaping: the otpauthUrl is
+// JSON, not HTML, and its "&" must reach clients (and people copying it) as "&", not "\u0026".
+type setupTotpJSON restapi.SetupTotp200JSONResponse
+
+// VisitSetupTotpResponse writes the answer.
+func (r setupTotpJSON) VisitSetupTotpResponse(w http.ResponseWriter) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // VerifyTotp implements operation verifyTotp.

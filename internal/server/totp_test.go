@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -31,6 +32,10 @@ func TestTwoFactorThroughSDK(t *testing.T) {
 			t.Fatalf("setup: %v %s", err, setup.Body)
 		}
 		secret := setup.JSON200.Data.Secret
+		// JSON, not HTML: the URL's "&" is sent as "&", as people copy it.
+		if !bytes.Contains(setup.Body, []byte(`&issuer=Panguard"`)) || bytes.Contains(setup.Body, []byte(`\u0026`)) {
+			t.Fatalf("otpauthUrl escaped: %s", setup.Body)
+		}
 		if v, _ := c.VerifyTotpWithResponse(ctx, rest.VerifyTotpJSONRequestBody{TotpCode: "000000"}, bearer(tok)); v.StatusCode() != 400 || v.JSON400.Code != "invalid_totp_code" || v.JSON400.Error != "Invalid TOTP code. Please try again." {
 			t.Fatalf("wrong verify: %d %s", v.StatusCode(), v.Body)
 		}
