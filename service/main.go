@@ -72,6 +72,9 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 	}
 	log := newLogger(cfg.LogLevel)
 	store.SetLogger(log) // process-wide: the driver has one logger
+	for _, w := range server.UnknownVariables(environ) {
+		log.Warn(w)
+	}
 	setMemoryLimit(cfg, log)
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {

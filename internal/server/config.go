@@ -67,10 +67,15 @@ func (c Config) hsts() bool {
 	return c.TLSCertFile != "" || strings.HasPrefix(c.PublicURL, "https://")
 }
 
-// LoadConfig reads the configuration from environ (os.Environ's form) and checks it. It
-// returns an error naming the variable that is malformed or out of range.
+// LoadConfig reads the configuration from environ (os.Environ's form) and checks it; each
+// secret may come from a file named by its variable with _FILE appended. It returns an error
+// naming the variable that is malformed, out of range, or whose file cannot be read.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
+	environ, err := withSecretFiles(environ)
+	if err != nil {
+		return c, err
+	}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}
