@@ -11,11 +11,11 @@ FUZZTIME_HTTP ?= 45s
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## run the service on its embedded default (SQLite file ./panguard-auth.db, port 3000)
-	$(GO) run ./service
+run: build ## build, then run the service on its embedded default (SQLite file ./panguard-auth.db, port 3000)
+	exec bin/panguard-auth
 
 build: ## build the service binary into bin/
-	$(GO) build -ldflags "-X main.version=$(shell git describe --always --dirty)" -o bin/panguard-auth ./service
+	$(GO) build -ldflags "-X main.version=$(shell git describe --always --dirty 2>/dev/null || echo devel)" -o bin/panguard-auth ./service
 
 RESILIENCE := TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestDatabaseOutage
 
@@ -63,4 +63,4 @@ tidy: ## go mod tidy
 	$(GO) mod tidy
 
 clean: ## remove build output and the default database
-	rm -rf bin panguard-auth.db panguard-auth.db-*
+	rm -rf bin panguard-auth.db panguard-auth.db-* panguard-auth.db.migrate-lock
