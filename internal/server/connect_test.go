@@ -90,7 +90,7 @@ func TestConnectRejectsBadInputWith4xx(t *testing.T) {
 	}
 }
 
-func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
+func TestCORSOnlyForConfiguredOriginsOnRESTAndRPC(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(storetest.SQLiteURL(t))
 	cfg.CORSOrigins = []string{"https://dashboard.panguard.test"}
@@ -101,24 +101,49 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 	t.Cleanup(func() { a.store.Close() })
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
-	preflight := func(origin string) http.Header {
-		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/panguard.auth.v1.AuthService/Login", nil)
+	call := func(method, path, origin string, hdr ...string) *http.Response {
+		body := io.Reader(nil)
+		if method == http.MethodPost {
+			body = strings.NewReader(`{"email":"nobody@example.com","password":"password1"}`)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
 		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization,connect-protocol-version,content-type")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		return res.Header
+		return res
 	}
-	if h := preflight("https://dashboard.panguard.test"); h.Get("Access-Control-Allow-Origin") != "https://dashboard.panguard.test" ||
-		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") {
-		t.Fatalf("allowed origin preflight: %v", h)
-	}
-	if h := preflight("https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("other origin got CORS: %v", h)
+	const allowed, other = "https://dashboard.panguard.test", "https://evil.example"
+	for _, c := range []struct {
+		name, path, headers string
+		extra               []string
+	}{
+		{"REST", "/api/auth/login", "authorization,content-type", []string{"Content-Type", "application/json"}},
+		{"Connect", "/panguard.auth.v1.AuthService/Login", "authorization,connect-protocol-version,content-type", []string{"Content-Type", "application/json", "Connect-Protocol-Version", "1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pre := call(http.MethodOptions, c.path, allowed, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", c.headers)
+			h := pre.Header
+			if pre.StatusCode >= 300 || h.Get("Access-Control-Allow-Origin") != allowed ||
+				!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") || h.Get("Access-Control-Allow-Credentials") != "" {
+				t.Fatalf("allowed origin preflight: %d %v", pre.StatusCode, h)
+			}
+			if h := call(http.MethodOptions, c.path, other, "Access-Control-Request-Method", "POST").Header; h.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("other origin got CORS: %v", h)
+			}
+			res := call(http.MethodPost, c.path, allowed, c.extra...)
+			if res.Header.Get("Access-Control-Allow-Origin") != allowed || res.Header.Get("Access-Control-Allow-Credentials") != "" || res.StatusCode != 401 {
+				t.Fatalf("allowed origin request: %d %v", res.StatusCode, res.Header)
+			}
+			if res := call(http.MethodPost, c.path, other, c.extra...); res.Header.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("other origin request readable: %v", res.Header)
+			}
+		})
 	}
 }
 

@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"panguard.ai/auth/internal/server/restapi"
-
+	"github.com/rs/cors"
 	"go.yaml.in/yaml/v3"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/server/restapi"
 	"panguard.ai/auth/internal/store"
 )
 
@@ -63,8 +63,32 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}
 	}
 	routeFallbacks(mux, routes)
-	h := securityHeaders(d.hsts, withTimeout(d.timeout, mux))
+	h := securityHeaders(d.hsts, withTimeout(d.timeout, restCORS(d.corsOrigins, mux)))
 	return withClientIP(d.ips, observe(d.metrics, d.log, ops, recoverPanics(d.log, h))), nil
+}
+
+// restCORS lets the browser origins in origins call the REST API (under /api/) as they may
+// call Connect and gRPC-web: preflights are answered, the answers readable — but never with
+// credentials: the API takes bearer tokens, not cookies, cross-origin.
+func restCORS(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	c := cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
+		ExposedHeaders:   []string{"Retry-After", "X-Request-Id", "Content-Disposition"},
+		AllowCredentials: false,
+		MaxAge:           7200,
+	}).Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			c.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withTimeout bounds every request, so nothing waits on a stuck dependency for ever.
@@ -134,10 +158,11 @@ func specRoutes() (map[string][]string, error) {
 		return nil, err
 	}
 	routes := map[string][]string{
-		"/api/openapi.yaml": {http.MethodGet, http.MethodHead},
-		"/api/openapi.json": {http.MethodGet, http.MethodHead},
-		"/healthz":          {http.MethodGet, http.MethodHead},
-		"/readyz":           {http.MethodGet, http.MethodHead},
+		"/api/openapi.yaml":      {http.MethodGet, http.MethodHead},
+		"/api/openapi.json":      {http.MethodGet, http.MethodHead},
+		"/healthz":               {http.MethodGet, http.MethodHead},
+		"/readyz":                {http.MethodGet, http.MethodHead},
+		"/.well-known/jwks.json": {http.MethodGet, http.MethodHead},
 	}
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {
