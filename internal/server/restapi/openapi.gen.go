@@ -101,6 +101,90 @@ func (e BackupCodesEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for ErrorEnvelopeCode.
+const (
+	ErrorEnvelopeCodeAccountSuspended     ErrorEnvelopeCode = "account_suspended"
+	ErrorEnvelopeCodeAlreadyEnabled       ErrorEnvelopeCode = "already_enabled"
+	ErrorEnvelopeCodeConflict             ErrorEnvelopeCode = "conflict"
+	ErrorEnvelopeCodeEmailTaken           ErrorEnvelopeCode = "email_taken"
+	ErrorEnvelopeCodeForbidden            ErrorEnvelopeCode = "forbidden"
+	ErrorEnvelopeCodeInternal             ErrorEnvelopeCode = "internal"
+	ErrorEnvelopeCodeInvalidCredentials   ErrorEnvelopeCode = "invalid_credentials"
+	ErrorEnvelopeCodeInvalidCursor        ErrorEnvelopeCode = "invalid_cursor"
+	ErrorEnvelopeCodeInvalidJson          ErrorEnvelopeCode = "invalid_json"
+	ErrorEnvelopeCodeInvalidPassword      ErrorEnvelopeCode = "invalid_password"
+	ErrorEnvelopeCodeInvalidResetToken    ErrorEnvelopeCode = "invalid_reset_token"
+	ErrorEnvelopeCodeInvalidToken         ErrorEnvelopeCode = "invalid_token"
+	ErrorEnvelopeCodeInvalidTotpCode      ErrorEnvelopeCode = "invalid_totp_code"
+	ErrorEnvelopeCodeMethodNotAllowed     ErrorEnvelopeCode = "method_not_allowed"
+	ErrorEnvelopeCodeNotFound             ErrorEnvelopeCode = "not_found"
+	ErrorEnvelopeCodePayloadTooLarge      ErrorEnvelopeCode = "payload_too_large"
+	ErrorEnvelopeCodeRateLimited          ErrorEnvelopeCode = "rate_limited"
+	ErrorEnvelopeCodeTotpNotEnabled       ErrorEnvelopeCode = "totp_not_enabled"
+	ErrorEnvelopeCodeTotpNotSetup         ErrorEnvelopeCode = "totp_not_setup"
+	ErrorEnvelopeCodeTotpRequired         ErrorEnvelopeCode = "totp_required"
+	ErrorEnvelopeCodeUnauthenticated      ErrorEnvelopeCode = "unauthenticated"
+	ErrorEnvelopeCodeUnavailable          ErrorEnvelopeCode = "unavailable"
+	ErrorEnvelopeCodeUnsupportedMediaType ErrorEnvelopeCode = "unsupported_media_type"
+	ErrorEnvelopeCodeValidationFailed     ErrorEnvelopeCode = "validation_failed"
+)
+
+// Valid indicates whether the value is a known member of the ErrorEnvelopeCode enum.
+func (e ErrorEnvelopeCode) Valid() bool {
+	switch e {
+	case ErrorEnvelopeCodeAccountSuspended:
+		return true
+	case ErrorEnvelopeCodeAlreadyEnabled:
+		return true
+	case ErrorEnvelopeCodeConflict:
+		return true
+	case ErrorEnvelopeCodeEmailTaken:
+		return true
+	case ErrorEnvelopeCodeForbidden:
+		return true
+	case ErrorEnvelopeCodeInternal:
+		return true
+	case ErrorEnvelopeCodeInvalidCredentials:
+		return true
+	case ErrorEnvelopeCodeInvalidCursor:
+		return true
+	case ErrorEnvelopeCodeInvalidJson:
+		return true
+	case ErrorEnvelopeCodeInvalidPassword:
+		return true
+	case ErrorEnvelopeCodeInvalidResetToken:
+		return true
+	case ErrorEnvelopeCodeInvalidToken:
+		return true
+	case ErrorEnvelopeCodeInvalidTotpCode:
+		return true
+	case ErrorEnvelopeCodeMethodNotAllowed:
+		return true
+	case ErrorEnvelopeCodeNotFound:
+		return true
+	case ErrorEnvelopeCodePayloadTooLarge:
+		return true
+	case ErrorEnvelopeCodeRateLimited:
+		return true
+	case ErrorEnvelopeCodeTotpNotEnabled:
+		return true
+	case ErrorEnvelopeCodeTotpNotSetup:
+		return true
+	case ErrorEnvelopeCodeTotpRequired:
+		return true
+	case ErrorEnvelopeCodeUnauthenticated:
+		return true
+	case ErrorEnvelopeCodeUnavailable:
+		return true
+	case ErrorEnvelopeCodeUnsupportedMediaType:
+		return true
+	case ErrorEnvelopeCodeValidationFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeOk.
 const (
 	ErrorEnvelopeOkFalse ErrorEnvelopeOk = false
@@ -379,13 +463,13 @@ func (e Tier) Valid() bool {
 
 // Defines values for TotpRequiredEnvelopeCode.
 const (
-	TotpRequired TotpRequiredEnvelopeCode = "totp_required"
+	TotpRequiredEnvelopeCodeTotpRequired TotpRequiredEnvelopeCode = "totp_required"
 )
 
 // Valid indicates whether the value is a known member of the TotpRequiredEnvelopeCode enum.
 func (e TotpRequiredEnvelopeCode) Valid() bool {
 	switch e {
-	case TotpRequired:
+	case TotpRequiredEnvelopeCodeTotpRequired:
 		return true
 	default:
 		return false
@@ -612,12 +696,15 @@ type DisableTotpRequest struct {
 // ErrorEnvelope defines model for ErrorEnvelope.
 type ErrorEnvelope struct {
 	// Code Stable snake_case reason
-	Code string `json:"code"`
+	Code ErrorEnvelopeCode `json:"code"`
 
 	// Error Human-readable text; may change
 	Error string          `json:"error"`
 	Ok    ErrorEnvelopeOk `json:"ok"`
 }
+
+// ErrorEnvelopeCode Stable snake_case reason
+type ErrorEnvelopeCode string
 
 // ErrorEnvelopeOk defines model for ErrorEnvelope.Ok.
 type ErrorEnvelopeOk bool
@@ -2208,6 +2295,36 @@ func (response ListAudit403JSONResponse) VisitListAuditResponse(w http.ResponseW
 	return err
 }
 
+type ListAudit413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListAudit413JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListAudit415JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAudit429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response ListAudit429JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
@@ -2313,6 +2430,36 @@ func (response ListUsers403JSONResponse) VisitListUsersResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListUsers413JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListUsers415JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2454,6 +2601,36 @@ func (response DeleteUser409JSONResponse) VisitDeleteUserResponse(w http.Respons
 	return err
 }
 
+type DeleteUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteUser413JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DeleteUser415JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUser429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response DeleteUser429JSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
@@ -2573,6 +2750,36 @@ func (response GetUser404JSONResponse) VisitGetUserResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response GetUser413JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response GetUser415JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3022,6 +3229,36 @@ func (response RevokeUserSessions404JSONResponse) VisitRevokeUserSessionsRespons
 	return err
 }
 
+type RevokeUserSessions413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RevokeUserSessions413JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserSessions415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RevokeUserSessions415JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeUserSessions429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response RevokeUserSessions429JSONResponse) VisitRevokeUserSessionsResponse(w http.ResponseWriter) error {
@@ -3313,6 +3550,36 @@ func (response UnsuspendUser404JSONResponse) VisitUnsuspendUserResponse(w http.R
 	return err
 }
 
+type UnsuspendUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UnsuspendUser413JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UnsuspendUser415JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UnsuspendUser429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response UnsuspendUser429JSONResponse) VisitUnsuspendUserResponse(w http.ResponseWriter) error {
@@ -3404,6 +3671,36 @@ func (response ListActivity401JSONResponse) VisitListActivityResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListActivity413JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivity415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListActivity415JSONResponse) VisitListActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3998,6 +4295,36 @@ func (response ExportAccount401JSONResponse) VisitExportAccountResponse(w http.R
 	return err
 }
 
+type ExportAccount413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExportAccount413JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAccount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ExportAccount415JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ExportAccount429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response ExportAccount429JSONResponse) VisitExportAccountResponse(w http.ResponseWriter) error {
@@ -4439,6 +4766,36 @@ func (response Logout401JSONResponse) VisitLogoutResponse(w http.ResponseWriter)
 	return err
 }
 
+type Logout413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Logout413JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response Logout415JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Logout429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response Logout429JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
@@ -4515,6 +4872,36 @@ func (response Me401JSONResponse) VisitMeResponse(w http.ResponseWriter) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Me413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Me413JSONResponse) VisitMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Me415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response Me415JSONResponse) VisitMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4946,6 +5333,36 @@ func (response ListSessions401JSONResponse) VisitListSessionsResponse(w http.Res
 	return err
 }
 
+type ListSessions413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListSessions413JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListSessions415JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSessions429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response ListSessions429JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
@@ -5022,6 +5439,36 @@ func (response RevokeOtherSessions401JSONResponse) VisitRevokeOtherSessionsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RevokeOtherSessions413JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeOtherSessions415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RevokeOtherSessions415JSONResponse) VisitRevokeOtherSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5117,6 +5564,36 @@ func (response RevokeSession404JSONResponse) VisitRevokeSessionResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RevokeSession413JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RevokeSession415JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5465,6 +5942,36 @@ func (response SetupTotp409JSONResponse) VisitSetupTotpResponse(w http.ResponseW
 	return err
 }
 
+type SetupTotp413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetupTotp413JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetupTotp415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SetupTotp415JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetupTotp429JSONResponse struct{ RateLimitedJSONResponse }
 
 func (response SetupTotp429JSONResponse) VisitSetupTotpResponse(w http.ResponseWriter) error {
@@ -5541,6 +6048,36 @@ func (response GetTotpStatus401JSONResponse) VisitGetTotpStatusResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response GetTotpStatus413JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTotpStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response GetTotpStatus415JSONResponse) VisitGetTotpStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5871,6 +6408,36 @@ func (response ResendVerification401JSONResponse) VisitResendVerificationRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ResendVerification413JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ResendVerification415JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7000,141 +7567,143 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H15cxs39uBXQfX+tiJVNSnq8CGqpnZkR54o4yQaSY5nNvKKEPuRRNQEOgBaFONS1Xya+WDzSbbwAPTF",
-	"5qGDkmzzL1vs6+Hh4d3H56ArhongwLUK2p8DCSoRXAH+8YZGx/BHCkqbv7qCa+D4X5okMetSzQTf+F0J",
-	"bn6DazpMYrB3RhC0gysaswhvOu9RFkMUhAFIKWTQDo6oUiMhIzJMlSYXQF43Nrdek+6AStrVIFUQBuIy",
-	"aPdorOAmDFR3AENqXv4/EnpBO/hfGzngG/aq2jgwbz/gVxCLBIKbm5swiEB1JUsMFEE7OOQIFGE8STVZ",
-	"60yA2AlJh9mbzs3KOuvBTRi8E/KCRRHwO+Ghlz2dr/9fIiVUAuFCExrHYgQR0YJEgugBW9LiTwdAujSO",
-	"QRKmiGJ9DgYT5CLVFg5OaDRknKx1MpDt+g+5BslpvMDyHwjWfU5SDtcJdDVERIG8Akl6NI3NrjEHTmd9",
-	"j3BBItCUxQrxCdeJUBAZoI/oOBY0OhXiPZV9eDzYDZ4vRDQ2WBYG7pc75O/sDVnrJBakcy3EeWyAsug9",
-	"phresyHTED0ilEKQIeVjIu0RV2StI6mG89hC0lkPwmAANDKHsf05OAYtx439ngZp/iy/7ONAxEAUdAWP",
-	"lCHkEWXmWPeEBCLNk4z3gyIl63FizobZyj5IA+BNGHzgNNUD4NqseSFkTJ62tPKO/Mzt578zwXHdTOId",
-	"SzhsPzGlGO+HZEjjnpBDiEJDnOaDIZFwJS4hIkKSnpB9PPuXYA5eBXpLHx84vaIsphfxI1LxPokgAR4B",
-	"746JSrsDQhXRAyAR1fSCKjDkneaQWeD9X+Zo4r6TmBqKwVWoNEmE1BD9BBGjp0gBT3EoDbPrVL/VwQVk",
-	"IJ4PDYznhkzNJmSEgWdhv6vZFdNj8/9EigSkZlZkwpWXpEzDUM0D27/owDxmkOSOBZWSjs3fHK7121Qq",
-	"gYeOp7GjAi1TyO5WWprjZYDMiLr9m4el9JJP2UPi4nfo4jczIDz6JlZltnzRpZg3mvP0OQCeDoP2bwbU",
-	"/LMXQsRA+QSw4jII7XdmgnjlKKUMH+1qUcOVOgrinpHoKNbaZ2mrtd1NlTz/77//g39AxxzBjhorDcNO",
-	"MIHQMKB63rpP2RACJDcjhRCaKGIGAhofFaAs7Vi+MhaV2FgAV/q8tbm1vfPi5avXu/SiG0HP/10HIEsK",
-	"3DT/WbvDlb84Fn3G696QKpD7fYfX2quH0SRuzXmi3a5IuUaugMRmDhe9EKneI4LHY6NcmGtWq6BpxHQw",
-	"j2hZ5G9B5OMCizCGbrNrqcR854OqE1D7PIOWqlzTUQCKMN0kHQVKMcHfmls6Zh0edq5GIN2yiODZqkNk",
-	"I4yTmCmtmkFYocmuBMPB9xcmIBg6+pnYA7zyK0jWY1YoVs+SJ6OJJ2Oq9Huz8fPB+NnxFg/OkHYHjFu9",
-	"ZBKfhhORIVBuZIDTGAynqWdQmZQPA06HUAtqElN+gAJS3R5YKaxodCwH6cWQitnkAqnkXytud506EgYq",
-	"VSj+piA8u3x7YLNHj4E6ITeHsYeBZpaqZxOShVwLnRxw87opsGvJaHzAozsgOk2i21B13eG2dO4owa3M",
-	"7WCV1MtrKe5JWDhfZTKvUG55tVUyKy6ovKeT2zST49xTdmaMaynC079dTUJ3K/3C8uFbaDfFZZU1m8oC",
-	"7HvnayrZSh4I32opCH9Du5dp8lZEUIPxi/LFDJEJ1caqDdrB//uNNv5sNXY/fd5s3fxPncieicviB+ZA",
-	"dz8sFpe5DDS+HVDehwPDEQpuqGnYrBUqHEYHU8Vq4nxQ9QqU0Nlri1uD+/Kyblsqa8s+XfjQ9FV6f9hd",
-	"F9pNpQSuj2YticOoeH1Ir98D7+tB0N7ceh0GQ8b936/DJSCkCmIZoDrUfM8Uyh6hk7viZeE9Lqs3xw5u",
-	"MmJ6gHqgfxFZE5JQkn92HTf4DviYSRVle3Zi1d1aqE80GuKK00s47xoTXVrRVbOdzilSfcUP6ZDyhgQa",
-	"4as0XOs9MqRj0kUyrXtT6dyjF2XBg29BCO1iapFgbArvJvCqnYQ+Uxqs48YbNfhv7mWORV+kKMOtmnfu",
-	"HC6Fs3huF1T6SYIC7ZSOc8i0DvwzsrRo/rZ7f27AVucS+sBBOldT4dJ5qiBTd86vcpXG/mA/f+6cbxMX",
-	"PFyXMD6nUVT6W8JQXOEvEVyxLpzTJJH+F6rpOVxbH4ZTdwqvLCpQKS/+hYtEBJxfmE8OEa8Of8ojsHjN",
-	"2UHnEcRgP2Z0uOxjdVr3AQJWa79n/pSH8Zt4FCxufjnsLq7dHLhPHNkH66Dw6Fv4nSf2gUPeE3Xv0yPx",
-	"LvN1zFyUv/EkHQ6pHHvdbd5zVlmr+pFyXIbesspWFuabV4SvgM/ak42vvJ/64YhpGZpHdWsn+e9tjfsZ",
-	"9vkH5V/UE3JIddA2gEFDM7SPZuvkYXDd6IuGJ5SEmaeap/bR7FKDDbODR42ADxLK+ymVUZOyDZrqwYaK",
-	"Ljfc44isKXZ6nUHnDLmqQebWVYffd0L2hZ6r80zziFTpE2+r+84h11KoBLp66jfQ8V5Rh3Zauy/nSW/7",
-	"3OyPMmvc1/A6qDfMZ7iArtHPRzO/1I8fT4O2oY2qoxuNW3S9+XCMYrwL1kmXiO4gCHNCY1y/3Anq/DSz",
-	"3T/7Fwq4JkISdAStjQbAiV3Z+p3cQopN8TE6RkNyv2DJjZNe1D9m2NSUZxZ3pVS23O3c3D2/H1srk88y",
-	"uBt6Su4HJL7iGFQa6+WBuKDOX978XzgQ0UNqV4z3Y2ikCpy6TlBlq9WG728kVlRxdt2IWJ9p/CbpSTG0",
-	"7uQ8umfsiCS5q/UAi9iWxW2a5K5FZ2ut6HkkUZOx4Fp3051UFqel2DeHhaXWYeknUIr24X4nwr1kiWei",
-	"/IUJIIf28nxx6W+s+0bJ3fvMNJKjmE5nCRPRg2p+Alixae4jYKTimhOkvVSnEtb3rCQzh9LKtp4RbsLc",
-	"WxSYzwAPXn6VV9gVw2HKmR6HRIlYhCSRIiQXqWIclDLrAq5BJpIpmMtc8BN19HEkRY/F9zwqS3N0W0f9",
-	"VBqRWbiloOu9aLVKrq/NebiR06MBx2A2rPD9qlOpQcspKD30JSngihnVghho8UqTfGR6QLbe7RPBQ0JJ",
-	"x4sajFhT0sllIEYrPYRECzEZi3woJ9nD+7mOM/dJwZv8rTn7jp1L637Hyr9liSIo/8Q8i62M4V8x6RIv",
-	"EhpFEpTaIylnf6QQki5V0GA8OwV1+pm3Rsuv3WxstlqFnFFCexok0ZINh5YFF33ccw96mYDKn6pJT72V",
-	"/3yK9uZM54WoIxf8ZdDeIY1yGPnMhDbpGP2nExqucQm8QyiPSCdTgjpNgs9wtyN6QDWhsQQajckA0yPO",
-	"ePYuTOQwhwIPKuuSjlMgOs0zPsFpno1SOV0dejCFs2anFMz3atw3DONgn7R5O1Lp8//++z8dl02YGR2e",
-	"2hbxaMyPyhw7X3qNfM0uTGR3VmWovXPG6+/LC+0HlsEEiz7a+zsGXVRstvNjSC8Z72NquE/XDcI6/9Gi",
-	"+TNlt2SeJKZATc0+83/fIgstpkqfAPDFARqCHoioGO9J8nihcylngY/AbJsN2fioUG3YYVaGW51Ds+rJ",
-	"dEso4rcmL83vZLaIGcRTkxfwsLGCyrKyl8+C6X5HLlvZMs7cqbN5PFFk1k4QBsbcsXIoCANv8JjNyu2d",
-	"OqKYaeI+kpA6NSz3Vq5pFBF39Uz7QLq5c35s2ePaRQbdBz7NiiX7R7be7Z8fH/zjw+Hxwfe1TywUM7Y6",
-	"+3G2tLtQVCnGXHnhNBSdgE6T+x2G7DVLVMar33iETKMwEDoxlPxB1ntLFXQl1AizN1TB9hY5/eX0iLh7",
-	"5pFxdlvhk+Hc5CZEiqY6nZ15dWxUIm4+OwHqB54qiEoeY7LWIqMBiwENcqaI6PXWa6MmMCvtMgEe1X5y",
-	"nyizj4SOKNOK2FwB6yII5hJJnqfg3x/Wr3Q2uh6A3i3al0Lq1XD2wnt7qy2aitmF8fkBs0l/gunKvzNk",
-	"b2WYVjPLzDtqv75A6rshMDHiIH3ue2hjJXQIhHECVyDHLundGoZdKiUDRQSHOUnuTylJb5E8P6lmW3wY",
-	"y9fm0biiBfRTkDVaOpAkZtzQKhrdqH0SPZAi7VvPkfnYhbhe97HZhTP1nzzdvsZhTklCWZT7zJ2PPPeM",
-	"E/s/c8Mzc5LfuiBgmQn2zwkxpQT+pzuxixcGlCsAZub2F+22Yl5/tajA1RqUj0AdQ8VnxjPzT+/tHs9e",
-	"MAmAVahSyfT4xJCgE3VAJcj91KDZ//XOb+SPH099mS3SJF7NYRhonVg9TRoD+u82t6nyjkShMJ5QUfAR",
-	"cgljstZJ1CW6mtbJkEZALqyL0MYvhLSe9I6nAQx7+Bc0zAvsTpGf93866MyH1yCCOXdLBSwv2HhEKrEV",
-	"D+8FDBi3LP3IwUPevj/ERyKqBhfCUOkZP+MHKPt8kSjyPKsTNclJ2u2CUm3S+XwWiMuzoE3w1JIzVFrM",
-	"35+bzebNTad5xt9RFqcSijejiWPuRnvE/HIW2HLEQTqkHPNsbUXiWWBuM2pn8S4bdPJ33HTIaAASSKfr",
-	"4z/0jKsp2b/z2hx0JUQGbzRW5udqBXJ4xjslE7D4LF5AIAo/2ixS63ou/OwdOfhG5272WbbWV62Tcy70",
-	"OSrDpV8Kd5VK1ENSU1JvXj+lkDckHfO6nkg5PmwdNfgJ14QBn84wg5Uo5fW6RdlcXU3dn3m/hNBsCu/F",
-	"rKvtQl2WbJZr63CcFUrj230/gyZBRy5SSQepopB8vef3OxKARcxItYYVK02HiW2AcPzuLdne3t4lH07f",
-	"2mM4ZHHMXC5YkzhGZsjcaHXmEYdNooXrVNA84/tFGsjjkoqYJZOOuSwk+xN/bJM3eGyJpVXEkSuvtSEC",
-	"zTR6F7PzZx4n+0eHQRhcgVQumtNsNVtoPiTAacKCdrDdbDW3bchtgLzPSJANFOIbtpy0/TnoW4Mzg/Ew",
-	"CtrBe6b0vis4TaikQ8CoTfu3zwEzH/sjBTn2sqbtq1yL1f8FDf3lTg0Tr3+Rq1xdsGg9y2+f+r7YCbr8",
-	"hRFgG4yg/aKFMSg2NBqONyLcX2GNB742ZJAXXHV82lQi4YqJVJGEYsJ/HVj2ZEzD15YBpoqwT2G5ucxW",
-	"q/Vg1f8TFey1/QzMeswibV18SIB2B/aIGKOoY2mgYyhw5wFhW6DRQtYiwqcthkb6pPySixEnBpE26I/E",
-	"QESqFYuA2OhnHXNfD+39dpesfeekYcQiW7esVArYSqXE6tbt6jenLSrbwY1qqw58bnv+c3krHfPE1u78",
-	"J4rdUW7C4IXdm9nPZA1r8IHthZaTtdgo6l3IMYoa12+fDCUr74cITtyNjqocfRkbOisTh5FhuD0mlSZr",
-	"yLwURlXRhUT7CnNLrWFiPl3gcVm5Zb/OqdbBQ9khQ6q7A1B5qI+4TTeHFcvdJ2LsRKUX9mSGyNH5GY+Z",
-	"Bknj2Gh3/9tIpXMbN/4jFdoJCiEjxqkcF+Lg603SMYp6h/RYjDF4gWlVZxx6PcCEWWKuN8kR7bvXXMLY",
-	"yBRutUCjqxmjICRKeKQppyBGaPNa1xs3aD3jasB6Gi3TPljpMsn4P7hq0gUYv/+zno+9uAXjt9bKYjzB",
-	"pxeveP49eP5kLfBMru9J6/H5e4GVM5ArVv5cWfk7Yyd6Mrk/3974zKIbe3pj0DCpo36Pv3+wnqkKr5ra",
-	"bOU7RVhE1jqujU1nj1A+1gPG+wRi25SJkp1Wa92fYvTHZIcYHS25+8G6nhZWepd5nqtZ2FN6OHlXNlOk",
-	"LzjsOWlrM16YIhHQ6ElVONydmoP8yMextfN4y/9ZuAZhbm/WCla2W/fu43b6wmP4HUY6ClBlhvn6V8Kx",
-	"DiRVgN2M8gAPchvDDhg2ZhoqiK9AkZFI42guGwvrrem/gV6xqYrasSCjWvGi58aLvvxj/0vehSz3X8Ro",
-	"1rmEQbf2OyotGxjQa38OEqFquMEJ6CMb8ftyuAE6Pd+IaPxglFgsR6rEswyAN8+IB/m8+AH4Nh5PbAOF",
-	"NroS+RZ6eR1WSLLUPkva9kZnBa0420zOtrkA/NWuyPjci0XwVdO99etgp0epLupQghNqLfWUaxZ7Uo2o",
-	"hrtzVIyJNbZ6dDpbxeoBc6pPhU6+ceZaruRbsde5Op8L9WLGlutwvNl4UaqOWvHQZ2epjkSjh3mN1eQF",
-	"t4WCh4QLSS7AnGYFmqQJWZuMi6/Y/z3Y/zG203Ku1a7gEfF7witpwKJXkBN7NuMFUweZIlosYF7PEA9X",
-	"4hIaxRqQaULC3GiY00negembN8qrNWM1Z+0HMbLjDjyOyQhwNkFWKLay0ldW+oM653jknNPeKi/xj7sz",
-	"C5dKNMNAtzd8cS67lR650iNXeuQSIx4rDfFuOT6Wn5aUvzJnt7mURmHv3sNJkHVknc7aP/hbVvGYL5fJ",
-	"rljnV676vbc5avaoIoNYmCekerBRbIc8Pbs5b7u7QJ7bM80psxPivug84ifgHwsnjz1N7tiXf37zSZnf",
-	"KeKfIv5YllPDiofZhfwrx9nKmUZWouole42MsnW3TOU1uaMB6IHNGjQbhmm9MMqqU5kiPQmAczBjxi9x",
-	"sqdvX0htbq8v3S3zkMJ0jWA5xlfN/I5HtsAWzClzi7d99LpCRiWH0GwaK8zIzc/MY0lSTWLR79sprjWz",
-	"I0MykoL3C+3sJoux1kPXZRDdnVzYfrVrlZIvx0ns69wdkzVgKyPjHjxnX10SLZxSWq5AlxONI/3GrO9h",
-	"LjG/JH0BOHi1wiAW5k7F1nf1pkd5UM1SeUa1h9rzZBvZsWLKbVtkgwJGdNiAjbUOlaZjZfssCMPMbRnE",
-	"pOt5xWlWnOYROM3bnMXk+zWTx1hnB9Ju3pBfkXyqjucxeSPLCpMRvMfkcFIHqrAYe9sylZJSy61H5ivV",
-	"7slTXXmZbufYCp6YbITQYxscbmh+SLAxkpB+jnU2tLpcHW1LVlhx0v4TeUQtGgdUkQsA7pThvKJsrVTF",
-	"vWIpNSwl5xlimMSgIe8a6xSVrGdyB4ZxbfdR1zBnjhpii2Qa/upUFmGLZlzfh2BpUaNCH+/nqXwsUgeD",
-	"bEOXOYqxFlcqx0rleIpCFV10w/vouA1C2JpgLQjTM3WR+YwEshlzta5TO9qryD+WdI4rI86mHOPRQMTg",
-	"vA57tsYZi5sdTQ+oGoSuY2KItBm6Iy4ksa1wB0AjVyX+1sLd+J6pRCjm50/l8OaNfqnWtDsYAtd7xOgk",
-	"nA7hL2dB3rHHIqhhsdk0Sz8LanoZ3XzbjsKDnIIHEEduSrzO3IehLb+PxIgbljCfens4Ga3WGq94geMR",
-	"HatsPP1Wq5WLYnQcugboYZ0H0R9CuPaz68uHpDyf7dZSNiOzbCAANlj5q/u92RVDbEK10DmqnxX3YEK5",
-	"AKtvdJm1jg8OSwk7Dr9UOw3IYi/M+gCiHybTNhVw3fTdMB18D6oB+H78tHvJxSiGqA9DKBWc3Uq4ryRb",
-	"veZ7YKdW5Dw53+wFDF+WTXObfpTfCekDM8r13BxA99Iyemw2GzMOhPYp40qTzkZzBHHcwHKajd9HlwrZ",
-	"s+3WQWMlyIhyfcbNzZRrtNK7bqrMzwCRwpEzpWZuC/VpWydUnXHDPixHJHnjsD08G4b1UWLNPsGduM8i",
-	"GjutTTIaUI0izlzC5TXP+L73I4TesAyJYYPW1sz6ZuWqrWLDJB6Tjp3H55qrdeqageSz9JZkKUwOmHxk",
-	"a6F+8OAUjoEY/E4Rpan+QowAR05lep2wBVYMbLYKU2z3WFVhPjr1gOYHDEtJuRiFyFJGA6GArPWEdB7A",
-	"rI2bZ1pFrdy5B6t80A7qnsoCP5ZNOfNZXy9oZW2f+RR9o9sYXlLbv7BJsklvTmqfcSORjRXoiiWsKQgM",
-	"l1IYq8WFnJiqZWR4WOFjP5yeHhl164zbJpfi0nOg0Pbna5OyeWmn7xQ7z9vmkZ3QW6WI+D0ULNxOoTrj",
-	"hoFaW1TZtt7kQuhBnqdV2/vITUN/eG2tOBrJkhYc/VWpUUtGi2typaGeD63A4RPWYXCIv1/ROC2pdYXh",
-	"KMFWa+tlo7XdaL0+3dxqt1rtVqvZarX+bzYzsh3A+MfBxd+67Bf24+GHPw83f2aH6pAfv+i+PXx5eJn8",
-	"89e3P+42m80gHxpUaIadf+DVxAdmIJlF+Ls8p5sXW93taAde9F7m2TL7seGBbwfAfXvctp9+UWpJbLuN",
-	"lrsQZxBtbVYguinqqDVDFzJE2sEQlXkQ2fSH8tAH+0oPSOmN9jslqhEcfukhp5pLP7m4COe3pJ8YdnHz",
-	"qUbKvPduJpfZXK4CKgzXW6rILBxDh+gaBldAt/PK5x3fCoNyMtwvfDbnimLLoSc+VswdKvBhdKlZh1oZ",
-	"myvP2m3tj/eiTxi3xieiPyzJSbTveTaYAodF4pgNIYvFawtJaJHOcLy/t9cf3sh2x89YD8q2We6lcTxe",
-	"puk8GcO0gXvDkr9T5UCnIpcACRkJeelaxX/D/i5baOfTO416BJFH1HwSs6MIat2yP8GDUdakGN5sbL44",
-	"bb1ub99TDJdnNGy2ZgpmO4+qJJddo/+iWLZTIgpN+XPNYfN0c6e9tZXL6TuchwUjzom9bZX1SdwQN88J",
-	"HGJCUu5mioq7owbiU6snPbvYuLo7qKnicGNiluSVqE6heZ5pDo7oy8R3V+Xq9vS60jfumzyUZUj7gR2z",
-	"QxvZiMapXoC3yLlVeZqt7ceyudOI6Jh0jLnTIchC8RBK0KnkKvNe9IzGPsSW/xrlefOM+wG6xoieNfS2",
-	"EJusBFVo5mx3aov59hnPTXdsvXzNFDbeK4TmU65F2h04rwPTigxEHFlHAsJhrmT6XANdy2fcJnJzpYFG",
-	"ZI1qMhTK1ZYlIMnmCzJkPNWgar0AfrlLcgTUibwHcA5UR0svxT/gVINv0D1wN1dAlFp8Qi3GchXebp70",
-	"sfousCuImuSwZ0fWusHftYctrA+tlONoNjGgHE27uTVpzSyqcWfW9x1fEzIs1VA406s4CNutf30VcXvg",
-	"XDMbdKpGXjMhcCJiYUXAIkJHwSLh9FMba7NMwNWIbpKBSK2uZ6w/ZMDZKCBnOKrJFg/ekGzWcObCfPD7",
-	"sOfSCHHz10nGdQssSip9fr07fv3nq9HLqxfpzm2Ycc0g88cJuR+VecFjeQRqcvnzFKW6nOeFk3Cn+/UK",
-	"c5IKfr1jO1PQx2J8Hq2wAwpdhHQ5Pr7DYs7urIrCC7pANnBxDNTKxTeL4Z2AdjpvRoaO41VSae2ZyMb5",
-	"z8k9KHaTmlpGXGgjtTSDcGLA+JRDWGxhq75xZ8RHHPCWm1k28aHPXaBiSgXqFMebx6nvM2arkOZ1GfvF",
-	"3PUY9PFA7bu+da9srSbiqOeikJZobFTB4RZkM2+ShQXgJPMD1zUk+MrmUExTCe7as+MJOnDUUsp3qtyR",
-	"Y49QbuMhziUaC3GZ16d/XSdIcJjARsZw1ko/ixFHq0CRmF0CsdGzBRJhtNDJhg3MNbp+NP/0jgAijlzz",
-	"SaVFFoXyrYbsuEijONh7qASiBgY0weOx7ayNBGoRVGeRoDFLNbwpDNa/h2XyMJ6gSZgewwgpTHlHizJz",
-	"sgRh0HvZfzV4zXZ/bwVhcLkZbw23+Y4wV5KXf7ySr9WuNlfSzaut0fb1zthcuXo5enX9erz7p7lCWxe7",
-	"3dfRK3hp3vaivzPYZlu/b5q3teLd4Wv+SpgryYs/duS22tKbGD+4tblTQNk8DmbIptje9KnqCq25gbkX",
-	"LorNhc6ytaZ2u31WxUh5usPMcqSVFXQfFp3EtOu1nALhWltps4UELThgwwRkEKpU41xkzoamajlzxJQd",
-	"yj6NKdtuwcq3C5ZQKGUqQoWNGajGPAKdJrbTjiKU9CQoI3v1JDf+3n7c9X9/Sh5cgORx3T/TW2K7nYmW",
-	"5QXyGTS93tfICKd7oQppY94FdVRwhjHeFVLaDPoluJxWnPUZ5D2k0iaQiV7vPrwTGd2i0d3EZTU7Hrrm",
-	"KN5TO+qvF2Pb9GC8jjx2s0UU4/0YGqkCx2vPOOouVhFeTAmuCZmeGMgztvv8dMlPYSB0YjD9QcZB2//R",
-	"3rCI9wn57WrM8P9Y7P7lxzcnH/+1/f3RwQ9Hf98++ufRWdpqbb1EkST/4p8OkGQk6KAdVB+4E9M1CEXM",
-	"znW+l2ghxDi5WyL5cPw+K2Of1Fbvam3v3ollugim578FjjlzkoMPfOaPLYGRuvNT+RZZ61SA/mp6bJ5o",
-	"KjWyLatgOY+54S0FvaxEMovwME11Ot1j/jfQSNX2riUwi2MYUsYZ7wft3TCAcuagOyc57dztSCLw8/1b",
-	"XcEjT9QOLd+8Sx4dYcVcax6RgXdNl2aFGCkUQ08vQnRWyE13x/+K1+9rFvhSp6Ad7Lze2t18tbg5kAPw",
-	"XKwBz98eIz5cVk0eIvKb1T7U1HNg8r651iRHMWDbDDm2xb/NZZZ2TG98EhIuCjJal2cQ4Q9WT6/p+bRM",
-	"Af00knNlZNwtb9S2drNWRVn3d5Lbp14jIaJPBfFu2O0cJmr557zmcpaJfa295RZtG5V3gvrS+8mtDmJ9",
-	"Noml81Lfr7xJ21VvfI8mbcWDtmHLlWfPs+QRQuMIKXha+v9ecAhdGxxs2aMFicQ3rtSegDOurwob5TN2",
-	"jdJRTED33vcsAX2vUhxPbVciHx2e0q4L4ZNX04eWwPACoggi4oYUkLWTf7xnGkJiziTZbtlBJSk6QwZa",
-	"J+2NjVh0aTwQSrfNZSwPzq+r9gZScNO3OmlSFhhEOOg++7yEfGp79pMP5BZ+ynymhd9QME1OR/gFz4SQ",
-	"dvTDnrFQBW/g2AfSB63ITmubdHp+HEcnT5GwoyFuPt38/wAAAP//",
+	"7H3pcuM21uiroHi/W7GrKFleerFcU/dzd9wTZzqJP9udnrlRrgSRRxJiCmAA0LLS5ap5mnmweZJb2EiQ",
+	"ohYvst0T/bLFBTwADs6+fAkiNk4ZBSpF0P4ScBApowL0j3c4PoffMxBS/YoYlUD1vzhNExJhSRjd+U0w",
+	"qq7BDR6nCZgnYwjawTVOSKwf6g4wSSAOwgA4ZzxoB2dYiAnjMRpnQqI+oLeN3b23KBphjiMJXARhwK6C",
+	"9gAnAm7DQEQjGGM1+H9xGATt4H/tFIDvmLti50SNfkKvIWEpBLe3t2EQg4g4SRUUQTs4pRooRGiaSbTV",
+	"mwGxF6IeMQ911cx628FtGHxgvE/iGOi91mGQv13M/x8sQ5gDokwinCRsAjGSDMUMyRFZ0+QvR4AinCTA",
+	"ERFIkCEFtRKon0kDB0U4HhOKtno5yGb+p1QCpzhZYfqPBOsxRRmFmxQiCTESwK+BowHOErVrxILT2z5C",
+	"lKEYJCaJ0OsJNykTECugz/A0YTi+ZOwj5kN4OtjVOvdZPFWrzBTcrw/Q38g7tNVLDUhdyVg3UUCZ5T3H",
+	"Ej6SMZEQPyGUjKExplPEzREXaKvHsYRuYiDpbQdhMAIcq8PY/hKcg+TTxvFAAlc/y4N9HrEEkICI0Vgo",
+	"RJ5goo71gHFAXL1J6DDwMVlOU3U21FYOgSsAb8PgE8WZHAGVas4rLcbsacsqYxRn7ri4ThjV8yZcP7GG",
+	"w/YDEYLQYYjGOBkwPoY4VMipPhgiDtfsCmLEOBowPtRn/wrUwatAb/DjE8XXmCS4nzwhFh+jGFKgMdBo",
+	"ikQWjRAWSI4AxVjiPhag0DsrIDPAu1/qaOp9RwlWGKNnIbI0ZVxC/APEBF9qDHiOQ6mIXa/6rZ6eQA5i",
+	"d6xg7Co0VZuQI4Y+C8eRJNdETtX/KWcpcEkMy4Rrx0mJhLFYBrYb6ES9phbJHgvMOZ6q3xRu5PuMC6YP",
+	"Hc0SiwWSZ5A/LSRXx0sBmSN1+xcHS2mQX/OXWP83iPQ3cyDc8s3MSm35qlNRI6rz9CUAmo2D9i8K1OKz",
+	"fcYSwHQGWHYVhOY7C0G8tphShg9HktVQpZ6AZKA4umZr7U7Wau1HmeDdf//zX/oH9NQR7ImpkDDuBTML",
+	"GgZYLpv3JRlDoNFNcSENTRwTBQFOzjwoSztWzIzEJTIWwLXstnb39g9evX7z9hD3oxgG7ncdgCT1qGlx",
+	"WdrDVQycsCGhdSNkAvjx0K5r7d3TeHZt1XnCUcQyKjVV0MimDhfus0weIUaTqRIu1D0jVeAsJjJYhrQk",
+	"do/oxdcT9GEM7WbXYon6zidRx6COaQ4tFoWkIwAEIrKJegKEIIy+V4/01Dwc7FRMgNtpIUbzWYeajBCK",
+	"EiKkaAZhBScjDoqCH6+MQDC2+DOzB/rOz8DJgBimWD1LDo1m3kywkB/Vxi8H40dLWxw4YxyNCDVyyex6",
+	"KkqExoCp4gFWYlCUpp5A5Vw+DCgeQy2oaYLpiWaQ4u7AcmZYoyU5Gl8UqqhN9lCl+Jq/3XXiSBiITGj2",
+	"N2fB89t3BzZ/9RywZXJLCHsYSGKwejEiGcglk+kJVcPNgV1ygpMTGt9jobM0vgtW1x1ug+cWE+zM7A5W",
+	"Ub08F39PQu98ldG8grnl2VbRzJ9QeU9nt2khxXkg78wJ11qYpxtdzEJ3J/nC0OE7SDf+tMqSTWUCZtzl",
+	"kko+k0dab7GWBX+Ho6ssfc9iqFnxfvlmvpAplkqrDdrB//sFN/5oNQ5//bLbuv2vOpa9cC39DyyB7mGr",
+	"6E9zHcv4foTpEE4URfDMUPNWs5apUJiczGWrqbVB1QtQTObD+luj9+V13bZU5pZ/2vvQ/Fk6e9h9Jxpl",
+	"nAOVZ4umRGHi3x/jm49Ah3IUtHf33obBmFD3+224hgWpglgGqG5pviVC8x4m0/uuy8p7XBZvzi3caELk",
+	"SMuBbiC0xTjCqPjstt7ge6zHQqwo67Mzs45qob6QWhEXFF9BN1IqOjesK8wFozqbrG/v9H5GHGKgkuBE",
+	"UeZZs4p7Tq1iVwNUXOMgQHa1UcO7mhZbjxMOOJ52IeftehjKZFeAzFJ3wTPS5A8U7/j2KgNjbicJA2cl",
+	"VIjGZHfAMqoe8q2xEaODhETSn7XhPv70zCS0ZNKV2PyySkDXl0hmrHsapDqLghJSQI5YrOdj7b+1cqq1",
+	"XVV3+rtsjGlDLaHecQk38giN8RRFmprU8YwSedbGrhXpswEhNDhXi6tK9XPWHIdoHIZESDBb53RP/bdA",
+	"vIQNWaZFLSONd61dzCOZXTOh0iWNXA4hKggUG5KhfpsjqjFTdDkMgQK3qOvd6mYCcqm0e11InuaC+XzX",
+	"2khnbji4rmDaxXFc+s1hzK71lRiuSQRdnKbcXcESd+HGIIaVSr0hfaxSGFT8sodCna6++uRYr6tdP+EW",
+	"0L/nMDWGBMzHlKidf6wO6U40YLVmltzs9TjmLbcEq2vJdnVXF0JP7CfOzIt1ULjlW3nMC/PCKR2wuvHk",
+	"hH3ITVILJ+UevMjGY8ynTsRe9p6RqavmvmItQ6cA5zMLi83z4fPWs/Zk6yEfJiVaZFqHgFjd2lk2eVcb",
+	"zAIzyifhBhowPsYyaCvAoCGJVmMXq05hcNMYsoZDlJSot5qX5tX8VoOM84OHlRwWpJgOM8zjJiY7iv/u",
+	"iPhqx76uF2uOOaVO77b6dlVvtvOqW98PjA+ZXCqazjNcVfFTP1b3nVMqORMpRHLuNwwXLkutB63D18uE",
+	"LPPe4o8SY4OpoXVQbz9ZYKm70eZYnJsPv/98GbQVblT9EdoGoS2kzmsmCI3A2FJTFo2MqGIQjVD5+iCo",
+	"M6ctttId9wVQiRhH2l63NRkBRWZm2/ey3gkyxxRsCQ0qzLcla1vWr39Nkak576xu8apsud25pXv+MLJW",
+	"Rp91UDdt0HoYkHqIcxBZItcH4oqqWXnzf6KA2EBjuyB0mEAjE2C1KqRFtjqcgIfr8hWNidw0YjIkUn8T",
+	"DTgbG6t/oesodS9N76vkwSomAH+bZqmrbxOvZT1PxGpyElxrFbyXyGKllFzFyqdat0o/gBB4CA87EXaQ",
+	"NZ6J8hdmgByb28vZpXuw7hslq/wLk0jOEjyfJMw4eaphJGDYpnoOgeKKW5aRDjKZcdg+MpxMHUrD2waK",
+	"uTH1rM8wX8A6OP5VnmHExuOMEjkNkWAJC1HKWYj6mSAUhFDzAiqBp5wIWEpc9Cfq8OOMswFJHnhU1uaP",
+	"MP6UuTjCc6+YJ+u9arVKFsrdZWvD5zttzkFtmPf9qu2vgcuRQgNt8hNABVGiBVLQ6jtN9JnIEdr7cIwY",
+	"DRFGPcdqdGABRr2CB2qnsoMQScZmXcaPZct8fHPkeW4+8Yz+fzab7Lk1aT3sWLlR1siCik8s09jKK/yz",
+	"jo3VNxGOYw5CHKGMkt8zCFGEBTQIzU9BnXzmtNHysLuN3VbLC+1FeCCBI8nJeGxIsO+KWHrQywhU/lRN",
+	"FPGd3BxzpDerOq+EHQXjL4P2QeMohYkLIGmjnpJ/eqGiGldAewjTGPVyIajXRPodandEjrBE1m6ORjqK",
+	"pUPzsXS8jToU+qCSCPWsANFrdugMpXkxQuV8cejRBM6anRKw3KrxUG+ZhX1W5+1xIbv//ue/ejboM1c6",
+	"HLatYtFY7jw7t7b0Gv6a35gJwq3yUPPkguEfSgvNB9ZBBH0b7cMNg9Z5udj4McZXhA51BL+Lqg7COvvR",
+	"qmFOZbNkEcsnQMwNEnS/7xAsmGAhLwDo6gAZ75Xv7/F8e9aknDs+ArVtxmXjvEK1bodFgYh1Bs2qJdNO",
+	"wV/fmvBBt5P5JBYgT034xuP6CirTygdfBNPDjlw+s3WcuUur8zikyLWdIAyUumP4UBAGTuHRnulc36lD",
+	"ioUq7hMxqUtFcu9kmtYs4r6WaRfvoJ5cHgLg1rrsLl/oS3av7H047p6f/M+n0/OTb2vfWMlnbGT283xq",
+	"98Goko+5MuC8JboAmaUPOwz5MGsUxqvfeIKAsDBgMlWY/InXW0sFRBxqmNk7LGB/D13+dHmG7DPL0Dh/",
+	"zPtkuDQGTS+KxDJbHCB3rkQiqj47A+onmgmISxZjtNVCkxFJQCvkRCA2GGzXek1gUXRsCjSu/eQx0qEp",
+	"CE8wkQKZWAFjIgiWIkkRp+DGD+tnuni5HgHfzbKvBdWr7uyV9/ZOWzR3ZVdez0866PcHmC/8W0X2Topp",
+	"NQBQjVH79RUyFBSCsQkF7lIUQuMrwWNAhCK4Bj61uQlGMYww5wQEYhSW5CI8Jye9Q47DrJht1kNpviaO",
+	"xuaWaDsF2sKlA4kSQhWuaqVbS59IjjjLhsZypD7WZzfbzje7ckLFs2dF1BjMMUoxiQububWRF5ZxZP5T",
+	"D7wwI/md8zbWmQfxkhamlGfxfCd29fyNcqLGwhQMX2/z0y+quR82JaR8BOoIqn5nujBM+MHm8XyAWQCM",
+	"QJVxIqcXCgUtqwPMgR9napndrw9uI7//fOmyoTVO6rsFDCMpUyOncaVA/83ENlXGSIVmxjMiin4FXcEU",
+	"bfVScaVNTdtojGNAfWMiNP4Lxo0lvedwQLs93AANNYDZKfTj8Q8nveXwqoUg1txSAcsxNhqjim/FwduH",
+	"EaGGpJ9ZeND7j6f6lRiLUZ8pLO3QDj3RvM/l8mqaZ2SiJrrIogiEaKPel07ArjpBG+lTizpaaFG/vzSb",
+	"zdvbXrNDP2CSZBz8h7WKo57W+oi60glM1ugoG2Oq42xN4mgnUI8psdN/yjid3BO3PTQZAQfUi5z/B3eo",
+	"mBOkvawahReOrS5XE8XDDu2VVED/3TxE27/oxWj7l50hR49YCdM2tmo/Trt0xXuqVEkgRDWVD9Twc/Kt",
+	"Q9TLI7bVj9lYaf12OWS7PF87KS9oW/0sylqEalNM8LeZaDWe265xns+uR3dlJ5pIG3I1lvQ0VnjB10du",
+	"v2MGOtdcY60ixULicWrqVJx/eI/29/cP0afL9+YYjkmSEBsL1kSWkCk0V1KdesWuJpLMFpRoduixjwOF",
+	"X1IgNWXUU7cZJ3/oi230Th9bZHBVr5HNgjYuAkmkti7m50+9jo7PToMwuAYurDen2Wq2tPqQAsUpCdrB",
+	"frPV3Dcut5GmfYqD7GgmvmOyfttfgqFROHMYT+OgHXwkQh7bvOAUczwG7bVp//IlIOpjv2fAp47XtF0y",
+	"sl+kwZPQXx/UEPH6gWwQ/oq1BfL49rnjJZbRFQPGoKuVBO1XLe2DImMl4Tglwv4KayzwtS6DIi+u58Km",
+	"Ug7XhGUCpXho0h1mwcqTGWrXa08BU12wX8NyDaC9VuvRijTMFBqoLTuh5qMmacoXhAhwNDJHRClFPYMD",
+	"PYWBB48I2wr1MPJKHi5sMVTcJ6NXlE0oUgtpnP4aGRDLpCAxIOP9rCPu26F53uyS0e8sN4xJbNLLhchA",
+	"V7wpkbptM/vdeZPKd3CnWlFFv7e//L2i4pF6Y3eFN6rldvR7r1aBsKYsiHp573D5y37lnNsweGUQYvE7",
+	"eTEj/cL+SmuYpxX5wp4mU76Y98uv6vgIZ/wILuyDFpUtUivFPS8hABNF5QeEC4m2NMUU2pWr7VZ4KHRA",
+	"q9GG1Kc9wpqn4g7rLHk9TQl6aIxlNAJR+BeRxTRFIXQphBnHPhJZ35CDULMR2qEJkcBxkiiR8n8rVtg1",
+	"zurfMyYtd2I8JhTzqed8326intIOemhAEu34ZzqWq0NhMAAdpYvU/SY6w0M7zBVMFSOjRvRUAqLSREIk",
+	"mFs0YaXSWCvaxt5H1bJ2qBiRgdTq8BAMS5vlNp9spvEK3Mb9rCeer+7AbYyKtBohcjHNG0bzAEYzmye+",
+	"kNU41Hp6puLxDwJ8wz82/MPjHx+URuxw8+HMYucLiW8NyUhAwqw0/q2+/snY4CoEcm71n28EIjHa6tm6",
+	"Sr0jhOlUjggdIkhMlTCMDlqtbUc6tOUppxzapFQYWoyRbWXxfp1EpBpvPqeomDPaE4GGjMKRZfEmtocI",
+	"FAOOn1VY1btTQz2emAa0Dp5u+j8yW7HO7s2WZ0+w8z582tJz+hh+o306HlS5CWJ7QybvTyZPOBaga3oV",
+	"/jNN4hQNIro82VhAcg0CTViWxEtpZ1hvrPgryA1trAhYK1LHDQF8aQRwQ2vuRWt+KgoAFjapRGvNNgjU",
+	"Lvg9xbMd7aRtfwlSJmpI0AXIM+PF/XpIkDZkv2Px9NHQ308xq/goFYC3L4jwuVyHEbjSLM+sYobGYxa7",
+	"6pVFbl2I8nBNg9rmQatkbsjphpw+Pjk9y6QvuDGKsDGEZFSSxKFqjCXcn6JqP2djb4Dnk1WdEaJO9SWT",
+	"6Z+cuJazMzfkdamgad33OgrPFhffbbwqZbxtaOiL08knrDHQsarVgBS7hYyGiDKO+qBOswCJshRtzcY6",
+	"bMj/A8j/uS6RZi3XEaMxcntCK6HdbODxiSMTxaTDQYlAkq2g0y9gD9fsChp+Xs88JqEeVMTpoqiq9ae3",
+	"BFTzAGvO2ndsYjqNuDVGE9BtQfLkv41pYCPLfv1mSBpb278zBZSI1v0plI1JW2AVMA98dcbJjfC6EV43",
+	"wuvGofTi4rYMPS1JnGXKboJylZYQPcAykZf2nU/aP7lHNp6nr5fIbkjnRt58fCr10QQ7GvqgqdLKhCiT",
+	"ox2/mPf82PyiaPQKAZMvNDjRtKH8qqPgn4ForRyF+DxBiBuicS+iUfQA/kYg9xZytKAcY+hTEBvGUaEh",
+	"hqM28qxuJ8PUcGOTqk5EkcY+GYEcmZhXhSU6KB0meUI3EWjAAXSH34TQK92z2FX8xCYy3WW7lwmX1zco",
+	"WI+aWdOZ6Il1zRWDE+3kTenJiPG4ZG9bjGNe9+/ioD6VzCBRwoZD05+6pituiCac0aFXAXI2f3E7tIU5",
+	"tTWZMlPieauSJWnJlxnOPjGbNrkRVB5Ac47FFZLMit/log18ptaq25jtIx0JT6/QkIFuKV0hECtTJ79a",
+	"ZL2SVW7BtVaaUS07+DLJRn6siLDbFhufi2Idxh9m9GAh8VSY0iRMEXOTxDNr2d9Qmg2leQJK874gMcV+",
+	"LaQxxqyjcbfoYSFQ0YjK0Zii9muFyDA6IHw8KwNVSIx5bJ1CSalK3RPTlWrB8blGy1y2s2RFn5i869ZT",
+	"azmn5viFSNcSY9x16M/b8ZcLCpiEK3sNEZpm8plsv2YZR1igPgC1wnCRD7lVKnywISkLSUqZgrBxmoCE",
+	"ouyyFVvyouM9GCe15XttxaklQonJvWq4u3MJhsnFsoVTgrV5y7xC+C9TFFklvUoTEVmmL0p33AggGwHk",
+	"OVKRpO9+cFEBxvli8tslQ0QulEyWExLImzTWWm9NbzyffqzpHFd6BM45xpMRS8DaII5Mvr5O1Lc4PcJi",
+	"FNqSo6HGzdAeccaRqSU9AhzbigfvDdyNb4lImSCugVsBb1EpG0uJo9EYqDxCSkKheAx/6QRFySuzQA2z",
+	"mk019U5QUwzsdmOrfPrDVBybESQxwn2WyVwN1akMAmEUswlVS7f8yAx0P8Nag0DF+p1M8FRYo6VAe61W",
+	"wf+17dK2LQjrjJju5MMNEVLMmifLXRXvzNpz3M7beOiySP9trzcjNtal41Y6vPUdHh9NEvBgdeVp84YP",
+	"wWkpOsquL5ZW7DKrF+bVO7UpKBd4BVDZdDVsLXyPKna4Lho4uqJskkA8hDGU8hjvJFFsKMAqwveJ6TxT",
+	"sIVi61fQxEnekXH+wf7AuHNPCVs3dwTRleE1umB0QiggPMSECol6O80JJElDp0/t/Da5EppDmOI3OBEM",
+	"TTCVHaoexlRqs0FkO0P9CBAL3TaqVJBxpVqL2wiLDlXExNBHVBT/O9InRRFCjIweyqiVOHIXy0FrF01G",
+	"WGouq27p6TU79NgZNkKn6YZIEUWj/Oa17wrpWpBxmkxRz/TUtAUSe3W1dYp+mGtSVmabxD6xwlLfPHQO",
+	"/dAr+I1AQmL5leghFp3K+DqjjmzI2WKBxi/ZWhVoPlthARcHTKcOUzYJNUmZjJgAtDVg3Jok81KMjmj5",
+	"ioG1V1bpoGm2P5cEfi5rk+qzLj/UcN4hcSkZStJRtKS2BmkT5d0aLQ/vUMWflSJqk2OMNgpET8VrjUcZ",
+	"n+mMpzh6WKFj311eninhq0NNoVp25ShQaGpstlFZwzUdtPzuEaYAbC90irFe+CPNWKjpJNehioAadViY",
+	"0vyoz+SoCJGrLSWmF3kdspvf3sygFpz9txCTFo9Xl+tKjXkfW5zTbxibxam+fo2TrCTkeQ2Ogr3W3utG",
+	"a7/Renu5u9dutdqtVrPVav3fvO9rO4Dp96P+XyPyE/n+9NMfp7s/klNxSs9fRe9PX59epX//+f33h81m",
+	"Mygaf3kF7YsPvJn5wIJFJrG+zrt4t78X7ccH8GrwuogZOk4UDXw/AupKXLddB5tSWXFTMbhcSTyHaG+3",
+	"AtGtL7HWNE7JF9I0d6n0dMk7uJQbt5ghHSClEc13SljDKPw00JRqKf4U7CJc3lZipmHN7a81XOajs3TZ",
+	"oPJy1pfXIHOtLNM7hnahawict9zWTVAUUPSaXeVrv/LZXMqKDYWe+ZgfQeXRYW3VMza98mpujHsP00Y+",
+	"siEi1CimejPCEtfUuj/NW83o9q+6cQ7jfuriSvyaZQs8AR/N/cdXwO1hVLqEMIXTB1mSTNepVs+6WE1c",
+	"gSLQ34iyH1agK4AUTRi/ss0fNga4p07PVVvk4myVhAax253leG06mtQap3+AR0PnWUlgt7H76rL1tr3/",
+	"QEmg3Oplt7VQNjBt7Uqige0X4ksGptmM19ujEF52L3cP2nt7hahwj0O4ohc+NY9tTtQzhd+aBpSO5tnd",
+	"CFG5KLJWWCwKIhdYP2vf1kX3o1FN4pBtcbUma0y1g9bLjDexJ62M8fcVKjeH5OmjuPJQdddsaLGDJ28v",
+	"O9f68V6zC1HuxG3qDu0eNGI8RT2l5vWQptv6EHKQGacit9oMlKYy1u1KpJZcmh3qmn8TOlzYsNtzC1dc",
+	"Szh3OVgBTX27QwuTha7gfkOErmrpRUVkVLIsGllrC5ECjVgSGwOKhkPdySXXhjapd6iJqKdCAo7RFpZo",
+	"zIRNZ0yBo91XaExoJkHUWj/cdNdkAKnjs49gFKm2xV+LXcTKI39Cs8j9TCBxZtYTalesUFbM5nEXJhEB",
+	"uYa4iU4Hpt22OXH1hy2sdymVvYkmJqPsU7y9M2otTKmyZ9a1L9hiPCwls1gl02/ib+e/vfE7rjXoz7je",
+	"qt7onCVcsIQZhrAKCxKwSojBpfE4GpJgk5R30YhlRvJTWq8mx3lTM6swi9kaI06BbtbQaQGPEmlAYXJW",
+	"EGAKk4ucBnsEiwvZvTmcvv3jzeT19avs4C6k2QP0acMQzsqU4aksITUpFkWsWF0o+sqx0fOtm17HN8+6",
+	"eW66ozqPlAtvZqbVqvUTr8fSeeqHUi/KLu3jFYK0/YZ2G0Pn6uTvAqSVh3OktPSvEuFsTojr/7ksHsOv",
+	"qDY3wdwrpbY2ZdF9Y9mR9Ms4i43i9/SK32fdLbPQ+0wEypBaj9Gc3OQ55ke3ka7An8lPW1be7yf11FMg",
+	"5SPVzdsg6DMYxGslMIuyfS9EVWnqjMIdcHVZhx4DwEVugq8ryvEf1l9nnih032I5z1D6phZTvhHlUjhH",
+	"CFPj/7KG4YSxq6JcwubYPvjYMgozW5CT1q3SZTahWgUTKCFXgIyLdoXYK8lkumO8vw1duHZxVQyWxLa+",
+	"rZAsd3W6wmKmy7CSy8wzmAMSIwUao8nUFO/Xp8IsUJ36p+0IWMK7PNhKPEQNfBwj3CxMT6Hx9b0lUOp7",
+	"bt8KwmDwevhm9JYc/tYKwuBqN9kb79MDpu6kr39/w9+KQ6nuZLvXe5P9m4OpunP9evLm5u308A91B7f6",
+	"h9Hb+A28VqO9Gh6M9sneb7tqtFZyOH5L3zB1J331+wHfF3tyV7tu7qxbeku2jGwqtPErKD9Xbq3R7XS4",
+	"jw2VoEzmAYJzC2q/qBS8IsJmYRLehkQ/hESnCY6caOUhrlFFd1saoRkFXTREEwhRyvP3ibPCqVrKHBOh",
+	"QZtLlE1BcuEqknPwEvh8qHRxEix1sIrMUlPiSiCMBhyEYvhylhp/az5uW0w8Jw32IHlaW9v8qvt2Z+J1",
+	"mdxcmNZg8J9ICOeb/LxIRWfvO/Msj4RGjHOTtLEG+96Gsr6AkJOMmyhFNhg8hHZqQreqYz21gfSWhm5Z",
+	"jHfYruXX/tQU/phuaxq720KC0GECjUyApbUdqmUXIwivJgTXeKsvFOQ52X15suSvYcBkqlb6E0+CtvvR",
+	"3jEL73JA2lV37f8xq/uX799dfP7H/rdnJ9+d/W3/7O9nnazV2nutWRL/i3s70CjDQQbtoPrCvYiuWlC9",
+	"sks9HSVcCHWIgp0i+nT+MS/eMCut3lfFP7wXybTOY0d/PYq5sFmM8zkXr62BkNrzU/kW2upVgN6QygfV",
+	"/ZaYS00rjVRnvSCKoHnCYAlPVyGcEstsvhfkryD1UTJPrYFCncMYE0roMGgfhgGUw1Pt4SwQ9n50QAO/",
+	"3JIXMRq7k2SXZWPFfg43i7Yz+qkLNEYj524oNV5S/DaBgVwF0w07n+9i+Vnff6gC5PIIg3Zw8HbvcPfN",
+	"6opPAcBL0XscJX+KsIOyEPYYAQV5YlFNspTOhVH3mugsAV0Wh09NZn1znXlT8wsbhYgyTxqR5YZu+oLR",
+	"SGoqvK1TFNnICF9TcLIp5Gj0p7KWY8UFF9+vEVFbj/S6K3K7hIga+rmslKQhYv+plSRXLQtXVHr72qtH",
+	"bg7iKkFKButLVf6KkozXg+kDSjL6x27HVAZY3CqYxhoai1bB856GbxmF0Naf0rWyJEMx28jVz6A+grVk",
+	"XHvY4SLTldzjJ1o4V0eeaHFUKX6BTQ0y5/+fUxFQw8ev5/eDgnEf4hhiZFuxoK2L//lIJIRIbQLab5ke",
+	"UJm2PI2kTNs7OwmLcDJiQrbVbZ3+X9wX7R19bJqulFETk0AthIXui4s8cVCq1+0l5zX3LuUGau+a5o2z",
+	"PWB+0geRcdPg5khp5ow2dHMbNAQp0EFrH/UGrtNRrwiCMQ1wbn+9/f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
