@@ -159,6 +159,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		TOTPIssuer:        cfg.TOTPIssuer,
 		TokenTTL:          cfg.TokenTTL,
 		KeyRotation:       cfg.KeyRotation,
+		Now:               cfg.Now,
 		Issuer:            cfg.PublicURL,
 		Hash: auth.HashParams{
 			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,

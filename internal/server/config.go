@@ -59,6 +59,10 @@ type Config struct {
 	MetricsAddr string `env:"PANGUARD_METRICS_ADDR"`
 	// RequestTimeout bounds each request, database waits included.
 	RequestTimeout time.Duration `env:"PANGUARD_REQUEST_TIMEOUT" envDefault:"10s"`
+
+	// Now is the domain's clock (default time.Now). Not an environment variable: tests set it
+	// to move through trials, plans and key rotations without sleeping.
+	Now func() time.Time `env:"-"`
 }
 
 // hsts reports whether responses should carry Strict-Transport-Security: when this process

@@ -65,7 +65,7 @@ func knownVariables() []string {
 	var names []string
 	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
-		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ","); tag != "" {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ","); tag != "" && tag != "-" {
 			names = append(names, tag)
 		}
 	}
