@@ -3,6 +3,8 @@ package auth_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"strings"
 	"sync"
@@ -365,6 +367,10 @@ func TestTokenForgeries(t *testing.T) {
 		return sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": kid}, mutate)
 	}
 	_, otherKey, _ := ed25519.GenerateKey(nil)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub := priv.Public().(ed25519.PublicKey)
 	legacy := func(iat time.Time) string {
 		return sign(jwt.SigningMethodHS256, []byte(secret), nil, func(c jwt.MapClaims) {
@@ -387,6 +393,7 @@ func TestTokenForgeries(t *testing.T) {
 		{"empty", "", false},
 		{"garbage", "not.a.jwt", false},
 		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": kid}, nil), false},
+		{"RS256 under our kid", sign(jwt.SigningMethodRS256, rsaKey, map[string]any{"kid": kid}, nil), false},
 		{"another Ed25519 key under the kid", sign(jwt.SigningMethodEdDSA, otherKey, map[string]any{"kid": kid}, nil), false},
 		{"an unknown kid", sign(jwt.SigningMethodEdDSA, priv, map[string]any{"kid": "k0000000000000000"}, nil), false},
 		{"no kid", sign(jwt.SigningMethodEdDSA, priv, nil, nil), false},
