@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short test-resilience fuzz bench generate lint tidy clean
+.PHONY: help run build test test-short test-readme test-resilience fuzz bench generate lint tidy clean
 FUZZTIME ?= 10s
 # FuzzHTTP spends its first ~20 seconds replaying ~800 seeds (every body on every operation of
 # both contracts) through the whole service.
@@ -23,14 +23,22 @@ RESILIENCE := TestReplicasBehaveAsOne|TestCrashKeepsEveryAcknowledgedWrite|TestD
 # without the parallel suite beside them, so other tests' load cannot make them flaky.
 PROPERTIES := TestEqualTiming|TestThousandConcurrentLoginsStayBounded|TestCompressionBombsAreRefusedByEveryRPCHandler
 
-test: ## run every test, on SQLite and PostgreSQL: the suite with -race, then the timing and memory properties alone, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set)
-	.ci/with-postgres sh -c '.ci/gotest -race -count=1 -skip "^($(PROPERTIES))$$" $(PKGS) && .ci/gotest -count=1 -p 1 -run "^($(PROPERTIES))$$" ./internal/server ./service && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
+# The README, run top to bottom against a live service (it waits out a 30-second TOTP step).
+README_TEST := TestReadmeRunsTopToBottom
+
+test: ## run every test, on SQLite and PostgreSQL: the suite with -race, then the timing and memory properties alone, then the README run top to bottom against a live service, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set; installs oathtool, which the README uses, when missing)
+	.ci/need oathtool
+	.ci/with-postgres sh -c '.ci/gotest -race -count=1 -skip "^($(PROPERTIES)|$(README_TEST))$$" $(PKGS) && .ci/gotest -count=1 -p 1 -run "^($(PROPERTIES))$$" ./internal/server ./service && .ci/gotest -count=1 -run "^$(README_TEST)$$" ./service && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
 
 test-resilience: ## only the replicas, SIGKILL crash-safety and database-outage tests, with real processes
 	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run '$(RESILIENCE)' ./service
 
 test-short: ## run the tests on SQLite only (no PostgreSQL needed)
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -skip '^$(README_TEST)$$' $(PKGS)
+
+test-readme: ## run README.md's sh blocks top to bottom against a live service
+	.ci/need oathtool
+	$(GO) test -count=1 -v -run '^$(README_TEST)$$' ./service
 
 BUF := $(GO) tool -modfile=$(CURDIR)/.tools/buf/go.mod buf
 
