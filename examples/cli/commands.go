@@ -64,18 +64,32 @@ func timeJSON(t *time.Time) any {
 
 // when formats t for people, with how far away it is.
 func when(t time.Time) string {
+	return whenFrom(t, time.Now())
+}
+
+// whenFrom formats t for people, with how far away it is from now, rounded to the nearest
+// minute, hour or day: 13 days 23 hours away is "in 14 days", 23 h 59 min "in 24 hours".
+func whenFrom(t, now time.Time) string {
 	s := t.Local().Format("2006-01-02 15:04 MST")
-	d := time.Until(t)
-	switch {
-	case d < 0:
+	d := t.Sub(now)
+	if d < 0 {
 		return s + " (passed)"
-	case d < time.Hour:
-		return s + fmt.Sprintf(" (in %d minutes)", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return s + fmt.Sprintf(" (in %d hours)", int(d.Hours()))
-	default:
-		return s + fmt.Sprintf(" (in %d days)", int(d.Hours()/24))
 	}
+	if m := d.Round(time.Minute) / time.Minute; m < 60 {
+		return s + fmt.Sprintf(" (in %s)", plural(int(m), "minute"))
+	}
+	if h := d.Round(time.Hour) / time.Hour; h < 48 {
+		return s + fmt.Sprintf(" (in %s)", plural(int(h), "hour"))
+	}
+	return s + fmt.Sprintf(" (in %s)", plural(int(d.Round(24*time.Hour)/(24*time.Hour)), "day"))
+}
+
+// plural is n and unit, with an s unless n is 1.
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // cmdRegister is "panguard register".
