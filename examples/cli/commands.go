@@ -2,13 +2,12 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/mdp/qrterminal/v3"
 
 	"panguard.ai/auth/sdk"
 )
@@ -325,11 +324,15 @@ func (a *app) alreadyEnded(email string) error {
 
 // cmd2FASetup is "panguard 2fa setup".
 func (a *app) cmd2FASetup(args []string) error {
-	fs := a.flagSet("2fa setup", "",
-		"Starts two-factor setup: shows the secret, its otpauth:// URL as a QR code and 10\nsingle-use backup codes. Finish with: panguard 2fa verify")
+	fs := a.flagSet("2fa setup", "[--qr-invert]",
+		"Starts two-factor setup: shows the secret, its otpauth:// URL as a QR code and 10\nsingle-use backup codes. Finish with: panguard 2fa verify\n\nThe QR code is drawn for light text on a dark background unless --qr-invert,\nPANGUARD_QR_INVERT=1 or COLORFGBG (a light background colour) says otherwise.")
+	invert := fs.Bool("qr-invert", false, "draw the QR code for dark text on a light background (--qr-invert=false: for light on dark)")
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
+	invertGiven := false
+	fs.Visit(func(f *flag.Flag) { invertGiven = invertGiven || f.Name == "qr-invert" })
+	inverted := qrInvert(*invert, invertGiven, a.env)
 	c, _, err := a.session()
 	if err != nil {
 		return err
@@ -343,9 +346,14 @@ func (a *app) cmd2FASetup(args []string) error {
 			fmt.Fprintln(w, "Two-factor setup started (not active yet).")
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "1. Scan this QR code with your authenticator app:")
-			qrterminal.GenerateHalfBlock(st.OTPAuthURL, qrterminal.L, w)
+			writeQR(w, st.OTPAuthURL, inverted)
 			fmt.Fprintf(w, "   or enter the secret by hand: %s\n", st.Secret)
 			fmt.Fprintf(w, "   otpauth URL: %s\n", st.OTPAuthURL)
+			if inverted {
+				fmt.Fprintln(w, "   If your app cannot read the code, run: panguard 2fa setup --qr-invert=false (for a dark background)")
+			} else {
+				fmt.Fprintln(w, "   If your app cannot read the code, run: panguard 2fa setup --qr-invert (for a light background)")
+			}
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "2. Save these backup codes somewhere safe. Each works once, when you cannot use your app.")
 			fmt.Fprintln(w, "   WARNING: they are shown only this once.")
