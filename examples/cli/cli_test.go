@@ -597,12 +597,14 @@ func TestTwoFactorLifecycle(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 		check      func(t *testing.T, o outcome)
+		env        map[string]string // set for this step only
 	}{
 		{name: "register", args: []string{"register", "--email", email, "--name", "Totp User"},
 			stdin: func(*testing.T) string { return password + "\n" + password + "\n" }},
 		{name: "setup shows secret, URL, QR code and backup codes once", args: []string{"2fa", "setup"},
 			wantStdout: []string{"secret by hand:", "otpauth://totp/", "shown only this once", "▀", "panguard 2fa verify"},
 			check: func(t *testing.T, o outcome) {
+				checkSetupQR(t, o, false)
 				_, after, _ := strings.Cut(o.stdout, "shown only this once.\n")
 				block, _, _ := strings.Cut(after, "\n\n")
 				codes := strings.Fields(block)
@@ -615,6 +617,16 @@ func TestTwoFactorLifecycle(t *testing.T) {
 					}
 				}
 			}},
+		{name: "setup --qr-invert draws the code dark on light", args: []string{"2fa", "setup", "--qr-invert"},
+			wantStdout: []string{"secret by hand:", "panguard 2fa setup --qr-invert=false (for a dark background)"},
+			check:      func(t *testing.T, o outcome) { checkSetupQR(t, o, true) }},
+		{name: "setup with PANGUARD_QR_INVERT=1 draws it dark on light", args: []string{"2fa", "setup"},
+			env:   map[string]string{"PANGUARD_QR_INVERT": "1"},
+			check: func(t *testing.T, o outcome) { checkSetupQR(t, o, true) }},
+		{name: "setup with --qr-invert=false draws it light on dark whatever COLORFGBG says", args: []string{"2fa", "setup", "--qr-invert=false"},
+			env:        map[string]string{"COLORFGBG": "0;15"},
+			wantStdout: []string{"panguard 2fa setup --qr-invert (for a light background)"},
+			check:      func(t *testing.T, o outcome) { checkSetupQR(t, o, false) }},
 		{name: "status shows the pending setup", args: []string{"2fa", "status"}, wantStdout: []string{"2FA: off (setup started"}},
 		{name: "setup under --json is one object without a QR code", args: []string{"--json", "2fa", "setup"},
 			check: func(t *testing.T, o outcome) {
@@ -717,6 +729,10 @@ func TestTwoFactorLifecycle(t *testing.T) {
 			if st.stdin != nil {
 				stdin = st.stdin(t)
 			}
+			for k, v := range st.env {
+				c.env[k] = v
+				defer delete(c.env, k)
+			}
 			args := st.args
 			if st.moreArgs != nil {
 				args = append(slices.Clone(args), st.moreArgs()...)
@@ -731,6 +747,28 @@ func TestTwoFactorLifecycle(t *testing.T) {
 		if !ok {
 			t.Fatalf("step %q failed; the later steps depend on it", st.name)
 		}
+	}
+}
+
+// setupQRRE picks the QR code, the secret and the otpauth URL out of 2fa setup's output.
+var setupQRRE = regexp.MustCompile(`authenticator app:\n((?s:.*?))   or enter the secret by hand: (\S+)\n   otpauth URL: (\S+)\n`)
+
+// checkSetupQR checks that 2fa setup printed the secret as text, and the QR code of the
+// otpauth URL holding it drawn dark on light when inverted, else light on dark.
+func checkSetupQR(t *testing.T, o outcome, inverted bool) {
+	t.Helper()
+	m := setupQRRE.FindStringSubmatch(o.stdout)
+	if m == nil {
+		t.Fatalf("no QR code, secret and otpauth URL in:\n%s", o.stdout)
+	}
+	drawn, secret, otpauthURL := m[1], m[2], m[3]
+	if u, err := url.Parse(otpauthURL); err != nil || u.Scheme != "otpauth" || u.Query().Get("secret") != secret {
+		t.Errorf("otpauth URL %q does not hold the secret %q printed (%v)", otpauthURL, secret, err)
+	}
+	var want strings.Builder
+	writeQR(&want, otpauthURL, inverted)
+	if drawn != want.String() {
+		t.Errorf("the QR code is not that of the otpauth URL drawn with inverted=%v; got\n%s\nwant\n%s", inverted, drawn, want.String())
 	}
 }
 

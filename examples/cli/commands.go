@@ -2,13 +2,12 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/mdp/qrterminal/v3"
 
 	"panguard.ai/auth/sdk"
 )
@@ -64,18 +63,32 @@ func timeJSON(t *time.Time) any {
 
 // when formats t for people, with how far away it is.
 func when(t time.Time) string {
+	return whenFrom(t, time.Now())
+}
+
+// whenFrom formats t for people, with how far away it is from now, rounded to the nearest
+// minute, hour or day: 13 days 23 hours away is "in 14 days", 23 h 59 min "in 24 hours".
+func whenFrom(t, now time.Time) string {
 	s := t.Local().Format("2006-01-02 15:04 MST")
-	d := time.Until(t)
-	switch {
-	case d < 0:
+	d := t.Sub(now)
+	if d < 0 {
 		return s + " (passed)"
-	case d < time.Hour:
-		return s + fmt.Sprintf(" (in %d minutes)", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return s + fmt.Sprintf(" (in %d hours)", int(d.Hours()))
-	default:
-		return s + fmt.Sprintf(" (in %d days)", int(d.Hours()/24))
 	}
+	if m := d.Round(time.Minute) / time.Minute; m < 60 {
+		return s + fmt.Sprintf(" (in %s)", plural(int(m), "minute"))
+	}
+	if h := d.Round(time.Hour) / time.Hour; h < 48 {
+		return s + fmt.Sprintf(" (in %s)", plural(int(h), "hour"))
+	}
+	return s + fmt.Sprintf(" (in %s)", plural(int(d.Round(24*time.Hour)/(24*time.Hour)), "day"))
+}
+
+// plural is n and unit, with an s unless n is 1.
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // cmdRegister is "panguard register".
@@ -311,11 +324,15 @@ func (a *app) alreadyEnded(email string) error {
 
 // cmd2FASetup is "panguard 2fa setup".
 func (a *app) cmd2FASetup(args []string) error {
-	fs := a.flagSet("2fa setup", "",
-		"Starts two-factor setup: shows the secret, its otpauth:// URL as a QR code and 10\nsingle-use backup codes. Finish with: panguard 2fa verify")
+	fs := a.flagSet("2fa setup", "[--qr-invert]",
+		"Starts two-factor setup: shows the secret, its otpauth:// URL as a QR code and 10\nsingle-use backup codes. Finish with: panguard 2fa verify\n\nThe QR code is drawn for light text on a dark background unless --qr-invert,\nPANGUARD_QR_INVERT=1 or COLORFGBG (a light background colour) says otherwise.")
+	invert := fs.Bool("qr-invert", false, "draw the QR code for dark text on a light background (--qr-invert=false: for light on dark)")
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
+	invertGiven := false
+	fs.Visit(func(f *flag.Flag) { invertGiven = invertGiven || f.Name == "qr-invert" })
+	inverted := qrInvert(*invert, invertGiven, a.env)
 	c, _, err := a.session()
 	if err != nil {
 		return err
@@ -329,9 +346,14 @@ func (a *app) cmd2FASetup(args []string) error {
 			fmt.Fprintln(w, "Two-factor setup started (not active yet).")
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "1. Scan this QR code with your authenticator app:")
-			qrterminal.GenerateHalfBlock(st.OTPAuthURL, qrterminal.L, w)
+			writeQR(w, st.OTPAuthURL, inverted)
 			fmt.Fprintf(w, "   or enter the secret by hand: %s\n", st.Secret)
 			fmt.Fprintf(w, "   otpauth URL: %s\n", st.OTPAuthURL)
+			if inverted {
+				fmt.Fprintln(w, "   If your app cannot read the code, run: panguard 2fa setup --qr-invert=false (for a dark background)")
+			} else {
+				fmt.Fprintln(w, "   If your app cannot read the code, run: panguard 2fa setup --qr-invert (for a light background)")
+			}
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "2. Save these backup codes somewhere safe. Each works once, when you cannot use your app.")
 			fmt.Fprintln(w, "   WARNING: they are shown only this once.")

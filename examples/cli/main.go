@@ -103,6 +103,7 @@ Run "panguard <command> -h" for the flags of a command.
 Environment:
   PANGUARD_API_URL     default server URL
   PANGUARD_CONFIG_DIR  directory of credentials.json (default ~/.panguard)
+  PANGUARD_QR_INVERT   1: draw the 2fa setup QR code for a light background (see --qr-invert)
 
 Exit status: 0 on success, 1 on errors, 2 on usage errors.
 `, defaultAPIURL)
