@@ -104,13 +104,9 @@ func (s *Service) ListActivity(ctx context.Context, p Principal, q ActivityQuery
 	if limit < 1 || limit > ActivityMaxLimit {
 		return ActivityPage{}, invalid("limit must be 1-%d", ActivityMaxLimit)
 	}
-	var before *EventCursor
-	if q.Before != "" {
-		c, err := s.parseCursor(u.ID, q.Before)
-		if err != nil {
-			return ActivityPage{}, err
-		}
-		before = &c
+	before, err := s.pageAfter(u.ID, q.Before)
+	if err != nil {
+		return ActivityPage{}, err
 	}
 	// One more than asked tells whether there is a next page.
 	events, err := s.store.Events(ctx, u.ID, limit+1, before)
@@ -133,6 +129,19 @@ func (s *Service) cursor(scope string, c EventCursor) string {
 	payload := strconv.FormatInt(c.At.UnixMilli(), 10) + "." + c.ID
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(s.sealer.tag("cursor", scope, payload))
+}
+
+// pageAfter is where the page a client asks for with cursor raw begins: nil for the first
+// page. Errors: ErrInvalidCursor.
+func (s *Service) pageAfter(scope, raw string) (*EventCursor, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	c, err := s.parseCursor(scope, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // parseCursor decodes a cursor issued by cursor for scope. Errors: ErrInvalidCursor.

@@ -202,12 +202,8 @@ func (s *Service) ListUsers(ctx context.Context, p Principal, q UserQuery) (User
 		}
 		f.Tier = &t
 	}
-	if q.Cursor != "" {
-		c, err := s.parseCursor(scopeUsers, q.Cursor)
-		if err != nil {
-			return UserPage{}, err
-		}
-		f.Before = &c
+	if f.Before, err = s.pageAfter(scopeUsers, q.Cursor); err != nil {
+		return UserPage{}, err
 	}
 	users, err := s.store.SearchUsers(ctx, f)
 	if err != nil {
@@ -507,12 +503,8 @@ func (s *Service) ListAudit(ctx context.Context, p Principal, q AuditQuery) (Act
 		return ActivityPage{}, invalid("type must be one of the event types")
 	}
 	f := AuditFilter{UserID: q.UserID, Type: q.Type, Limit: limit + 1}
-	if q.Cursor != "" {
-		c, err := s.parseCursor(scopeAudit, q.Cursor)
-		if err != nil {
-			return ActivityPage{}, err
-		}
-		f.Before = &c
+	if f.Before, err = s.pageAfter(scopeAudit, q.Cursor); err != nil {
+		return ActivityPage{}, err
 	}
 	events, err := s.store.AuditEvents(ctx, f)
 	if err != nil {

@@ -63,8 +63,8 @@ func (a *Server) RunBackground(ctx context.Context) <-chan struct{} {
 // every lock, decay window and token lifetime, with a day to spare for investigations.
 const purgeAge = 24 * time.Hour
 
-// janitor deletes expired sessions and tokens, idle throttles and sent emails every interval.
-func (a *Server) janitor(ctx context.Context, interval time.Duration) {
+// every runs fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -72,25 +72,25 @@ func (a *Server) janitor(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn()
 		}
+	}
+}
+
+// janitor deletes expired sessions and tokens, idle throttles and sent emails every interval.
+func (a *Server) janitor(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
 		if err := a.store.Purge(ctx, time.Now().Add(-purgeAge)); err != nil && ctx.Err() == nil {
 			a.log.Warn("janitor: purge failed", "err", err)
 		}
-	}
+	})
 }
 
 // keyKeeper rotates the token-signing keys when due and reloads them every interval, so a
 // key any replica (or the operator) adds is known here long before it signs: the interval
 // is far shorter than auth.KeyLeadTime.
 func (a *Server) keyKeeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		k, err := a.auth.RotateKeys(ctx, false)
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("signing keys: rotation or reload failed", "err", err)
@@ -98,7 +98,7 @@ func (a *Server) keyKeeper(ctx context.Context, interval time.Duration) {
 		if k != nil {
 			a.log.Info("signing keys: new key published", "kid", k.ID, "signs_from", k.ActivatesAt)
 		}
-	}
+	})
 }
 
 // New opens and migrates the store and builds the service from cfg. It returns an error
