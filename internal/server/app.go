@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,6 +182,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		auth: svc, store: st, log: log, metrics: mt, corsOrigins: cfg.CORSOrigins, ips: ips,
 		hsts: cfg.hsts(), draining: &a.draining, timeout: cfg.RequestTimeout,
 		metricsElsewhere: cfg.MetricsAddr != "",
+		secureCookies:    strings.HasPrefix(cfg.PublicURL, "https://"),
 	})
 	if err != nil {
 		st.Close()

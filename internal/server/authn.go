@@ -84,7 +84,8 @@ func servicePrincipal(ctx context.Context) auth.ServicePrincipal {
 }
 
 // authenticate resolves the credential the scheme asks for and puts its principal in ctx.
-func authenticate(ctx context.Context, a *auth.Service, scheme string, h http.Header) (context.Context, error) {
+// token is the user's session token (the bearer header's, or the dashboard's cookie).
+func authenticate(ctx context.Context, a *auth.Service, scheme string, h http.Header, token string) (context.Context, error) {
 	switch scheme {
 	case schemeNone:
 		return ctx, nil
@@ -95,7 +96,7 @@ func authenticate(ctx context.Context, a *auth.Service, scheme string, h http.He
 		}
 		return context.WithValue(ctx, servicePrincipalKey{}, sp), nil
 	default:
-		p, err := a.Authenticate(ctx, bearerToken(h))
+		p, err := a.Authenticate(ctx, token)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +112,8 @@ func authenticateREST(a *auth.Service, secured map[string]string) restapi.Strict
 			return f
 		}
 		return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
-			ctx, err := authenticate(ctx, a, scheme, r.Header)
+			// REST takes only the bearer header: the dashboard's cookie is for RPCs.
+			ctx, err := authenticate(ctx, a, scheme, r.Header, bearerToken(r.Header))
 			if err != nil {
 				return nil, err
 			}
@@ -121,8 +123,8 @@ func authenticateREST(a *auth.Service, secured map[string]string) restapi.Strict
 }
 
 // authenticateRPC authenticates every RPC with its operation's scheme; an RPC the contract
-// does not list needs a user's token.
-func authenticateRPC(a *auth.Service, secured map[string]string) connect.UnaryInterceptorFunc {
+// does not list needs a user's token, from the bearer header or else the dashboard's cookie.
+func authenticateRPC(a *auth.Service, secured map[string]string, cookies sessionCookies) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			proc := req.Spec().Procedure
@@ -130,7 +132,11 @@ func authenticateRPC(a *auth.Service, secured map[string]string) connect.UnaryIn
 			if !known {
 				scheme = schemeBearer
 			}
-			ctx, err := authenticate(ctx, a, scheme, req.Header())
+			token := bearerToken(req.Header())
+			if token == "" {
+				token = cookies.token(req.Header())
+			}
+			ctx, err := authenticate(ctx, a, scheme, req.Header(), token)
 			if err != nil {
 				return nil, err
 			}

@@ -30,7 +30,8 @@ const errorDomain = "auth.panguard.ai"
 // connectServer is the Connect adapter: like restServer, each method decodes, calls one
 // domain method and encodes; errors become Connect errors through errorTable.
 type connectServer struct {
-	auth *auth.Service
+	auth    *auth.Service
+	cookies sessionCookies
 }
 
 var _ authv1connect.AuthServiceHandler = (*connectServer)(nil)
@@ -96,9 +97,14 @@ func (s *connectServer) Register(ctx context.Context, req *connect.Request[authv
 	if !res.Created {
 		return connect.NewResponse(&authv1.RegisterResponse{Message: res.Message}), nil
 	}
-	return connect.NewResponse(&authv1.RegisterResponse{
+	out := connect.NewResponse(&authv1.RegisterResponse{
 		Created: true, User: rpcUser(res.User), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt),
-	}), nil
+	})
+	if s.cookies.wanted(req) {
+		s.cookies.set(out.Header(), res.Token, res.ExpiresAt)
+		out.Msg.Token = ""
+	}
+	return out, nil
 }
 
 // Login implements RPC Login.
@@ -111,7 +117,13 @@ func (s *connectServer) Login(ctx context.Context, req *connect.Request[authv1.L
 	if res.TOTPRequired {
 		return connect.NewResponse(&authv1.LoginResponse{TotpRequired: true}), nil
 	}
-	return connect.NewResponse(&authv1.LoginResponse{User: rpcUser(res.User), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt)}), nil
+	out := connect.NewResponse(&authv1.LoginResponse{User: rpcUser(res.User), Token: res.Token, ExpiresAt: timestamppb.New(res.ExpiresAt)})
+	if s.cookies.wanted(req) {
+		// The dashboard's sign-in: the token goes only into the HttpOnly cookie.
+		s.cookies.set(out.Header(), res.Token, res.ExpiresAt)
+		out.Msg.Token = ""
+	}
+	return out, nil
 }
 
 // Logout implements RPC Logout.
@@ -119,7 +131,11 @@ func (s *connectServer) Logout(ctx context.Context, req *connect.Request[authv1.
 	if err := s.auth.Logout(ctx, principal(ctx)); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&authv1.LogoutResponse{Message: auth.MsgLoggedOut}), nil
+	out := connect.NewResponse(&authv1.LogoutResponse{Message: auth.MsgLoggedOut})
+	if s.cookies.token(req.Header()) != "" {
+		s.cookies.clear(out.Header())
+	}
+	return out, nil
 }
 
 // Me implements RPC Me.
@@ -351,10 +367,10 @@ func errorInterceptor(log *slog.Logger, mt *metrics) connect.UnaryInterceptorFun
 // Every RPC handler is built with the one rpcHandlerOptions value and mounted through
 // capRPCBody, so each has the same size limits and error texts.
 // Browser origins in corsOrigins get CORS on the RPC paths; no other origin does.
-func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]string, log *slog.Logger, mt *metrics, corsOrigins []string) {
+func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]string, log *slog.Logger, mt *metrics, corsOrigins []string, cookies sessionCookies) {
 	shared := rpcHandlerOptions()
 	mount := func(path string, h http.Handler) { mux.Handle(path, capRPCBody(h)) }
-	interceptors := connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured))
+	interceptors := connect.WithInterceptors(rpcMetrics(mt), errorInterceptor(log, mt), authenticateRPC(a, secured, cookies))
 	withCORS := func(h http.Handler) http.Handler {
 		if len(corsOrigins) == 0 {
 			return h
@@ -362,12 +378,12 @@ func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]str
 		return cors.New(cors.Options{
 			AllowedOrigins: corsOrigins,
 			AllowedMethods: connectcors.AllowedMethods(),
-			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", sessionCookieHeader),
 			ExposedHeaders: connectcors.ExposedHeaders(),
 			MaxAge:         7200,
 		}).Handler(h)
 	}
-	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a}, shared, interceptors)
+	path, h := authv1connect.NewAuthServiceHandler(&connectServer{auth: a, cookies: cookies}, shared, interceptors)
 	mount(path, withCORS(h))
 	path, h = authv1connect.NewAdminServiceHandler(&adminServer{auth: a}, shared, interceptors)
 	mount(path, withCORS(h))

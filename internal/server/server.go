@@ -30,6 +30,8 @@ type handlerDeps struct {
 	timeout     time.Duration
 	// metricsElsewhere keeps /metrics off this handler (PANGUARD_METRICS_ADDR serves it).
 	metricsElsewhere bool
+	// secureCookies marks the dashboard's session cookie Secure (the public URL is https).
+	secureCookies bool
 }
 
 // newHandler builds the whole HTTP surface of the service on one mux: REST under /api/auth,
@@ -49,7 +51,7 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 		op, _ := operationOf(ops, r)
 		writeError(w, r, d.log, d.metrics, op, err)
 	})
-	connectHandlers(d.auth, mux, secured, d.log, d.metrics, d.corsOrigins)
+	connectHandlers(d.auth, mux, secured, d.log, d.metrics, d.corsOrigins, sessionCookies{secure: d.secureCookies})
 	if err := specHandlers(mux); err != nil {
 		return nil, err
 	}
