@@ -64,7 +64,9 @@ func TestTheDashboardSessionLivesOnlyInAnHttpOnlyCookieForRPCs(t *testing.T) {
 	if status != 200 || strings.Contains(body, `"token"`) || ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.MaxAge <= 0 || ck.Secure {
 		t.Fatalf("cookie login: %d %s %+v", status, body, ck)
 	}
-	withCookie := func(extra ...string) []string { return append([]string{"Cookie", sessionCookieName + "=" + ck.Value}, extra...) }
+	withCookie := func(extra ...string) []string {
+		return append([]string{"Cookie", sessionCookieName + "=" + ck.Value}, extra...)
+	}
 
 	cases := []struct {
 		name   string
