@@ -92,6 +92,14 @@ var root = &command{
 				help: "Print one line per signing key: its kid, generation, when it was made, when it signs\n" +
 					"from, and whether it signs and is published now."},
 		}},
+		{name: "encryption-key", summary: "the key that seals secrets at rest", subs: []*command{
+			{name: "rotate", summary: "re-seal the secrets at rest under a new PANGUARD_ENCRYPTION_KEY", run: encryptionKeyRotate,
+				help: "Re-seal every secret kept in the database (TOTP secrets, pending setups, token-signing keys,\n" +
+					"the backup-code key) under the new key PANGUARD_ENCRYPTION_KEY, opening them with the old key\n" +
+					"PANGUARD_ENCRYPTION_KEY_PREVIOUS. Run it while every replica runs with both; afterwards they\n" +
+					"need only the new key. Values already under the new key are left, so running it again is\n" +
+					"harmless. Nothing is changed if some value opens with neither key."},
+		}},
 		{name: "service-key", summary: "keys other services introspect tokens with", subs: []*command{
 			{name: "create", args: []string{"NAME"}, summary: "make a service key and print it once", run: serviceKeyCreate,
 				help: "Make a key another service presents (Authorization: Bearer psk_...) to POST\n" +

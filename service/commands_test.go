@@ -124,6 +124,7 @@ func TestWrongInvocationsPrintUsageAndExit2(t *testing.T) {
 		{"down not a number", []string{"migrate", "down", "two"}, "at least 1", "Usage: panguard-auth migrate down N"},
 		{"grant without email", []string{"admin", "grant"}, "takes 1 argument", "Usage: panguard-auth admin grant EMAIL"},
 		{"revoke two emails", []string{"admin", "revoke", "a@example.com", "b@example.com"}, "takes 1 argument", "Usage: panguard-auth admin revoke EMAIL"},
+		{"rotate with an argument", []string{"encryption-key", "rotate", "now"}, "takes 0 argument", "Usage: panguard-auth encryption-key rotate"},
 		{"healthcheck with an argument", []string{"healthcheck", "127.0.0.1"}, "takes 0 argument", "Usage: panguard-auth healthcheck"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/server"
 )
 
 func keysRotate(ctx context.Context, inv invocation, _ []string) error {
@@ -92,4 +94,42 @@ func serviceKeyRevoke(ctx context.Context, inv invocation, args []string) error 
 		fmt.Fprintf(inv.stdout, "service key %s revoked\n", args[0])
 		return nil
 	})
+}
+
+func encryptionKeyRotate(ctx context.Context, inv invocation, _ []string) error {
+	cfg, err := server.LoadConfig(inv.environ)
+	if err != nil {
+		return err
+	}
+	if cfg.EncryptionKeyPrevious == "" {
+		return errors.New("PANGUARD_ENCRYPTION_KEY_PREVIOUS is not set: run this with the new key as " +
+			"PANGUARD_ENCRYPTION_KEY and the old one as PANGUARD_ENCRYPTION_KEY_PREVIOUS")
+	}
+	err = withService(ctx, inv, func(a *auth.Service) error {
+		r, err := a.ReencryptSecrets(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(inv.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SECRETS\tRE-SEALED\tALREADY UNDER THE NEW KEY")
+		for _, c := range []struct {
+			name string
+			n    auth.ReencryptCount
+		}{
+			{"TOTP secrets", r.TOTPSecrets}, {"pending TOTP setups", r.PendingSecrets},
+			{"signing keys", r.SigningKeys}, {"backup-code key", r.CodeKey},
+		} {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", c.name, c.n.Resealed, c.n.Current)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(inv.stdout, "every secret is sealed under PANGUARD_ENCRYPTION_KEY: remove PANGUARD_ENCRYPTION_KEY_PREVIOUS and restart every replica")
+		return nil
+	})
+	if errors.Is(err, auth.ErrKeyUnsealable) || errors.Is(err, auth.ErrNoPreviousKey) {
+		// At the start or in the rotation: the message names the value, never the secret.
+		return errors.New(strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	return err
 }

@@ -8,3 +8,7 @@ func (s *Service) SigningKeyForTest() (kid string, priv ed25519.PrivateKey) {
 	k, p, _ := s.tokens.keys.Load().signer(s.now())
 	return k.ID, p
 }
+
+// SetReencryptBatchForTest makes ReencryptSecrets read n users at a time, so tests cross
+// batch boundaries with few users.
+func (s *Service) SetReencryptBatchForTest(n int) { s.reencryptBatch = n }

@@ -91,27 +91,29 @@ func (r *keyring) status(now time.Time, ttl time.Duration) []KeyStatus {
 }
 
 func (s *Service) sealKey(kid string, priv ed25519.PrivateKey) (string, error) {
-	return s.sealer.seal(base64.RawStdEncoding.EncodeToString(priv), "signing-key:"+kid)
+	return s.sealer.seal(base64.RawStdEncoding.EncodeToString(priv), signingKeyAD(kid))
 }
 
 func (s *Service) openKey(k SigningKey) (ed25519.PrivateKey, error) {
-	raw, err := s.sealer.open(k.PrivateSealed, "signing-key:"+k.ID)
+	raw, err := s.sealer.open(k.PrivateSealed, signingKeyAD(k.ID))
 	if err != nil {
-		return nil, ErrKeyUnsealable
+		return nil, s.unsealable("signing key " + k.ID)
 	}
 	b, err := base64.RawStdEncoding.DecodeString(raw)
 	if err != nil || len(b) != ed25519.PrivateKeySize {
-		return nil, ErrKeyUnsealable
+		return nil, s.unsealable("signing key " + k.ID)
 	}
 	priv := ed25519.PrivateKey(b)
 	if !priv.Public().(ed25519.PublicKey).Equal(k.Public) {
-		return nil, ErrKeyUnsealable
+		return nil, s.unsealable("signing key " + k.ID)
 	}
 	return priv, nil
 }
 
-// ErrKeyUnsealable is a signing key the configured encryption key cannot open: the service
-// was started with another PANGUARD_ENCRYPTION_KEY than the one that sealed it.
+// ErrKeyUnsealable is a stored secret (a signing key, the code key, a TOTP secret) that no
+// configured encryption key opens: the service was started with another
+// PANGUARD_ENCRYPTION_KEY than the one that sealed it. Errors returned match it with
+// errors.Is and are an *UnsealableError naming the value.
 var ErrKeyUnsealable = errors.New("auth: the secrets in the database were sealed with another encryption key than the configured one (PANGUARD_ENCRYPTION_KEY); start with the key they were sealed with")
 
 // LoadKeys reads the signing keys from the store and makes them the ones this replica signs

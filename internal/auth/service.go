@@ -38,8 +38,12 @@ type Config struct {
 	Hash        HashParams
 	HashSlots   int
 	HashMaxWait time.Duration
-	// EncryptionKey (32 bytes) seals TOTP secrets and keys backup-code hashes.
+	// EncryptionKey (32 bytes) seals the secrets kept in the store (TOTP secrets, signing keys,
+	// the code key that keys backup-code hashes).
 	EncryptionKey []byte
+	// PreviousEncryptionKey, during a rotation, opens what EncryptionKey cannot: the secrets
+	// still sealed under the old key (see ReencryptSecrets). Nil otherwise.
+	PreviousEncryptionKey []byte
 	// TOTPIssuer names the service in authenticator apps (default "Panguard").
 	TOTPIssuer string
 	// PublicURL is the base of links in emails (default "http://localhost:3000").
@@ -82,10 +86,13 @@ type Service struct {
 	keyRotation time.Duration
 	// serviceKeys caches recently checked service keys (see AuthenticateService).
 	serviceKeys *serviceKeyCache
+	// reencryptBatch is how many users ReencryptSecrets reads at a time.
+	reencryptBatch int
 }
 
 // New builds a Service. It returns an error when the configuration is unusable (no store,
-// a short JWT secret).
+// a short JWT secret) or the encryption key opens neither the code key nor the signing keys
+// (ErrKeyUnsealable).
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("auth: a store is required")
@@ -135,7 +142,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	hasher := NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait)
 	hasher.onWait = cfg.OnHashWait
-	sl, err := newSealer(cfg.EncryptionKey, cfg.Rand)
+	sl, err := newSealer(cfg.EncryptionKey, cfg.PreviousEncryptionKey, cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +157,7 @@ func New(cfg Config) (*Service, error) {
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), onEnqueue: cfg.OnEnqueue,
 		rateLimit: cfg.RateLimit, writeLimit: cfg.AccountWriteLimit,
 		keyRotation: cfg.KeyRotation, serviceKeys: newServiceKeyCache(),
+		reencryptBatch: defaultReencryptBatch,
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
@@ -158,8 +166,12 @@ func New(cfg Config) (*Service, error) {
 	if s.dummyHash, err = s.hasher.Hash(context.Background(), hex.EncodeToString(dummy)); err != nil {
 		return nil, err
 	}
-	// The first key is made here when there is none; the keys are loaded either way, and one
-	// the encryption key cannot open stops the start.
+	// The code key is read (stored the first time), then the first signing key is made when
+	// there is none; the keys are loaded either way. A value neither configured encryption key
+	// opens stops the start.
+	if err := s.loadCodeKey(context.Background()); err != nil {
+		return nil, err
+	}
 	if _, err := s.RotateKeys(context.Background(), false); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,38 @@ type Store interface {
 	Admin
 	Keys
 	ServiceKeys
+	Settings
+	SealedSecrets
+}
+
+// Settings keeps service-wide values by name (the generated secrets, the sealed code key).
+type Settings interface {
+	// Setting returns the value of key, or an error matching ErrNoRecord.
+	Setting(ctx context.Context, key string) (string, error)
+	// EnsureSetting stores generated under key unless a value is there, and returns the stored
+	// value: concurrent callers all get the same one.
+	EnsureSetting(ctx context.Context, key, generated string) (string, error)
+	// SwapSetting sets key to value if it is still old (compare-and-set), reporting whether it did.
+	SwapSetting(ctx context.Context, key, old, value string) (bool, error)
+}
+
+// SealedUser is a user's sealed TOTP secrets ("" where there is none).
+type SealedUser struct {
+	UserID          string
+	Secret, Pending string
+}
+
+// SealedSecrets is what re-sealing every secret under a new encryption key reads and rewrites.
+type SealedSecrets interface {
+	// SealedUsers returns up to limit users that have a TOTP secret or a pending one, by id,
+	// those with an id after afterID ("" for the first page).
+	SealedUsers(ctx context.Context, afterID string, limit int) ([]SealedUser, error)
+	// ResealUser sets the user's two secrets to next's if both are still old's
+	// (compare-and-set), reporting whether it did.
+	ResealUser(ctx context.Context, old, next SealedUser) (bool, error)
+	// ResealSigningKey sets the sealed private half of kid to next if it is still old
+	// (compare-and-set), reporting whether it did.
+	ResealSigningKey(ctx context.Context, kid, old, next string) (bool, error)
 }
 
 // Users keeps accounts.

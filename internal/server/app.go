@@ -129,6 +129,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	var previousKey []byte // LoadConfig checked it
+	if cfg.EncryptionKeyPrevious != "" {
+		if previousKey, err = auth.ParseKey(cfg.EncryptionKeyPrevious); err != nil {
+			st.Close()
+			return nil, err
+		}
+		log.Warn("PANGUARD_ENCRYPTION_KEY_PREVIOUS is set: secrets sealed under it are still opened; once " +
+			"`panguard-auth encryption-key rotate` has run, remove it and restart")
+	}
 	transport, err := newTransport(cfg, log)
 	if err != nil {
 		st.Close()
@@ -150,18 +159,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		PublicURL: cfg.PublicURL,
 		RateLimit: cfg.RateLimit,
 		// The domain reads 0 as its default and a negative value as off.
-		AccountWriteLimit: cmp.Or(cfg.AccountWriteLimit, -1),
-		HashSlots:         cfg.HashConcurrency,
-		HashMaxWait:       cfg.HashQueueTimeout,
-		OnHashWait:        func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
-		OnEnqueue:         sender.Wake,
-		JWTSecret:         []byte(secret),
-		EncryptionKey:     key,
-		TOTPIssuer:        cfg.TOTPIssuer,
-		TokenTTL:          cfg.TokenTTL,
-		KeyRotation:       cfg.KeyRotation,
-		Now:               cfg.Now,
-		Issuer:            cfg.PublicURL,
+		AccountWriteLimit:     cmp.Or(cfg.AccountWriteLimit, -1),
+		HashSlots:             cfg.HashConcurrency,
+		HashMaxWait:           cfg.HashQueueTimeout,
+		OnHashWait:            func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
+		OnEnqueue:             sender.Wake,
+		JWTSecret:             []byte(secret),
+		EncryptionKey:         key,
+		PreviousEncryptionKey: previousKey,
+		TOTPIssuer:            cfg.TOTPIssuer,
+		TokenTTL:              cfg.TokenTTL,
+		KeyRotation:           cfg.KeyRotation,
+		Now:                   cfg.Now,
+		Issuer:                cfg.PublicURL,
 		Hash: auth.HashParams{
 			MemoryKiB: cfg.HashMemoryKiB, Iterations: cfg.HashIterations, Parallelism: cfg.HashParallelism,
 			SaltLen: auth.DefaultHashParams.SaltLen, KeyLen: auth.DefaultHashParams.KeyLen,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"strings"
@@ -17,9 +18,12 @@ type Config struct {
 	DatabaseURL string `env:"PANGUARD_DATABASE_URL"`
 	JWTSecret   string `env:"PANGUARD_JWT_SECRET"`
 	// EncryptionKey is 32 bytes as hex or base64.
-	EncryptionKey string        `env:"PANGUARD_ENCRYPTION_KEY"`
-	TOTPIssuer    string        `env:"PANGUARD_TOTP_ISSUER" envDefault:"Panguard"`
-	TokenTTL      time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
+	EncryptionKey string `env:"PANGUARD_ENCRYPTION_KEY"`
+	// EncryptionKeyPrevious, during a rotation, is the old EncryptionKey: what the current key
+	// cannot open is opened with it (see `panguard-auth encryption-key rotate`).
+	EncryptionKeyPrevious string        `env:"PANGUARD_ENCRYPTION_KEY_PREVIOUS"`
+	TOTPIssuer            string        `env:"PANGUARD_TOTP_ISSUER" envDefault:"Panguard"`
+	TokenTTL              time.Duration `env:"PANGUARD_TOKEN_TTL" envDefault:"24h"`
 	// KeyRotation is how long a token-signing key signs before the next one takes over.
 	KeyRotation time.Duration `env:"PANGUARD_KEY_ROTATION" envDefault:"720h"`
 	LogLevel    string        `env:"PANGUARD_LOG_LEVEL" envDefault:"info"`
@@ -122,9 +126,23 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if _, err := newClientIPs(c.TrustedProxies); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}
+	var current []byte
 	if c.EncryptionKey != "" {
-		if _, err := auth.ParseKey(c.EncryptionKey); err != nil {
+		if current, err = auth.ParseKey(c.EncryptionKey); err != nil {
 			return c, fmt.Errorf("config: PANGUARD_ENCRYPTION_KEY: %w", err)
+		}
+	}
+	if c.EncryptionKeyPrevious != "" {
+		previous, err := auth.ParseKey(c.EncryptionKeyPrevious)
+		switch {
+		case err != nil:
+			return c, fmt.Errorf("config: PANGUARD_ENCRYPTION_KEY_PREVIOUS: %w", err)
+		case current == nil:
+			// The current key would otherwise be the generated one in the database: a rotation
+			// goes to a key the operator holds.
+			return c, fmt.Errorf("config: PANGUARD_ENCRYPTION_KEY_PREVIOUS is set without PANGUARD_ENCRYPTION_KEY: set the new key as PANGUARD_ENCRYPTION_KEY")
+		case bytes.Equal(previous, current):
+			return c, fmt.Errorf("config: PANGUARD_ENCRYPTION_KEY_PREVIOUS is the same key as PANGUARD_ENCRYPTION_KEY")
 		}
 	}
 	return c, nil

@@ -11,7 +11,10 @@ import (
 
 // secretVariables are the settings that may instead be read from a file named by the same
 // variable with _FILE appended (container and orchestrator secrets).
-var secretVariables = []string{"PANGUARD_JWT_SECRET", "PANGUARD_ENCRYPTION_KEY", "PANGUARD_SMTP_URL", "PANGUARD_DATABASE_URL"}
+var secretVariables = []string{
+	"PANGUARD_JWT_SECRET", "PANGUARD_ENCRYPTION_KEY", "PANGUARD_ENCRYPTION_KEY_PREVIOUS", "PANGUARD_SMTP_URL",
+	"PANGUARD_DATABASE_URL",
+}
 
 // otherTools are PANGUARD_* variables read by the CLI, the examples and the tests, not by the
 // service: their presence is no typo.

@@ -39,9 +39,10 @@ func TestSecretsMayComeFromFiles(t *testing.T) {
 	secret := strings.Repeat("s", 40)
 	jwt := write("jwt", secret+"\n")
 	key := write("key", strings.Repeat("ab", 32)+"\r\n")
-	cfg, err := LoadConfig(map[string]string{"PANGUARD_JWT_SECRET_FILE": jwt, "PANGUARD_ENCRYPTION_KEY_FILE": key})
-	if err != nil || cfg.JWTSecret != secret || cfg.EncryptionKey != strings.Repeat("ab", 32) {
-		t.Fatalf("config %q %q %v", cfg.JWTSecret, cfg.EncryptionKey, err)
+	previous := write("previous", strings.Repeat("cd", 32)+"\n")
+	cfg, err := LoadConfig(map[string]string{"PANGUARD_JWT_SECRET_FILE": jwt, "PANGUARD_ENCRYPTION_KEY_FILE": key, "PANGUARD_ENCRYPTION_KEY_PREVIOUS_FILE": previous})
+	if err != nil || cfg.JWTSecret != secret || cfg.EncryptionKey != strings.Repeat("ab", 32) || cfg.EncryptionKeyPrevious != strings.Repeat("cd", 32) {
+		t.Fatalf("config %q %q %q %v", cfg.JWTSecret, cfg.EncryptionKey, cfg.EncryptionKeyPrevious, err)
 	}
 	big := write("big", strings.Repeat("x", 70<<10))
 	empty := write("empty", "\n")

@@ -295,6 +295,10 @@ func TestConfig(t *testing.T) {
 		{"rate limit off", map[string]string{"PANGUARD_RATE_LIMIT": "0"}, true},
 		{"short encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": "abcd"}, false},
 		{"hex encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32)}, true},
+		{"previous encryption key during a rotation", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32), "PANGUARD_ENCRYPTION_KEY_PREVIOUS": strings.Repeat("cd", 32)}, true},
+		{"short previous encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32), "PANGUARD_ENCRYPTION_KEY_PREVIOUS": "abcd"}, false},
+		{"previous encryption key without the new one", map[string]string{"PANGUARD_ENCRYPTION_KEY_PREVIOUS": strings.Repeat("cd", 32)}, false},
+		{"previous encryption key equal to the new one", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32), "PANGUARD_ENCRYPTION_KEY_PREVIOUS": strings.Repeat("AB", 32)}, false},
 		{"public URL not http", map[string]string{"PANGUARD_PUBLIC_URL": "ftp://x"}, false},
 		{"TLS cert without key", map[string]string{"PANGUARD_TLS_CERT_FILE": "/x.pem"}, false},
 	}

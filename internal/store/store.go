@@ -262,18 +262,30 @@ func (l pgLogger) Printf(ctx context.Context, format string, args ...any) {
 // SetLogger sends the database drivers' messages to log instead of the standard logger.
 func SetLogger(log *slog.Logger) { pgdriver.Logger = pgLogger{log} }
 
-// EnsureSetting returns the stored value of key, storing generated first if there is none.
-// Concurrent callers on one database all get the same value.
-func (s *Store) EnsureSetting(ctx context.Context, key, generated string) (string, error) {
-	row := settingRow{Key: key, Value: generated}
-	if _, err := s.db.NewInsert().Model(&row).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
-		return "", fmt.Errorf("store: setting %s: %w", key, err)
-	}
+// Setting implements auth.Settings.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var got settingRow
-	if err := s.db.NewSelect().Model(&got).Where("key = ?", key).Scan(ctx); err != nil {
-		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	if err := s.idb(ctx).NewSelect().Model(&got).Where("key = ?", key).Scan(ctx); err != nil {
+		return "", wrap("setting "+key, err)
 	}
 	return got.Value, nil
+}
+
+// EnsureSetting implements auth.Settings: it returns the stored value of key, storing
+// generated first if there is none. Concurrent callers on one database all get the same value.
+func (s *Store) EnsureSetting(ctx context.Context, key, generated string) (string, error) {
+	row := settingRow{Key: key, Value: generated}
+	if _, err := s.idb(ctx).NewInsert().Model(&row).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+		return "", wrap("setting "+key, err)
+	}
+	return s.Setting(ctx, key)
+}
+
+// SwapSetting implements auth.Settings as a compare-and-set on the value.
+func (s *Store) SwapSetting(ctx context.Context, key, old, value string) (bool, error) {
+	res, err := s.idb(ctx).NewUpdate().Model((*settingRow)(nil)).
+		Set("value = ?", value).Where("key = ?", key).Where("value = ?", old).Exec(ctx)
+	return affected("swap setting "+key, res, err)
 }
 
 // IsUnavailable reports whether err means the database could not be reached or did not
