@@ -297,6 +297,12 @@ func TestConfig(t *testing.T) {
 		{"hex encryption key", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32)}, true},
 		{"public URL not http", map[string]string{"PANGUARD_PUBLIC_URL": "ftp://x"}, false},
 		{"TLS cert without key", map[string]string{"PANGUARD_TLS_CERT_FILE": "/x.pem"}, false},
+		{"blank product name", map[string]string{"PANGUARD_PRODUCT_NAME": "  "}, false},
+		{"product name over two lines", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme\nBcc: x@example.com"}, false},
+		{"product name", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme Cloud"}, true},
+		{"support address", map[string]string{"PANGUARD_SUPPORT_EMAIL": "help@acme.example"}, true},
+		{"support address with a display name", map[string]string{"PANGUARD_SUPPORT_EMAIL": "Help <help@acme.example>"}, false},
+		{"support address that is not one", map[string]string{"PANGUARD_SUPPORT_EMAIL": "help"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,7 +310,7 @@ func TestConfig(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v", err)
 			}
-			if tc.name == "defaults" && (c.Addr != ":3000" || c.TokenTTL != 24*time.Hour || c.HashMemoryKiB != 19456) {
+			if tc.name == "defaults" && (c.Addr != ":3000" || c.TokenTTL != 24*time.Hour || c.HashMemoryKiB != 19456 || c.ProductName != "Panguard") {
 				t.Fatalf("defaults: %+v", c)
 			}
 		})
