@@ -145,6 +145,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Store: st,
 		Log:   log,
 		Lease: cfg.OutboxLease,
+		// Zero (a Config built without LoadConfig) is the sender's default.
+		MaxAttempts: cfg.OutboxMaxAttempts,
 		Handlers: map[string]outbox.Handler{
 			auth.OutboxResetRequest: func(ctx context.Context, p string) error { return svc.HandleResetRequest(ctx, p) },
 			auth.OutboxEmail:        templates.Handler(transport),

@@ -39,6 +39,9 @@ type Config struct {
 	// OutboxLease is how long a sender reserves an email; a crashed sender's emails go out
 	// after it.
 	OutboxLease time.Duration `env:"PANGUARD_OUTBOX_LEASE" envDefault:"1m"`
+	// OutboxMaxAttempts is how many times an outbox entry is tried before it is marked
+	// failed (at least 1).
+	OutboxMaxAttempts int `env:"PANGUARD_OUTBOX_MAX_ATTEMPTS" envDefault:"8"`
 
 	// RateLimit is the per-IP budget of credential operations per minute (0: off).
 	RateLimit int `env:"PANGUARD_RATE_LIMIT" envDefault:"20"`
@@ -120,6 +123,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.OutboxLease < time.Second {
 		return c, fmt.Errorf("config: PANGUARD_OUTBOX_LEASE must be at least 1s")
+	}
+	if c.OutboxMaxAttempts < 1 {
+		return c, fmt.Errorf("config: PANGUARD_OUTBOX_MAX_ATTEMPTS must be at least 1")
 	}
 	if c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_REQUEST_TIMEOUT must be positive")

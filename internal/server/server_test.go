@@ -299,6 +299,8 @@ func TestConfig(t *testing.T) {
 		{"TLS cert without key", map[string]string{"PANGUARD_TLS_CERT_FILE": "/x.pem"}, false},
 		{"blank product name", map[string]string{"PANGUARD_PRODUCT_NAME": "  "}, false},
 		{"product name over two lines", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme\nBcc: x@example.com"}, false},
+		{"no outbox attempts", map[string]string{"PANGUARD_OUTBOX_MAX_ATTEMPTS": "0"}, false},
+		{"one outbox attempt", map[string]string{"PANGUARD_OUTBOX_MAX_ATTEMPTS": "1"}, true},
 		{"product name", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme Cloud"}, true},
 		{"support address", map[string]string{"PANGUARD_SUPPORT_EMAIL": "help@acme.example"}, true},
 		{"support address with a display name", map[string]string{"PANGUARD_SUPPORT_EMAIL": "Help <help@acme.example>"}, false},
