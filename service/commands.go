@@ -43,11 +43,12 @@ var version string
 type invocation struct {
 	environ        map[string]string
 	stdout, stderr io.Writer
+	// flags holds the leaf's parsed flags, for a command that defines some.
+	flags *flag.FlagSet
 }
 
 // command is one entry of the command tree: a group picks one of its subs by the next
-// argument; a leaf takes exactly len(args) positional arguments and runs. A leaf that needs
-// flags would get a field to define them on the FlagSet dispatch makes for it.
+// argument; a leaf takes exactly len(args) positional arguments and runs.
 type command struct {
 	name    string
 	args    []string // positional argument names, for the synopsis
@@ -55,6 +56,10 @@ type command struct {
 	help    string   // the paragraph of the command's own usage
 	subs    []*command
 	run     func(ctx context.Context, inv invocation, args []string) error
+	// flags, when set, defines the leaf's flags on the FlagSet dispatch parses its
+	// arguments with; run reads them from inv.flags. Such a leaf checks the number of its
+	// positional arguments itself, since a flag may stand in for one (retry ID|--all).
+	flags func(fs *flag.FlagSet)
 }
 
 // root is the whole command line. Later commands (keys rotate, service-key create) are new
@@ -110,6 +115,17 @@ var root = &command{
 			{name: "revoke", args: []string{"NAME"}, summary: "delete a service key", run: serviceKeyRevoke,
 				help: "Delete the service key NAME. Every replica refuses it within 5 seconds."},
 		}},
+		{name: "outbox", summary: "emails the sender gave up on", subs: []*command{
+			{name: "failed", summary: "list the messages the sender gave up on (never their content)", run: outboxFailed,
+				help: "Print one line per message the outbox sender gave up on after PANGUARD_OUTBOX_MAX_ATTEMPTS:\n" +
+					"its id, kind, template, recipient (partly masked), attempts, when it was queued and\n" +
+					"when it failed, and the last error. Bodies and links are never printed: they hold tokens."},
+			{name: "retry", args: []string{"ID|--all"}, summary: "put failed messages back in the queue", run: outboxRetry,
+				flags: func(fs *flag.FlagSet) { fs.Bool("all", false, "retry every failed message") },
+				help: "Put the failed message ID, or with --all every failed message, back in the queue with its\n" +
+					"attempts reset; running instances send it within seconds. A message's content is kept\n" +
+					"for a day after it was queued (its links expire by then); older ones cannot be retried."},
+		}},
 		{name: "version", summary: "print the version, VCS revision and Go version", run: printVersion,
 			help: "Print the version, VCS revision and Go version this binary was built with."},
 		{name: "healthcheck", summary: "exit 0 if the instance at PANGUARD_ADDR is ready", run: healthcheck,
@@ -151,6 +167,10 @@ func dispatch(ctx context.Context, args []string, environ map[string]string, std
 	fs := flag.NewFlagSet(strings.Join(path, " "), flag.ContinueOnError)
 	// Usage is printed here: to stdout when asked for, to stderr after a mistake.
 	fs.SetOutput(io.Discard)
+	if cmd.flags != nil {
+		cmd.flags(fs)
+		inv.flags = fs
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, cmd, path)
@@ -158,7 +178,7 @@ func dispatch(ctx context.Context, args []string, environ map[string]string, std
 		}
 		return failUsage(inv, cmd, path, err.Error())
 	}
-	if fs.NArg() != len(cmd.args) {
+	if cmd.flags == nil && fs.NArg() != len(cmd.args) {
 		return failUsage(inv, cmd, path, fmt.Sprintf("%s takes %d argument(s), got %d", strings.Join(path, " "), len(cmd.args), fs.NArg()))
 	}
 	err := cmd.run(ctx, inv, fs.Args())
@@ -215,6 +235,13 @@ func printUsage(w io.Writer, cmd *command, path []string) {
 	fmt.Fprintf(w, "Usage: %s\n", synopsis)
 	if cmd.help != "" {
 		fmt.Fprintf(w, "\n%s\n", cmd.help)
+	}
+	if cmd.flags != nil {
+		fs := flag.NewFlagSet("", flag.ContinueOnError)
+		cmd.flags(fs)
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
 	}
 	if cmd.subs == nil {
 		return

@@ -126,6 +126,11 @@ func TestWrongInvocationsPrintUsageAndExit2(t *testing.T) {
 		{"revoke two emails", []string{"admin", "revoke", "a@example.com", "b@example.com"}, "takes 1 argument", "Usage: panguard-auth admin revoke EMAIL"},
 		{"rotate with an argument", []string{"encryption-key", "rotate", "now"}, "takes 0 argument", "Usage: panguard-auth encryption-key rotate"},
 		{"healthcheck with an argument", []string{"healthcheck", "127.0.0.1"}, "takes 0 argument", "Usage: panguard-auth healthcheck"},
+		{"retry without ID or --all", []string{"outbox", "retry"}, "give one ID, or --all", "Usage: panguard-auth outbox retry ID|--all"},
+		{"retry with an ID and --all", []string{"outbox", "retry", "--all", "obx_1"}, "not both", "Usage: panguard-auth outbox retry ID|--all"},
+		{"retry with two IDs", []string{"outbox", "retry", "obx_1", "obx_2"}, "give one ID, or --all", "Usage: panguard-auth outbox retry ID|--all"},
+		{"retry with an unknown flag", []string{"outbox", "retry", "--everything"}, "-everything", "Usage: panguard-auth outbox retry ID|--all"},
+		{"failed with an argument", []string{"outbox", "failed", "obx_1"}, "takes 0 argument", "Usage: panguard-auth outbox failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

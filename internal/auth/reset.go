@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -56,6 +57,28 @@ type OutboxEntry struct {
 	Payload   string // JSON
 	Attempts  int
 	CreatedAt time.Time
+}
+
+// Describe says what the entry is without its content: the template of an email (the kind
+// itself for a reset request) and its recipient partly masked ("a***@example.com"). Either
+// is "" when the payload does not hold it: a sent entry's payload is dropped, and so is a
+// failed one's after a day.
+func (e OutboxEntry) Describe() (template, recipient string) {
+	var p struct {
+		Template string `json:"template"`
+		To       string `json:"to"`    // an Email's
+		Email    string `json:"email"` // a resetRequest's
+	}
+	if e.Payload == "" || json.Unmarshal([]byte(e.Payload), &p) != nil {
+		return "", ""
+	}
+	if e.Kind == OutboxResetRequest {
+		p.Template = e.Kind
+	}
+	if to := cmp.Or(p.To, p.Email); to != "" {
+		recipient = MaskEmail(to)
+	}
+	return p.Template, recipient
 }
 
 // Email is a message to send: which template, to whom, and its data. It is rendered at send

@@ -210,7 +210,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, in ChangeEmailIn
 		if err := s.store.CreateToken(ctx, tok); err != nil {
 			return err
 		}
-		masked := maskEmail(newEmail)
+		masked := MaskEmail(newEmail)
 		// The event and the notice say the same whatever the availability: the caller
 		// must not learn from its own activity whether the address has an account.
 		if err := s.record(ctx, cur.ID, EventEmailChangeRequested, map[string]string{"to": masked}); err != nil {
@@ -277,7 +277,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (Profile, erro
 		if err := s.store.VoidTokens(ctx, u.ID, PurposeReset, PurposeVerify, PurposeEmailChange); err != nil {
 			return err
 		}
-		detail := map[string]string{"from": maskEmail(u.Email), "to": maskEmail(newEmail)}
+		detail := map[string]string{"from": MaskEmail(u.Email), "to": MaskEmail(newEmail)}
 		if err := s.record(ctx, u.ID, EventEmailChanged, detail); err != nil {
 			return err
 		}
@@ -290,7 +290,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (Profile, erro
 		for _, to := range []string{newEmail, u.Email} {
 			if err := s.enqueue(ctx, OutboxEmail, Email{
 				To: to, Name: cur.Name, Template: TemplateEmailChanged,
-				Link: s.publicURL + "/forgot-password", Address: maskEmail(newEmail),
+				Link: s.publicURL + "/forgot-password", Address: MaskEmail(newEmail),
 			}); err != nil {
 				return err
 			}
@@ -342,9 +342,10 @@ func (s *Service) consumeToken(ctx context.Context, purpose Purpose, raw string,
 	return tok, u, nil
 }
 
-// maskEmail hides most of an address's local part ("jane@example.com" becomes
-// "j***@example.com"), so a notice can name an address without spelling it out.
-func maskEmail(email string) string {
+// MaskEmail hides most of an address's local part ("jane@example.com" becomes
+// "j***@example.com"), so a notice or an operator's listing can name an address without
+// spelling it out.
+func MaskEmail(email string) string {
 	at := strings.LastIndexByte(email, '@')
 	if at <= 0 {
 		return "***"

@@ -102,10 +102,16 @@ func (a *Server) keyKeeper(ctx context.Context, interval time.Duration) {
 	})
 }
 
-// New opens and migrates the store and builds the service from cfg. It returns an error
-// when the database cannot be reached or migrated, a secret or key is unusable, or the
-// mail transport or proxy settings are invalid. Close releases what it opened.
+// New loads the email templates, opens and migrates the store and builds the service from
+// cfg. It returns an error when an email template cannot be loaded, parsed or executed, the
+// database cannot be reached or migrated, a secret or key is unusable, or the mail transport
+// or proxy settings are invalid. Close releases what it opened.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	// Templates first: a broken override stops the start before anything else is touched.
+	templates, err := mail.Load(cfg.TemplatesDir, mail.Branding{Product: cfg.ProductName, Support: cfg.SupportEmail})
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -149,9 +155,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Store: st,
 		Log:   log,
 		Lease: cfg.OutboxLease,
+		// Zero (a Config built without LoadConfig) is the sender's default.
+		MaxAttempts: cfg.OutboxMaxAttempts,
 		Handlers: map[string]outbox.Handler{
 			auth.OutboxResetRequest: func(ctx context.Context, p string) error { return svc.HandleResetRequest(ctx, p) },
-			auth.OutboxEmail:        mail.Handler(transport),
+			auth.OutboxEmail:        templates.Handler(transport),
 		},
 	})
 	svc, err = auth.New(auth.Config{

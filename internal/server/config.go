@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 
@@ -31,9 +33,19 @@ type Config struct {
 	SMTPURL   string `env:"PANGUARD_SMTP_URL"`
 	MailFrom  string `env:"PANGUARD_MAIL_FROM" envDefault:"Panguard <no-reply@localhost>"`
 	PublicURL string `env:"PANGUARD_PUBLIC_URL" envDefault:"http://localhost:3000"`
+	// TemplatesDir is a directory of email template overrides (NAME.txt, NAME.html,
+	// subjects.json; see mail.Load), or "" for the embedded templates only.
+	TemplatesDir string `env:"PANGUARD_TEMPLATES_DIR"`
+	// ProductName names the service in email subjects and bodies ({{.Product}}).
+	ProductName string `env:"PANGUARD_PRODUCT_NAME" envDefault:"Panguard"`
+	// SupportEmail is an address users can write to, shown in emails ({{.Support}}) when set.
+	SupportEmail string `env:"PANGUARD_SUPPORT_EMAIL"`
 	// OutboxLease is how long a sender reserves an email; a crashed sender's emails go out
 	// after it.
 	OutboxLease time.Duration `env:"PANGUARD_OUTBOX_LEASE" envDefault:"1m"`
+	// OutboxMaxAttempts is how many times an outbox entry is tried before it is marked
+	// failed (at least 1).
+	OutboxMaxAttempts int `env:"PANGUARD_OUTBOX_MAX_ATTEMPTS" envDefault:"8"`
 
 	// RateLimit is the per-IP budget of credential operations per minute (0: off).
 	RateLimit int `env:"PANGUARD_RATE_LIMIT" envDefault:"20"`
@@ -105,8 +117,19 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return c, fmt.Errorf("config: set both PANGUARD_TLS_CERT_FILE and PANGUARD_TLS_KEY_FILE, or neither")
 	}
+	if strings.TrimSpace(c.ProductName) == "" || strings.ContainsFunc(c.ProductName, unicode.IsControl) {
+		return c, fmt.Errorf("config: PANGUARD_PRODUCT_NAME must be non-empty, without control characters")
+	}
+	if c.SupportEmail != "" {
+		if a, err := netmail.ParseAddress(c.SupportEmail); err != nil || a.Name != "" || a.Address != c.SupportEmail {
+			return c, fmt.Errorf("config: PANGUARD_SUPPORT_EMAIL must be a bare email address (support@example.com)")
+		}
+	}
 	if c.OutboxLease < time.Second {
 		return c, fmt.Errorf("config: PANGUARD_OUTBOX_LEASE must be at least 1s")
+	}
+	if c.OutboxMaxAttempts < 1 {
+		return c, fmt.Errorf("config: PANGUARD_OUTBOX_MAX_ATTEMPTS must be at least 1")
 	}
 	if c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_REQUEST_TIMEOUT must be positive")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -199,6 +201,68 @@ func TestTwoSendersDeliverEachEmailOnce(t *testing.T) {
 	for to, k := range seen {
 		if k != 1 {
 			t.Fatalf("%s got %d emails", to, k)
+		}
+	}
+}
+
+// TestTemplateOverridesAndBrandingReachDeliveredEmails: an operator's template and product
+// name are what the SMTP server receives, user data escaped.
+func TestTemplateOverridesAndBrandingReachDeliveredEmails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	override := `<p>Welcome aboard, {{.Name}}!</p><p><a href="{{.Link}}">Verify</a> — {{.Product}}, {{.Support}}</p>`
+	if err := os.WriteFile(filepath.Join(dir, "verify_email.html"), []byte(override), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	smtp, smtpURL := mailtest.StartSMTP(t)
+	cfg := testConfig(storetest.SQLiteURL(t))
+	cfg.SMTPURL, cfg.TemplatesDir, cfg.ProductName, cfg.SupportEmail = smtpURL, dir, "Acme Cloud", "help@acme.example"
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := a.RunBackground(ctx)
+	t.Cleanup(func() { cancel(); <-done; a.store.Close() })
+	c := sdkClient(t, startHTTP(t, a))
+	if reg, err := c.RegisterWithResponse(context.Background(), rest.RegisterJSONRequestBody{Email: "brand@example.com", Name: "<b>Eve</b>", Password: "password1"}); err != nil || reg.StatusCode() != 200 {
+		t.Fatalf("register: %v", err)
+	}
+	m := mailtest.Wait(t, smtp, 1)[0]
+	if m.Subject != "Verify your Acme Cloud email address" {
+		t.Fatalf("subject %q", m.Subject)
+	}
+	if !strings.Contains(m.HTML, "Welcome aboard, &lt;b&gt;Eve&lt;/b&gt;!") || !strings.Contains(m.HTML, "— Acme Cloud, help@acme.example") ||
+		!verifyTokenRE.MatchString(m.HTML) {
+		t.Fatalf("HTML is not the override, escaped: %s", m.HTML)
+	}
+	// The plain-text part is still the embedded one, branded.
+	if !strings.Contains(m.Text, "Welcome to Acme Cloud.") || !strings.Contains(m.Text, "Questions: write to help@acme.example") {
+		t.Fatalf("text: %s", m.Text)
+	}
+}
+
+// TestBrokenTemplatesStopTheStart: New refuses an override it cannot parse or run, or a file
+// that is no template, naming the file (and line) before it touches the database.
+func TestBrokenTemplatesStopTheStart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ file, content, want string }{
+		{"password_reset.txt", "Hello {{.Name}},\n{{if .Link}}\n", "password_reset.txt:3:"},
+		{"password_reset.html", "<p>\n{{.Nope}}</p>", "password_reset.html:2:"},
+		{"password-reset.txt", "x", "password-reset.txt: not a known template"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig("sqlite://" + filepath.Join(t.TempDir(), "never-created.db"))
+		cfg.TemplatesDir = dir
+		_, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tc.want)) {
+			t.Fatalf("%s: %v, want an error naming %s", tc.file, err, filepath.Join(dir, tc.want))
+		}
+		if _, err := os.Stat(strings.TrimPrefix(cfg.DatabaseURL, "sqlite://")); !os.IsNotExist(err) {
+			t.Fatalf("the database was opened: %v", err)
 		}
 	}
 }

@@ -301,6 +301,14 @@ func TestConfig(t *testing.T) {
 		{"previous encryption key equal to the new one", map[string]string{"PANGUARD_ENCRYPTION_KEY": strings.Repeat("ab", 32), "PANGUARD_ENCRYPTION_KEY_PREVIOUS": strings.Repeat("AB", 32)}, false},
 		{"public URL not http", map[string]string{"PANGUARD_PUBLIC_URL": "ftp://x"}, false},
 		{"TLS cert without key", map[string]string{"PANGUARD_TLS_CERT_FILE": "/x.pem"}, false},
+		{"blank product name", map[string]string{"PANGUARD_PRODUCT_NAME": "  "}, false},
+		{"product name over two lines", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme\nBcc: x@example.com"}, false},
+		{"no outbox attempts", map[string]string{"PANGUARD_OUTBOX_MAX_ATTEMPTS": "0"}, false},
+		{"one outbox attempt", map[string]string{"PANGUARD_OUTBOX_MAX_ATTEMPTS": "1"}, true},
+		{"product name", map[string]string{"PANGUARD_PRODUCT_NAME": "Acme Cloud"}, true},
+		{"support address", map[string]string{"PANGUARD_SUPPORT_EMAIL": "help@acme.example"}, true},
+		{"support address with a display name", map[string]string{"PANGUARD_SUPPORT_EMAIL": "Help <help@acme.example>"}, false},
+		{"support address that is not one", map[string]string{"PANGUARD_SUPPORT_EMAIL": "help"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -308,7 +316,7 @@ func TestConfig(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v", err)
 			}
-			if tc.name == "defaults" && (c.Addr != ":3000" || c.TokenTTL != 24*time.Hour || c.HashMemoryKiB != 19456) {
+			if tc.name == "defaults" && (c.Addr != ":3000" || c.TokenTTL != 24*time.Hour || c.HashMemoryKiB != 19456 || c.ProductName != "Panguard") {
 				t.Fatalf("defaults: %+v", c)
 			}
 		})

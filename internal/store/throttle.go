@@ -170,12 +170,20 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 }
 
 // Purge deletes state nobody needs any more: throttles idle since before, sessions and
-// reset tokens expired before, and outbox entries sent before. Every replica runs it in the
+// reset tokens expired before, outbox entries sent before, and the payload of failed outbox
+// entries queued before (which RetryOutbox can then no longer send). Every replica runs it in the
 // background (service's janitor); concurrent runs are harmless.
 func (s *Store) Purge(ctx context.Context, before time.Time) error {
 	b := ms(before)
 	if _, err := s.db.NewDelete().Model((*outboxRow)(nil)).
 		Where("status = ?", outboxSent).Where("updated_at < ?", b).Exec(ctx); err != nil {
+		return wrap("purge outbox", err)
+	}
+	// A failed entry's payload is kept for a retry until every link it could hold has
+	// expired: the longest lives a day (auth.VerifyTokenTTL), and the janitor passes a
+	// before a day ago.
+	if _, err := s.db.NewUpdate().Model((*outboxRow)(nil)).Set("payload = ''").
+		Where("status = ?", outboxFailed).Where("created_at < ?", b).Where("payload <> ''").Exec(ctx); err != nil {
 		return wrap("purge outbox", err)
 	}
 	if _, err := s.db.NewDelete().Model((*throttleRow)(nil)).
