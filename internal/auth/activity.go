@@ -80,14 +80,7 @@ var ErrInvalidCursor = &Error{Kind: KindInvalid, Code: CodeInvalidCursor, Messag
 // record appends an event about userID, in ctx's transaction when there is one: the change
 // it records and the event commit or roll back together.
 func (s *Service) record(ctx context.Context, userID, typ string, detail map[string]string) error {
-	id, err := s.newID("evt_", 12)
-	if err != nil {
-		return err
-	}
-	return s.store.AddEvent(ctx, Event{
-		ID: id, UserID: userID, Type: typ, At: s.now(), IP: ClientIP(ctx), UserAgent: UserAgent(ctx),
-		Actor: ActorSelf, Detail: detail,
-	})
+	return s.recordAs(ctx, userID, typ, ActorSelf, detail)
 }
 
 // ListActivity returns a page of the caller's security activity, newest first.
