@@ -1575,7 +1575,8 @@ type ClientInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1587,7 +1588,8 @@ type ClientInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2337,7 +2339,8 @@ func (c *Client) Introspect(ctx context.Context, body IntrospectJSONRequestBody,
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2359,7 +2362,8 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4471,7 +4475,8 @@ type ClientWithResponsesInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4483,7 +4488,8 @@ type ClientWithResponsesInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6504,6 +6510,8 @@ type LoginResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ErrorEnvelope
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorEnvelope
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -6531,6 +6539,11 @@ func (r LoginResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LoginResponse) GetJSON401() *ErrorEnvelope {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LoginResponse) GetJSON403() *ErrorEnvelope {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -8432,7 +8445,8 @@ func (c *ClientWithResponses) IntrospectWithResponse(ctx context.Context, body I
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8450,7 +8464,8 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10478,6 +10493,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
