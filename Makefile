@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short test-readme test-resilience fuzz bench generate lint tidy clean
+.PHONY: help run build test test-short test-readme test-resilience fuzz bench generate lint contract tidy clean
 FUZZTIME ?= 10s
 # FuzzHTTP spends its first ~20 seconds replaying ~800 seeds (every body on every operation of
 # both contracts) through the whole service.
@@ -66,6 +66,23 @@ lint: ## go vet, staticcheck, gofmt, buf lint, buf format and buf breaking (agai
 	cd proto && $(BUF) format -d --exit-code
 	cd proto && $(BUF) breaking --against '$(BREAKING_AGAINST)'
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+# The third-party OpenAPI tools, pinned in .tools/openapi/package-lock.json; npm ci installs
+# them again whenever the lock file changes. Redocly's CLI would otherwise report usage and
+# look for updates.
+OPENAPI_TOOLS := .tools/openapi
+OPENAPI_BIN := $(OPENAPI_TOOLS)/node_modules/.bin
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(OPENAPI_BIN)/redocly
+
+$(OPENAPI_TOOLS)/node_modules/.installed: $(OPENAPI_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "make contract needs Node.js 20+ and npm"; exit 1; }
+	cd $(OPENAPI_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+contract: $(OPENAPI_TOOLS)/node_modules/.installed ## lint the contract with redocly and spectral and check live traffic through prism
+	$(REDOCLY) lint --config $(OPENAPI_TOOLS)/redocly.yaml openapi.yaml
+	$(OPENAPI_BIN)/spectral lint --fail-severity=warn --ruleset $(OPENAPI_TOOLS)/.spectral.yaml openapi.yaml
+	.ci/prism-check
 
 tidy: ## go mod tidy
 	$(GO) mod tidy

@@ -21,6 +21,7 @@ var secretVariables = []string{
 var otherTools = []string{
 	"PANGUARD_API_URL", "PANGUARD_ISSUER", "PANGUARD_SERVICE_KEY", "PANGUARD_RESILIENCE",
 	"PANGUARD_REQUIRE_POSTGRES", "PANGUARD_TEST_POSTGRES_URL",
+	"PANGUARD_CONTRACT_PROXY", "PANGUARD_CONTRACT_LOG", "PANGUARD_CONTRACT_BIN",
 }
 
 // maxSecretFile bounds a secret file, so a wrong path (a log, a device) is refused, not read.

@@ -750,7 +750,7 @@ type Introspection struct {
 	Active bool    `json:"active"`
 	Email  *string `json:"email,omitempty"`
 
-	// Exp Expiry in seconds since the epoch
+	// Exp Expiry in seconds since the epoch, as in the JWT
 	Exp *int64 `json:"exp,omitempty"`
 
 	// MachineLimit Absent or null (when active) means unlimited
@@ -1032,7 +1032,7 @@ type User struct {
 	CreatedAt apitime.Time `json:"createdAt"`
 	Email     string       `json:"email"`
 
-	// EmailVerified The owner has proved the address (a verification link
+	// EmailVerified The owner has proved the address (a verification link, or a reset through the mailbox)
 	EmailVerified bool   `json:"emailVerified"`
 	Id            string `json:"id"`
 
@@ -1303,6 +1303,10 @@ type ClientInterface interface {
 
 	// ListAudit Security events of every account, newest first (admins only)
 	//
+	// Security events of every account, newest first, each with the `userId` it is about;
+	// `userId` and `type` narrow it, `limit` per page (default 50). Pass the answer's
+	// `nextCursor` as `cursor` for the next page; it is null on the last page.
+	//
 	// Corresponds with GET /api/admin/audit (the `ListAudit` operationId).
 	ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1318,15 +1322,25 @@ type ClientInterface interface {
 
 	// DeleteUser Erase an account as deleting it themselves would (admins only)
 	//
+	// Erases the account exactly as its owner deleting it would (see `deleteAccount`); the
+	// remaining `account_deleted` event names the admin. An admin cannot delete their own
+	// account this way (409).
+	//
 	// Corresponds with DELETE /api/admin/users/{id} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUser One account with its live session count (admins only)
 	//
+	// The account as an admin sees it, with `sessionCount`, its live sessions.
+	//
 	// Corresponds with GET /api/admin/users/{id} (the `GetUser` operationId).
 	GetUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetPlanWithBody Put an account on a tier until an end date (admins only)
+	//
+	// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+	// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+	// the trial does not come back. The account's next request sees the new effective tier.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1335,12 +1349,20 @@ type ClientInterface interface {
 
 	// SetPlan Put an account on a tier until an end date (admins only)
 	//
+	// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+	// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+	// the trial does not come back. The account's next request sees the new effective tier.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/admin/users/{id}/plan (the `SetPlan` operationId).
 	SetPlan(ctx context.Context, id string, body SetPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResetUserTotpWithBody Remove the second factor and backup codes of an account; the owner is told (admins only)
+	//
+	// For an owner who lost their authenticator: removes the secret, any pending setup and every
+	// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+	// is nothing to reset.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1349,6 +1371,10 @@ type ClientInterface interface {
 
 	// ResetUserTotp Remove the second factor and backup codes of an account; the owner is told (admins only)
 	//
+	// For an owner who lost their authenticator: removes the secret, any pending setup and every
+	// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+	// is nothing to reset.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/admin/users/{id}/reset-2fa (the `ResetUserTotp` operationId).
@@ -1356,10 +1382,18 @@ type ClientInterface interface {
 
 	// RevokeUserSessions End every session of an account (admins only)
 	//
+	// Ends every live session of the account at once (for the admin's own account, every one but
+	// the calling session). The answer counts them.
+	//
 	// Corresponds with POST /api/admin/users/{id}/revoke-sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessions(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SuspendUserWithBody Suspend an account; every session dies at once (admins only)
+	//
+	// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+	// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+	// Suspending a suspended account updates the reason. An admin cannot suspend their own
+	// account (409).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1368,6 +1402,11 @@ type ClientInterface interface {
 
 	// SuspendUser Suspend an account; every session dies at once (admins only)
 	//
+	// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+	// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+	// Suspending a suspended account updates the reason. An admin cannot suspend their own
+	// account (409).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/admin/users/{id}/suspend (the `SuspendUser` operationId).
@@ -1375,10 +1414,17 @@ type ClientInterface interface {
 
 	// UnsuspendUser Lift a suspension (admins only)
 	//
+	// Lets the account sign in again; its old sessions stay dead. An account that is not
+	// suspended is answered unchanged.
+	//
 	// Corresponds with POST /api/admin/users/{id}/unsuspend (the `UnsuspendUser` operationId).
 	UnsuspendUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListActivity The caller's security activity, newest first
+	//
+	// Security events about the caller's account (logins, failed logins, password and 2FA
+	// changes, sessions revoked, …), newest first, `limit` per page (default 50). Pass the
+	// answer's `nextCursor` as `before` for the next page; it is null on the last page.
 	//
 	// Corresponds with GET /api/auth/activity (the `ListActivity` operationId).
 	ListActivity(ctx context.Context, params *ListActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1403,12 +1449,22 @@ type ClientInterface interface {
 
 	// ChangePasswordWithBody Change the password (re-authentication required); every other session is revoked
 	//
+	// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+	// is revoked, every outstanding reset, verification and email-change link is voided, and a
+	// notice is emailed.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/auth/change-password (the `ChangePassword` operationId).
 	ChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangePassword Change the password (re-authentication required); every other session is revoked
+	//
+	// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+	// is revoked, every outstanding reset, verification and email-change link is voided, and a
+	// notice is emailed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1417,12 +1473,22 @@ type ClientInterface interface {
 
 	// ConfirmEmailWithBody Complete an email change with the `eml_…` token from the link
 	//
+	// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+	// moves to that address, now verified, every outstanding link of the account is voided and
+	// both addresses are told. The answer is the updated profile. When another account took the
+	// address meanwhile the answer is 409 and the link stays usable.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/auth/confirm-email (the `ConfirmEmail` operationId).
 	ConfirmEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ConfirmEmail Complete an email change with the `eml_…` token from the link
+	//
+	// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+	// moves to that address, now verified, every outstanding link of the account is voided and
+	// both addresses are told. The answer is the updated profile. When another account took the
+	// address meanwhile the answer is 409 and the link stays usable.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1431,6 +1497,11 @@ type ClientInterface interface {
 
 	// DeleteAccountWithBody Erase the account and everything keyed to it (re-authentication required)
 	//
+	// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then erases the account and everything keyed to it in one transaction: every token dies at
+	// once, the address may register again at once and a goodbye email goes out. Only an
+	// `account_deleted` event with the user id and time remains.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -1438,12 +1509,21 @@ type ClientInterface interface {
 
 	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 	//
+	// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then erases the account and everything keyed to it in one transaction: every token dies at
+	// once, the address may register again at once and a goodbye email goes out. Only an
+	// `account_deleted` event with the user id and time remains.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
 	DeleteAccount(ctx context.Context, body DeleteAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportAccount Everything held about the caller, as a download
+	//
+	// The whole record held about the caller (profile, live sessions, activity, 2FA summary and
+	// passkeys), as a file to save: `Content-Disposition` names it. Never a password hash,
+	// secret, code, token or key. The export itself is recorded as `data_exported`.
 	//
 	// Corresponds with GET /api/auth/export (the `ExportAccount` operationId).
 	ExportAccount(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1495,7 +1575,8 @@ type ClientInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1507,7 +1588,8 @@ type ClientInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1516,15 +1598,24 @@ type ClientInterface interface {
 
 	// Logout Revoke the presented session
 	//
+	// Revokes the session whose token is presented; its token stops working at once, on every
+	// replica. The user's other sessions keep working.
+	//
 	// Corresponds with POST /api/auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Me The current user's profile, effective tier and machine limit
 	//
+	// The caller's account as in every other answer that carries one: `tier` is the effective tier
+	// at this moment (a lapsed trial or plan reads `community`) and `machineLimit` goes with it.
+	//
 	// Corresponds with GET /api/auth/me (the `Me` operationId).
 	Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMeWithBody Change the caller's name
+	//
+	// Sets the display name (1-100 characters after trimming white space; no control characters)
+	// and answers with the updated profile.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1532,6 +1623,9 @@ type ClientInterface interface {
 	UpdateMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMe Change the caller's name
+	//
+	// Sets the display name (1-100 characters after trimming white space; no control characters)
+	// and answers with the updated profile.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1582,15 +1676,25 @@ type ClientInterface interface {
 
 	// ListSessions Where the caller is signed in, newest first
 	//
+	// Every live (unexpired, unrevoked) session of the caller, with where and how it signed in.
+	// `current` marks the session making this request.
+	//
 	// Corresponds with GET /api/auth/sessions (the `ListSessions` operationId).
 	ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeOtherSessions Revoke every session of the caller but the calling one
 	//
+	// Signs the caller out everywhere else: every session but the one making this request is
+	// revoked at once. The answer counts them.
+	//
 	// Corresponds with POST /api/auth/sessions/revoke-others (the `RevokeOtherSessions` operationId).
 	RevokeOtherSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeSession Revoke one of the caller's sessions (the caller's own works like logout)
+	//
+	// Revokes one of the caller's sessions by its id (`ses_…`, from `GET /api/auth/sessions`);
+	// its token stops working at once. Revoking the calling session works like logout. An
+	// unknown, expired, revoked or another user's id is the same 404.
 	//
 	// Corresponds with DELETE /api/auth/sessions/{id} (the `RevokeSession` operationId).
 	RevokeSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1641,10 +1745,17 @@ type ClientInterface interface {
 
 	// GetTotpStatus Whether 2FA is on, and how many backup codes are left
 	//
+	// `enabled` is true once `totp/verify` confirmed a setup; `pending` while a setup awaits that
+	// confirmation. `backupCodesRemaining` counts the unused backup codes (0 while 2FA is off).
+	//
 	// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
 	GetTotpStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTotpWithBody Confirm the pending secret with a current code and enable 2FA
+	//
+	// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+	// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+	// be used to log in.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1653,12 +1764,20 @@ type ClientInterface interface {
 
 	// VerifyTotp Confirm the pending secret with a current code and enable 2FA
 	//
+	// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+	// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+	// be used to log in.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/auth/totp/verify (the `VerifyTotp` operationId).
 	VerifyTotp(ctx context.Context, body VerifyTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyEmailWithBody Verify the address with the `vfy_…` token from the link
+	//
+	// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+	// address verified. A valid link of an address already verified succeeds and changes
+	// nothing. A token of another kind (reset, email change) is `invalid_token`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1667,6 +1786,10 @@ type ClientInterface interface {
 
 	// VerifyEmail Verify the address with the `vfy_…` token from the link
 	//
+	// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+	// address verified. A valid link of an address already verified succeeds and changes
+	// nothing. A token of another kind (reset, email change) is `invalid_token`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/auth/verify-email (the `VerifyEmail` operationId).
@@ -1674,11 +1797,19 @@ type ClientInterface interface {
 
 	// ResendVerification Send the verification email again (at most one every 5 minutes; the answer is always the same)
 	//
+	// Emails a new verification link unless one went out less than 5 minutes ago (the one sent
+	// at registration included) or the address is already verified; the answer is the same
+	// either way.
+	//
 	// Corresponds with POST /api/auth/verify-email/resend (the `ResendVerification` operationId).
 	ResendVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListAudit Security events of every account, newest first (admins only)
+//
+// Security events of every account, newest first, each with the `userId` it is about;
+// `userId` and `type` narrow it, `limit` per page (default 50). Pass the answer's
+// `nextCursor` as `cursor` for the next page; it is null on the last page.
 //
 // Corresponds with GET /api/admin/audit (the `ListAudit` operationId).
 func (c *Client) ListAudit(ctx context.Context, params *ListAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1715,6 +1846,10 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 
 // DeleteUser Erase an account as deleting it themselves would (admins only)
 //
+// Erases the account exactly as its owner deleting it would (see `deleteAccount`); the
+// remaining `account_deleted` event names the admin. An admin cannot delete their own
+// account this way (409).
+//
 // Corresponds with DELETE /api/admin/users/{id} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteUserRequest(c.Server, id)
@@ -1730,6 +1865,8 @@ func (c *Client) DeleteUser(ctx context.Context, id string, reqEditors ...Reques
 
 // GetUser One account with its live session count (admins only)
 //
+// The account as an admin sees it, with `sessionCount`, its live sessions.
+//
 // Corresponds with GET /api/admin/users/{id} (the `GetUser` operationId).
 func (c *Client) GetUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetUserRequest(c.Server, id)
@@ -1744,6 +1881,10 @@ func (c *Client) GetUser(ctx context.Context, id string, reqEditors ...RequestEd
 }
 
 // SetPlanWithBody Put an account on a tier until an end date (admins only)
+//
+// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+// the trial does not come back. The account's next request sees the new effective tier.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1762,6 +1903,10 @@ func (c *Client) SetPlanWithBody(ctx context.Context, id string, contentType str
 
 // SetPlan Put an account on a tier until an end date (admins only)
 //
+// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+// the trial does not come back. The account's next request sees the new effective tier.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/admin/users/{id}/plan (the `SetPlan` operationId).
@@ -1778,6 +1923,10 @@ func (c *Client) SetPlan(ctx context.Context, id string, body SetPlanJSONRequest
 }
 
 // ResetUserTotpWithBody Remove the second factor and backup codes of an account; the owner is told (admins only)
+//
+// For an owner who lost their authenticator: removes the secret, any pending setup and every
+// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+// is nothing to reset.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1796,6 +1945,10 @@ func (c *Client) ResetUserTotpWithBody(ctx context.Context, id string, contentTy
 
 // ResetUserTotp Remove the second factor and backup codes of an account; the owner is told (admins only)
 //
+// For an owner who lost their authenticator: removes the secret, any pending setup and every
+// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+// is nothing to reset.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/admin/users/{id}/reset-2fa (the `ResetUserTotp` operationId).
@@ -1813,6 +1966,9 @@ func (c *Client) ResetUserTotp(ctx context.Context, id string, body ResetUserTot
 
 // RevokeUserSessions End every session of an account (admins only)
 //
+// Ends every live session of the account at once (for the admin's own account, every one but
+// the calling session). The answer counts them.
+//
 // Corresponds with POST /api/admin/users/{id}/revoke-sessions (the `RevokeUserSessions` operationId).
 func (c *Client) RevokeUserSessions(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeUserSessionsRequest(c.Server, id)
@@ -1827,6 +1983,11 @@ func (c *Client) RevokeUserSessions(ctx context.Context, id string, reqEditors .
 }
 
 // SuspendUserWithBody Suspend an account; every session dies at once (admins only)
+//
+// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+// Suspending a suspended account updates the reason. An admin cannot suspend their own
+// account (409).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1845,6 +2006,11 @@ func (c *Client) SuspendUserWithBody(ctx context.Context, id string, contentType
 
 // SuspendUser Suspend an account; every session dies at once (admins only)
 //
+// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+// Suspending a suspended account updates the reason. An admin cannot suspend their own
+// account (409).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/admin/users/{id}/suspend (the `SuspendUser` operationId).
@@ -1862,6 +2028,9 @@ func (c *Client) SuspendUser(ctx context.Context, id string, body SuspendUserJSO
 
 // UnsuspendUser Lift a suspension (admins only)
 //
+// Lets the account sign in again; its old sessions stay dead. An account that is not
+// suspended is answered unchanged.
+//
 // Corresponds with POST /api/admin/users/{id}/unsuspend (the `UnsuspendUser` operationId).
 func (c *Client) UnsuspendUser(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUnsuspendUserRequest(c.Server, id)
@@ -1876,6 +2045,10 @@ func (c *Client) UnsuspendUser(ctx context.Context, id string, reqEditors ...Req
 }
 
 // ListActivity The caller's security activity, newest first
+//
+// Security events about the caller's account (logins, failed logins, password and 2FA
+// changes, sessions revoked, …), newest first, `limit` per page (default 50). Pass the
+// answer's `nextCursor` as `before` for the next page; it is null on the last page.
 //
 // Corresponds with GET /api/auth/activity (the `ListActivity` operationId).
 func (c *Client) ListActivity(ctx context.Context, params *ListActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1930,6 +2103,11 @@ func (c *Client) ChangeEmail(ctx context.Context, body ChangeEmailJSONRequestBod
 
 // ChangePasswordWithBody Change the password (re-authentication required); every other session is revoked
 //
+// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+// is revoked, every outstanding reset, verification and email-change link is voided, and a
+// notice is emailed.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/auth/change-password (the `ChangePassword` operationId).
@@ -1946,6 +2124,11 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 }
 
 // ChangePassword Change the password (re-authentication required); every other session is revoked
+//
+// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+// is revoked, every outstanding reset, verification and email-change link is voided, and a
+// notice is emailed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1964,6 +2147,11 @@ func (c *Client) ChangePassword(ctx context.Context, body ChangePasswordJSONRequ
 
 // ConfirmEmailWithBody Complete an email change with the `eml_…` token from the link
 //
+// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+// moves to that address, now verified, every outstanding link of the account is voided and
+// both addresses are told. The answer is the updated profile. When another account took the
+// address meanwhile the answer is 409 and the link stays usable.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/auth/confirm-email (the `ConfirmEmail` operationId).
@@ -1980,6 +2168,11 @@ func (c *Client) ConfirmEmailWithBody(ctx context.Context, contentType string, b
 }
 
 // ConfirmEmail Complete an email change with the `eml_…` token from the link
+//
+// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+// moves to that address, now verified, every outstanding link of the account is voided and
+// both addresses are told. The answer is the updated profile. When another account took the
+// address meanwhile the answer is 409 and the link stays usable.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1998,6 +2191,11 @@ func (c *Client) ConfirmEmail(ctx context.Context, body ConfirmEmailJSONRequestB
 
 // DeleteAccountWithBody Erase the account and everything keyed to it (re-authentication required)
 //
+// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then erases the account and everything keyed to it in one transaction: every token dies at
+// once, the address may register again at once and a goodbye email goes out. Only an
+// `account_deleted` event with the user id and time remains.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -2015,6 +2213,11 @@ func (c *Client) DeleteAccountWithBody(ctx context.Context, contentType string, 
 
 // DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 //
+// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then erases the account and everything keyed to it in one transaction: every token dies at
+// once, the address may register again at once and a goodbye email goes out. Only an
+// `account_deleted` event with the user id and time remains.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -2031,6 +2234,10 @@ func (c *Client) DeleteAccount(ctx context.Context, body DeleteAccountJSONReques
 }
 
 // ExportAccount Everything held about the caller, as a download
+//
+// The whole record held about the caller (profile, live sessions, activity, 2FA summary and
+// passkeys), as a file to save: `Content-Disposition` names it. Never a password hash,
+// secret, code, token or key. The export itself is recorded as `data_exported`.
 //
 // Corresponds with GET /api/auth/export (the `ExportAccount` operationId).
 func (c *Client) ExportAccount(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2132,7 +2339,8 @@ func (c *Client) Introspect(ctx context.Context, body IntrospectJSONRequestBody,
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2154,7 +2362,8 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2173,6 +2382,9 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 
 // Logout Revoke the presented session
 //
+// Revokes the session whose token is presented; its token stops working at once, on every
+// replica. The user's other sessions keep working.
+//
 // Corresponds with POST /api/auth/logout (the `Logout` operationId).
 func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutRequest(c.Server)
@@ -2188,6 +2400,9 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 
 // Me The current user's profile, effective tier and machine limit
 //
+// The caller's account as in every other answer that carries one: `tier` is the effective tier
+// at this moment (a lapsed trial or plan reads `community`) and `machineLimit` goes with it.
+//
 // Corresponds with GET /api/auth/me (the `Me` operationId).
 func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMeRequest(c.Server)
@@ -2202,6 +2417,9 @@ func (c *Client) Me(ctx context.Context, reqEditors ...RequestEditorFn) (*http.R
 }
 
 // UpdateMeWithBody Change the caller's name
+//
+// Sets the display name (1-100 characters after trimming white space; no control characters)
+// and answers with the updated profile.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2219,6 +2437,9 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 }
 
 // UpdateMe Change the caller's name
+//
+// Sets the display name (1-100 characters after trimming white space; no control characters)
+// and answers with the updated profile.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2319,6 +2540,9 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 
 // ListSessions Where the caller is signed in, newest first
 //
+// Every live (unexpired, unrevoked) session of the caller, with where and how it signed in.
+// `current` marks the session making this request.
+//
 // Corresponds with GET /api/auth/sessions (the `ListSessions` operationId).
 func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListSessionsRequest(c.Server)
@@ -2334,6 +2558,9 @@ func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn
 
 // RevokeOtherSessions Revoke every session of the caller but the calling one
 //
+// Signs the caller out everywhere else: every session but the one making this request is
+// revoked at once. The answer counts them.
+//
 // Corresponds with POST /api/auth/sessions/revoke-others (the `RevokeOtherSessions` operationId).
 func (c *Client) RevokeOtherSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeOtherSessionsRequest(c.Server)
@@ -2348,6 +2575,10 @@ func (c *Client) RevokeOtherSessions(ctx context.Context, reqEditors ...RequestE
 }
 
 // RevokeSession Revoke one of the caller's sessions (the caller's own works like logout)
+//
+// Revokes one of the caller's sessions by its id (`ses_…`, from `GET /api/auth/sessions`);
+// its token stops working at once. Revoking the calling session works like logout. An
+// unknown, expired, revoked or another user's id is the same 404.
 //
 // Corresponds with DELETE /api/auth/sessions/{id} (the `RevokeSession` operationId).
 func (c *Client) RevokeSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2458,6 +2689,9 @@ func (c *Client) SetupTotp(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetTotpStatus Whether 2FA is on, and how many backup codes are left
 //
+// `enabled` is true once `totp/verify` confirmed a setup; `pending` while a setup awaits that
+// confirmation. `backupCodesRemaining` counts the unused backup codes (0 while 2FA is off).
+//
 // Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
 func (c *Client) GetTotpStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTotpStatusRequest(c.Server)
@@ -2472,6 +2706,10 @@ func (c *Client) GetTotpStatus(ctx context.Context, reqEditors ...RequestEditorF
 }
 
 // VerifyTotpWithBody Confirm the pending secret with a current code and enable 2FA
+//
+// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+// be used to log in.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2490,6 +2728,10 @@ func (c *Client) VerifyTotpWithBody(ctx context.Context, contentType string, bod
 
 // VerifyTotp Confirm the pending secret with a current code and enable 2FA
 //
+// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+// be used to log in.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/auth/totp/verify (the `VerifyTotp` operationId).
@@ -2506,6 +2748,10 @@ func (c *Client) VerifyTotp(ctx context.Context, body VerifyTotpJSONRequestBody,
 }
 
 // VerifyEmailWithBody Verify the address with the `vfy_…` token from the link
+//
+// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+// address verified. A valid link of an address already verified succeeds and changes
+// nothing. A token of another kind (reset, email change) is `invalid_token`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2524,6 +2770,10 @@ func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, bo
 
 // VerifyEmail Verify the address with the `vfy_…` token from the link
 //
+// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+// address verified. A valid link of an address already verified succeeds and changes
+// nothing. A token of another kind (reset, email change) is `invalid_token`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/auth/verify-email (the `VerifyEmail` operationId).
@@ -2540,6 +2790,10 @@ func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBod
 }
 
 // ResendVerification Send the verification email again (at most one every 5 minutes; the answer is always the same)
+//
+// Emails a new verification link unless one went out less than 5 minutes ago (the one sent
+// at registration included) or the address is already verified; the answer is the same
+// either way.
 //
 // Corresponds with POST /api/auth/verify-email/resend (the `ResendVerification` operationId).
 func (c *Client) ResendVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3933,6 +4187,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListAuditWithResponse Security events of every account, newest first (admins only)
 	//
+	// Security events of every account, newest first, each with the `userId` it is about;
+	// `userId` and `type` narrow it, `limit` per page (default 50). Pass the answer's
+	// `nextCursor` as `cursor` for the next page; it is null on the last page.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/admin/audit (the `ListAudit` operationId).
@@ -3952,12 +4210,18 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWithResponse Erase an account as deleting it themselves would (admins only)
 	//
+	// Erases the account exactly as its owner deleting it would (see `deleteAccount`); the
+	// remaining `account_deleted` event names the admin. An admin cannot delete their own
+	// account this way (409).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/admin/users/{id} (the `DeleteUser` operationId).
 	DeleteUserWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error)
 
 	// GetUserWithResponse One account with its live session count (admins only)
+	//
+	// The account as an admin sees it, with `sessionCount`, its live sessions.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3966,12 +4230,20 @@ type ClientWithResponsesInterface interface {
 
 	// SetPlanWithBodyWithResponse Put an account on a tier until an end date (admins only)
 	//
+	// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+	// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+	// the trial does not come back. The account's next request sees the new effective tier.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/users/{id}/plan (the `SetPlan` operationId).
 	SetPlanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanResponse, error)
 
 	// SetPlanWithResponse Put an account on a tier until an end date (admins only)
+	//
+	// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+	// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+	// the trial does not come back. The account's next request sees the new effective tier.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3980,12 +4252,20 @@ type ClientWithResponsesInterface interface {
 
 	// ResetUserTotpWithBodyWithResponse Remove the second factor and backup codes of an account; the owner is told (admins only)
 	//
+	// For an owner who lost their authenticator: removes the secret, any pending setup and every
+	// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+	// is nothing to reset.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/users/{id}/reset-2fa (the `ResetUserTotp` operationId).
 	ResetUserTotpWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResetUserTotpResponse, error)
 
 	// ResetUserTotpWithResponse Remove the second factor and backup codes of an account; the owner is told (admins only)
+	//
+	// For an owner who lost their authenticator: removes the secret, any pending setup and every
+	// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+	// is nothing to reset.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3994,12 +4274,20 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeUserSessionsWithResponse End every session of an account (admins only)
 	//
+	// Ends every live session of the account at once (for the admin's own account, every one but
+	// the calling session). The answer counts them.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/users/{id}/revoke-sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessionsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RevokeUserSessionsResponse, error)
 
 	// SuspendUserWithBodyWithResponse Suspend an account; every session dies at once (admins only)
+	//
+	// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+	// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+	// Suspending a suspended account updates the reason. An admin cannot suspend their own
+	// account (409).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4008,6 +4296,11 @@ type ClientWithResponsesInterface interface {
 
 	// SuspendUserWithResponse Suspend an account; every session dies at once (admins only)
 	//
+	// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+	// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+	// Suspending a suspended account updates the reason. An admin cannot suspend their own
+	// account (409).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/users/{id}/suspend (the `SuspendUser` operationId).
@@ -4015,12 +4308,19 @@ type ClientWithResponsesInterface interface {
 
 	// UnsuspendUserWithResponse Lift a suspension (admins only)
 	//
+	// Lets the account sign in again; its old sessions stay dead. An account that is not
+	// suspended is answered unchanged.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/users/{id}/unsuspend (the `UnsuspendUser` operationId).
 	UnsuspendUserWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*UnsuspendUserResponse, error)
 
 	// ListActivityWithResponse The caller's security activity, newest first
+	//
+	// Security events about the caller's account (logins, failed logins, password and 2FA
+	// changes, sessions revoked, …), newest first, `limit` per page (default 50). Pass the
+	// answer's `nextCursor` as `before` for the next page; it is null on the last page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4047,12 +4347,22 @@ type ClientWithResponsesInterface interface {
 
 	// ChangePasswordWithBodyWithResponse Change the password (re-authentication required); every other session is revoked
 	//
+	// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+	// is revoked, every outstanding reset, verification and email-change link is voided, and a
+	// notice is emailed.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/change-password (the `ChangePassword` operationId).
 	ChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
 
 	// ChangePasswordWithResponse Change the password (re-authentication required); every other session is revoked
+	//
+	// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+	// is revoked, every outstanding reset, verification and email-change link is voided, and a
+	// notice is emailed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4061,12 +4371,22 @@ type ClientWithResponsesInterface interface {
 
 	// ConfirmEmailWithBodyWithResponse Complete an email change with the `eml_…` token from the link
 	//
+	// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+	// moves to that address, now verified, every outstanding link of the account is voided and
+	// both addresses are told. The answer is the updated profile. When another account took the
+	// address meanwhile the answer is 409 and the link stays usable.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/confirm-email (the `ConfirmEmail` operationId).
 	ConfirmEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmEmailResponse, error)
 
 	// ConfirmEmailWithResponse Complete an email change with the `eml_…` token from the link
+	//
+	// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+	// moves to that address, now verified, every outstanding link of the account is voided and
+	// both addresses are told. The answer is the updated profile. When another account took the
+	// address meanwhile the answer is 409 and the link stays usable.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4075,6 +4395,11 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteAccountWithBodyWithResponse Erase the account and everything keyed to it (re-authentication required)
 	//
+	// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then erases the account and everything keyed to it in one transaction: every token dies at
+	// once, the address may register again at once and a goodbye email goes out. Only an
+	// `account_deleted` event with the user id and time remains.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -4082,12 +4407,21 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteAccountWithResponse Erase the account and everything keyed to it (re-authentication required)
 	//
+	// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+	// then erases the account and everything keyed to it in one transaction: every token dies at
+	// once, the address may register again at once and a goodbye email goes out. Only an
+	// `account_deleted` event with the user id and time remains.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
 	DeleteAccountWithResponse(ctx context.Context, body DeleteAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteAccountResponse, error)
 
 	// ExportAccountWithResponse Everything held about the caller, as a download
+	//
+	// The whole record held about the caller (profile, live sessions, activity, 2FA summary and
+	// passkeys), as a file to save: `Content-Disposition` names it. Never a password hash,
+	// secret, code, token or key. The export itself is recorded as `data_exported`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4141,7 +4475,8 @@ type ClientWithResponsesInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4153,7 +4488,8 @@ type ClientWithResponsesInterface interface {
 	// Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 	// has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 	// with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-	// one code (sending both is a 400).
+	// one code (sending both is a 400). An account an admin suspended answers 403
+	// `account_suspended`, and only to the right password.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4162,12 +4498,18 @@ type ClientWithResponsesInterface interface {
 
 	// LogoutWithResponse Revoke the presented session
 	//
+	// Revokes the session whose token is presented; its token stops working at once, on every
+	// replica. The user's other sessions keep working.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/logout (the `Logout` operationId).
 	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
 
 	// MeWithResponse The current user's profile, effective tier and machine limit
+	//
+	// The caller's account as in every other answer that carries one: `tier` is the effective tier
+	// at this moment (a lapsed trial or plan reads `community`) and `machineLimit` goes with it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4176,12 +4518,18 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateMeWithBodyWithResponse Change the caller's name
 	//
+	// Sets the display name (1-100 characters after trimming white space; no control characters)
+	// and answers with the updated profile.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/auth/me (the `UpdateMe` operationId).
 	UpdateMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMeResponse, error)
 
 	// UpdateMeWithResponse Change the caller's name
+	//
+	// Sets the display name (1-100 characters after trimming white space; no control characters)
+	// and answers with the updated profile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4232,6 +4580,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListSessionsWithResponse Where the caller is signed in, newest first
 	//
+	// Every live (unexpired, unrevoked) session of the caller, with where and how it signed in.
+	// `current` marks the session making this request.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/auth/sessions (the `ListSessions` operationId).
@@ -4239,12 +4590,19 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeOtherSessionsWithResponse Revoke every session of the caller but the calling one
 	//
+	// Signs the caller out everywhere else: every session but the one making this request is
+	// revoked at once. The answer counts them.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/sessions/revoke-others (the `RevokeOtherSessions` operationId).
 	RevokeOtherSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RevokeOtherSessionsResponse, error)
 
 	// RevokeSessionWithResponse Revoke one of the caller's sessions (the caller's own works like logout)
+	//
+	// Revokes one of the caller's sessions by its id (`ses_…`, from `GET /api/auth/sessions`);
+	// its token stops working at once. Revoking the calling session works like logout. An
+	// unknown, expired, revoked or another user's id is the same 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4299,12 +4657,19 @@ type ClientWithResponsesInterface interface {
 
 	// GetTotpStatusWithResponse Whether 2FA is on, and how many backup codes are left
 	//
+	// `enabled` is true once `totp/verify` confirmed a setup; `pending` while a setup awaits that
+	// confirmation. `backupCodesRemaining` counts the unused backup codes (0 while 2FA is off).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
 	GetTotpStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTotpStatusResponse, error)
 
 	// VerifyTotpWithBodyWithResponse Confirm the pending secret with a current code and enable 2FA
+	//
+	// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+	// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+	// be used to log in.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4313,12 +4678,20 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyTotpWithResponse Confirm the pending secret with a current code and enable 2FA
 	//
+	// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+	// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+	// be used to log in.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/totp/verify (the `VerifyTotp` operationId).
 	VerifyTotpWithResponse(ctx context.Context, body VerifyTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyTotpResponse, error)
 
 	// VerifyEmailWithBodyWithResponse Verify the address with the `vfy_…` token from the link
+	//
+	// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+	// address verified. A valid link of an address already verified succeeds and changes
+	// nothing. A token of another kind (reset, email change) is `invalid_token`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4327,12 +4700,20 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEmailWithResponse Verify the address with the `vfy_…` token from the link
 	//
+	// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+	// address verified. A valid link of an address already verified succeeds and changes
+	// nothing. A token of another kind (reset, email change) is `invalid_token`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/auth/verify-email (the `VerifyEmail` operationId).
 	VerifyEmailWithResponse(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error)
 
 	// ResendVerificationWithResponse Send the verification email again (at most one every 5 minutes; the answer is always the same)
+	//
+	// Emails a new verification link unless one went out less than 5 minutes ago (the one sent
+	// at registration included) or the address is already verified; the answer is the same
+	// either way.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6129,6 +6510,8 @@ type LoginResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ErrorEnvelope
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorEnvelope
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -6156,6 +6539,11 @@ func (r LoginResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LoginResponse) GetJSON401() *ErrorEnvelope {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LoginResponse) GetJSON403() *ErrorEnvelope {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -7613,6 +8001,10 @@ func (r ResendVerificationResponse) ContentType() string {
 
 // ListAuditWithResponse Security events of every account, newest first (admins only)
 //
+// Security events of every account, newest first, each with the `userId` it is about;
+// `userId` and `type` narrow it, `limit` per page (default 50). Pass the answer's
+// `nextCursor` as `cursor` for the next page; it is null on the last page.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/admin/audit (the `ListAudit` operationId).
@@ -7644,6 +8036,10 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 
 // DeleteUserWithResponse Erase an account as deleting it themselves would (admins only)
 //
+// Erases the account exactly as its owner deleting it would (see `deleteAccount`); the
+// remaining `account_deleted` event names the admin. An admin cannot delete their own
+// account this way (409).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /api/admin/users/{id} (the `DeleteUser` operationId).
@@ -7656,6 +8052,8 @@ func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, id str
 }
 
 // GetUserWithResponse One account with its live session count (admins only)
+//
+// The account as an admin sees it, with `sessionCount`, its live sessions.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7670,6 +8068,10 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id string
 
 // SetPlanWithBodyWithResponse Put an account on a tier until an end date (admins only)
 //
+// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+// the trial does not come back. The account's next request sees the new effective tier.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/users/{id}/plan (the `SetPlan` operationId).
@@ -7682,6 +8084,10 @@ func (c *ClientWithResponses) SetPlanWithBodyWithResponse(ctx context.Context, i
 }
 
 // SetPlanWithResponse Put an account on a tier until an end date (admins only)
+//
+// Puts the account on `tier` until `planExpiresAt` (in the future), or with no end when it is
+// null or absent. A paid tier ends any trial; `community` with no end removes the plan, and
+// the trial does not come back. The account's next request sees the new effective tier.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7696,6 +8102,10 @@ func (c *ClientWithResponses) SetPlanWithResponse(ctx context.Context, id string
 
 // ResetUserTotpWithBodyWithResponse Remove the second factor and backup codes of an account; the owner is told (admins only)
 //
+// For an owner who lost their authenticator: removes the secret, any pending setup and every
+// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+// is nothing to reset.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/users/{id}/reset-2fa (the `ResetUserTotp` operationId).
@@ -7708,6 +8118,10 @@ func (c *ClientWithResponses) ResetUserTotpWithBodyWithResponse(ctx context.Cont
 }
 
 // ResetUserTotpWithResponse Remove the second factor and backup codes of an account; the owner is told (admins only)
+//
+// For an owner who lost their authenticator: removes the secret, any pending setup and every
+// backup code, and emails the owner. Their sessions stay. 409 `totp_not_enabled` when there
+// is nothing to reset.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7722,6 +8136,9 @@ func (c *ClientWithResponses) ResetUserTotpWithResponse(ctx context.Context, id 
 
 // RevokeUserSessionsWithResponse End every session of an account (admins only)
 //
+// Ends every live session of the account at once (for the admin's own account, every one but
+// the calling session). The answer counts them.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/users/{id}/revoke-sessions (the `RevokeUserSessions` operationId).
@@ -7734,6 +8151,11 @@ func (c *ClientWithResponses) RevokeUserSessionsWithResponse(ctx context.Context
 }
 
 // SuspendUserWithBodyWithResponse Suspend an account; every session dies at once (admins only)
+//
+// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+// Suspending a suspended account updates the reason. An admin cannot suspend their own
+// account (409).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7748,6 +8170,11 @@ func (c *ClientWithResponses) SuspendUserWithBodyWithResponse(ctx context.Contex
 
 // SuspendUserWithResponse Suspend an account; every session dies at once (admins only)
 //
+// Suspends the account: every session dies at once, every emailed link is voided, sign-in
+// answers 403 `account_suspended` and no reset email is sent until it is unsuspended.
+// Suspending a suspended account updates the reason. An admin cannot suspend their own
+// account (409).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/users/{id}/suspend (the `SuspendUser` operationId).
@@ -7761,6 +8188,9 @@ func (c *ClientWithResponses) SuspendUserWithResponse(ctx context.Context, id st
 
 // UnsuspendUserWithResponse Lift a suspension (admins only)
 //
+// Lets the account sign in again; its old sessions stay dead. An account that is not
+// suspended is answered unchanged.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/users/{id}/unsuspend (the `UnsuspendUser` operationId).
@@ -7773,6 +8203,10 @@ func (c *ClientWithResponses) UnsuspendUserWithResponse(ctx context.Context, id 
 }
 
 // ListActivityWithResponse The caller's security activity, newest first
+//
+// Security events about the caller's account (logins, failed logins, password and 2FA
+// changes, sessions revoked, …), newest first, `limit` per page (default 50). Pass the
+// answer's `nextCursor` as `before` for the next page; it is null on the last page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7817,6 +8251,11 @@ func (c *ClientWithResponses) ChangeEmailWithResponse(ctx context.Context, body 
 
 // ChangePasswordWithBodyWithResponse Change the password (re-authentication required); every other session is revoked
 //
+// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+// is revoked, every outstanding reset, verification and email-change link is voided, and a
+// notice is emailed.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/change-password (the `ChangePassword` operationId).
@@ -7829,6 +8268,11 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 }
 
 // ChangePasswordWithResponse Change the password (re-authentication required); every other session is revoked
+//
+// Re-authenticates with `currentPassword` (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then sets `newPassword` (8-128 characters). The calling session stays; every other session
+// is revoked, every outstanding reset, verification and email-change link is voided, and a
+// notice is emailed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7843,6 +8287,11 @@ func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, bo
 
 // ConfirmEmailWithBodyWithResponse Complete an email change with the `eml_…` token from the link
 //
+// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+// moves to that address, now verified, every outstanding link of the account is voided and
+// both addresses are told. The answer is the updated profile. When another account took the
+// address meanwhile the answer is 409 and the link stays usable.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/confirm-email (the `ConfirmEmail` operationId).
@@ -7855,6 +8304,11 @@ func (c *ClientWithResponses) ConfirmEmailWithBodyWithResponse(ctx context.Conte
 }
 
 // ConfirmEmailWithResponse Complete an email change with the `eml_…` token from the link
+//
+// Consumes the `eml_…` token from the link sent to the new address (valid 1 hour): the account
+// moves to that address, now verified, every outstanding link of the account is voided and
+// both addresses are told. The answer is the updated profile. When another account took the
+// address meanwhile the answer is 409 and the link stays usable.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7869,6 +8323,11 @@ func (c *ClientWithResponses) ConfirmEmailWithResponse(ctx context.Context, body
 
 // DeleteAccountWithBodyWithResponse Erase the account and everything keyed to it (re-authentication required)
 //
+// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then erases the account and everything keyed to it in one transaction: every token dies at
+// once, the address may register again at once and a goodbye email goes out. Only an
+// `account_deleted` event with the user id and time remains.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -7882,6 +8341,11 @@ func (c *ClientWithResponses) DeleteAccountWithBodyWithResponse(ctx context.Cont
 
 // DeleteAccountWithResponse Erase the account and everything keyed to it (re-authentication required)
 //
+// Re-authenticates with the password (and, with 2FA on, a `totpCode` or a `backupCode`),
+// then erases the account and everything keyed to it in one transaction: every token dies at
+// once, the address may register again at once and a goodbye email goes out. Only an
+// `account_deleted` event with the user id and time remains.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
@@ -7894,6 +8358,10 @@ func (c *ClientWithResponses) DeleteAccountWithResponse(ctx context.Context, bod
 }
 
 // ExportAccountWithResponse Everything held about the caller, as a download
+//
+// The whole record held about the caller (profile, live sessions, activity, 2FA summary and
+// passkeys), as a file to save: `Content-Disposition` names it. Never a password hash,
+// secret, code, token or key. The export itself is recorded as `data_exported`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7977,7 +8445,8 @@ func (c *ClientWithResponses) IntrospectWithResponse(ctx context.Context, body I
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7995,7 +8464,8 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Wrong password and unknown email give the same 401 `invalid_credentials`. When the account
 // has 2FA enabled and neither `totpCode` nor `backupCode` is sent, the answer is HTTP 200
 // with `ok: false`, `code: totp_required` and `totpRequired: true`, and no token; resend with
-// one code (sending both is a 400).
+// one code (sending both is a 400). An account an admin suspended answers 403
+// `account_suspended`, and only to the right password.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8010,6 +8480,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 
 // LogoutWithResponse Revoke the presented session
 //
+// Revokes the session whose token is presented; its token stops working at once, on every
+// replica. The user's other sessions keep working.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/logout (the `Logout` operationId).
@@ -8022,6 +8495,9 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 }
 
 // MeWithResponse The current user's profile, effective tier and machine limit
+//
+// The caller's account as in every other answer that carries one: `tier` is the effective tier
+// at this moment (a lapsed trial or plan reads `community`) and `machineLimit` goes with it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8036,6 +8512,9 @@ func (c *ClientWithResponses) MeWithResponse(ctx context.Context, reqEditors ...
 
 // UpdateMeWithBodyWithResponse Change the caller's name
 //
+// Sets the display name (1-100 characters after trimming white space; no control characters)
+// and answers with the updated profile.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /api/auth/me (the `UpdateMe` operationId).
@@ -8048,6 +8527,9 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 }
 
 // UpdateMeWithResponse Change the caller's name
+//
+// Sets the display name (1-100 characters after trimming white space; no control characters)
+// and answers with the updated profile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8128,6 +8610,9 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 
 // ListSessionsWithResponse Where the caller is signed in, newest first
 //
+// Every live (unexpired, unrevoked) session of the caller, with where and how it signed in.
+// `current` marks the session making this request.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/auth/sessions (the `ListSessions` operationId).
@@ -8141,6 +8626,9 @@ func (c *ClientWithResponses) ListSessionsWithResponse(ctx context.Context, reqE
 
 // RevokeOtherSessionsWithResponse Revoke every session of the caller but the calling one
 //
+// Signs the caller out everywhere else: every session but the one making this request is
+// revoked at once. The answer counts them.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/sessions/revoke-others (the `RevokeOtherSessions` operationId).
@@ -8153,6 +8641,10 @@ func (c *ClientWithResponses) RevokeOtherSessionsWithResponse(ctx context.Contex
 }
 
 // RevokeSessionWithResponse Revoke one of the caller's sessions (the caller's own works like logout)
+//
+// Revokes one of the caller's sessions by its id (`ses_…`, from `GET /api/auth/sessions`);
+// its token stops working at once. Revoking the calling session works like logout. An
+// unknown, expired, revoked or another user's id is the same 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8243,6 +8735,9 @@ func (c *ClientWithResponses) SetupTotpWithResponse(ctx context.Context, reqEdit
 
 // GetTotpStatusWithResponse Whether 2FA is on, and how many backup codes are left
 //
+// `enabled` is true once `totp/verify` confirmed a setup; `pending` while a setup awaits that
+// confirmation. `backupCodesRemaining` counts the unused backup codes (0 while 2FA is off).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/auth/totp/status (the `GetTotpStatus` operationId).
@@ -8255,6 +8750,10 @@ func (c *ClientWithResponses) GetTotpStatusWithResponse(ctx context.Context, req
 }
 
 // VerifyTotpWithBodyWithResponse Confirm the pending secret with a current code and enable 2FA
+//
+// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+// be used to log in.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8269,6 +8768,10 @@ func (c *ClientWithResponses) VerifyTotpWithBodyWithResponse(ctx context.Context
 
 // VerifyTotpWithResponse Confirm the pending secret with a current code and enable 2FA
 //
+// Checks a code of the pending secret from `totp/setup` (the current 30-second step, or one
+// either side) and turns 2FA on. The code's step is recorded, so the same code cannot then
+// be used to log in.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/totp/verify (the `VerifyTotp` operationId).
@@ -8281,6 +8784,10 @@ func (c *ClientWithResponses) VerifyTotpWithResponse(ctx context.Context, body V
 }
 
 // VerifyEmailWithBodyWithResponse Verify the address with the `vfy_…` token from the link
+//
+// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+// address verified. A valid link of an address already verified succeeds and changes
+// nothing. A token of another kind (reset, email change) is `invalid_token`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8295,6 +8802,10 @@ func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Contex
 
 // VerifyEmailWithResponse Verify the address with the `vfy_…` token from the link
 //
+// Consumes the `vfy_…` token from the verification link (valid 24 hours) and marks the
+// address verified. A valid link of an address already verified succeeds and changes
+// nothing. A token of another kind (reset, email change) is `invalid_token`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/auth/verify-email (the `VerifyEmail` operationId).
@@ -8307,6 +8818,10 @@ func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body 
 }
 
 // ResendVerificationWithResponse Send the verification email again (at most one every 5 minutes; the answer is always the same)
+//
+// Emails a new verification link unless one went out less than 5 minutes ago (the one sent
+// at registration included) or the address is already verified; the answer is the same
+// either way.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9978,6 +10493,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
