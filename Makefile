@@ -52,8 +52,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME
 bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md (several minutes)
 	.ci/with-postgres $(GO) run ./internal/bench $(BENCHFLAGS)
 
-generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
+generate: ## regenerate the REST server, SDK and RPC code (Go and TypeScript) from openapi.yaml and proto/ (needs Node.js for the TypeScript)
 	$(GO) generate $(PKGS)
+	.ci/npm-ci sdk/web
 	cd proto && $(BUF) generate
 
 # BREAKING_AGAINST is what `buf breaking` compares the proto with: the main branch of this clone.
