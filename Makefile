@@ -52,10 +52,11 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME
 bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md (several minutes)
 	.ci/with-postgres $(GO) run ./internal/bench $(BENCHFLAGS)
 
-generate: ## regenerate the REST server, SDK and RPC code (Go and TypeScript) from openapi.yaml and proto/ (needs Node.js for the TypeScript)
+generate: ## regenerate the REST server, SDK and RPC code (Go and TypeScript) from openapi.yaml and proto/, and rebuild the dashboard into internal/dashboard/dist (needs Node.js for the TypeScript)
 	$(GO) generate $(PKGS)
-	.ci/npm-ci sdk/web
+	.ci/npm-ci sdk/web internal/dashboard/web
 	cd proto && $(BUF) generate
+	cd internal/dashboard/web && npm run --silent build
 
 # BREAKING_AGAINST is what `buf breaking` compares the proto with: the main branch of this clone.
 BREAKING_AGAINST ?= $(CURDIR)/.git\#branch=main,subdir=proto
