@@ -1,7 +1,7 @@
 // Test fixtures: one real service process per worker (built from ./service by global-setup,
 // on a fresh SQLite database, sending mail to an SMTP sink in this process), plus helpers:
 // TOTP codes, axe-core checks, screenshots at 375 and 1280 px.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { test as base, expect, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { SmtpSink } from "./smtp";
 
-export type Service = { url: string; mail: SmtpSink; log: () => string };
+export type Service = { url: string; mail: SmtpSink; log: () => string; grantAdmin: (email: string) => void };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,18 +33,16 @@ async function startService(): Promise<{ svc: Service; stop: () => Promise<void>
   const dir = mkdtempSync(join(tmpdir(), "panguard-e2e-"));
   const url = `http://127.0.0.1:${port}`;
   let out = "";
-  const proc: ChildProcess = spawn(bin, [], {
-    env: {
-      PATH: process.env.PATH,
-      PANGUARD_ADDR: `127.0.0.1:${port}`,
-      PANGUARD_DATABASE_URL: `sqlite://${join(dir, "auth.db")}`,
-      PANGUARD_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      PANGUARD_PUBLIC_URL: url,
-      PANGUARD_RATE_LIMIT: "0",
-      PANGUARD_LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const env = {
+    PATH: process.env.PATH,
+    PANGUARD_ADDR: `127.0.0.1:${port}`,
+    PANGUARD_DATABASE_URL: `sqlite://${join(dir, "auth.db")}`,
+    PANGUARD_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    PANGUARD_PUBLIC_URL: url,
+    PANGUARD_RATE_LIMIT: "0",
+    PANGUARD_LOG_LEVEL: "warn",
+  };
+  const proc: ChildProcess = spawn(bin, [], { env, stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
   const deadline = Date.now() + 30000;
@@ -59,7 +57,13 @@ async function startService(): Promise<{ svc: Service; stop: () => Promise<void>
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    svc: { url, mail, log: () => out },
+    svc: {
+      url,
+      mail,
+      log: () => out,
+      // The operator's way to make an admin: the binary's subcommand on the same database.
+      grantAdmin: (email) => void execFileSync(bin, ["admin", "grant", email], { env, stdio: "pipe" }),
+    },
     stop: async () => {
       proc.kill("SIGTERM");
       await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once("exit", r)));
@@ -79,6 +83,15 @@ export const test = base.extend<{ svc: Service }, { worker: Service }>({
     { scope: "worker" },
   ],
   svc: async ({ worker }, use) => use(worker),
+  // Every page must run under its Content-Security-Policy without a single violation.
+  page: async ({ page }, use) => {
+    const violations: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error" && /Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+    });
+    await use(page);
+    expect(violations, "CSP violations").toEqual([]);
+  },
   baseURL: async ({ worker }, use) => use(worker.url),
 });
 export { expect };

@@ -235,3 +235,61 @@ test("pages for emailed links explain a missing or bad token in words", async ({
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   await checkA11y(page, "not found");
 });
+
+test("change email: the link goes to the new address and confirms it", async ({ page, svc }) => {
+  const email = newEmail("old");
+  const next = newEmail("new");
+  await signUp(page, email);
+  await page.getByRole("link", { name: "Change your email address" }).click();
+  await checkA11y(page, "change email");
+  await page.getByLabel("New email").fill(next);
+  await page.getByLabel("Current password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Send confirmation link" }).click();
+  await expect(page.locator(".ok")).toBeVisible();
+  const link = await svc.mail.link(next, "/confirm-email");
+  await page.goto(link);
+  await checkA11y(page, "confirm email");
+  await page.getByRole("button", { name: "Use this address" }).click();
+  await expect(page.getByText(`Your account now uses ${next}.`)).toBeVisible();
+  await page.getByRole("link", { name: "Continue" }).click();
+  await expect(page.getByText(next)).toBeVisible();
+  await expect(page.getByText("Verified", { exact: true })).toBeVisible();
+  await signOut(page);
+  await signIn(page, next);
+  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+});
+
+test("admin: find a user, change the plan, suspend and restore", async ({ page, browser, svc }) => {
+  const target = newEmail("member");
+  const other = await browser.newContext();
+  await signUp(await other.newPage(), target, PASSWORD, "Grace Hopper");
+  await other.close();
+
+  const ops = newEmail("ops");
+  await signUp(page, ops);
+  await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+  svc.grantAdmin(ops);
+  await page.reload();
+  await page.getByRole("link", { name: "Admin" }).click();
+  await checkA11y(page, "admin");
+  const search = page.getByLabel("Email or name contains");
+  await search.fill(target.split("@")[0]);
+  await expect(search).toHaveValue(target.split("@")[0]);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.getByRole("listitem").filter({ hasText: target });
+  await expect(row).toBeVisible();
+  await row.getByRole("button", { name: "Open" }).click();
+  await expect(page.getByRole("heading", { name: "Grace Hopper" })).toBeVisible();
+  await page.getByLabel("Plan", { exact: true }).selectOption({ label: "Pro" });
+  await page.getByRole("button", { name: "Set plan" }).click();
+  await expect(page.getByText("Plan set.")).toBeVisible();
+  await expect(row).toContainText("Pro");
+  await page.getByLabel("Reason for suspending").fill("Chargeback under review");
+  await page.getByRole("button", { name: "Suspend account" }).click();
+  await expect(page.getByText("Account suspended; its sessions were signed out.")).toBeVisible();
+  await expect(page.getByText("Suspended: Chargeback under review")).toBeVisible();
+  await checkA11y(page, "admin user");
+  await screenshots(page, "admin");
+  await page.getByRole("button", { name: "Restore account" }).click();
+  await expect(page.getByText("Account restored.")).toBeVisible();
+});
