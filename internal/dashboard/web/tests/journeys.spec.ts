@@ -293,3 +293,25 @@ test("admin: find a user, change the plan, suspend and restore", async ({ page, 
   await page.getByRole("button", { name: "Restore account" }).click();
   await expect(page.getByText("Account restored.")).toBeVisible();
 });
+
+test("keyboard only: sign in with Tab and Enter; dark mode passes axe too", async ({ page }) => {
+  const email = newEmail("keys");
+  await signUp(page, email);
+  await signOut(page);
+  await page.goto("/sign-in");
+  const focused = () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name ?? "");
+  for (let i = 0; i < 8 && (await focused()) !== "email"; i++) await page.keyboard.press("Tab");
+  expect(await focused()).toBe("email");
+  await page.keyboard.type(email);
+  await page.keyboard.press("Tab");
+  expect(await focused()).toBe("password");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+
+  await page.emulateMedia({ colorScheme: "dark" });
+  await checkA11y(page, "account, dark");
+  await screenshots(page, "account-dark");
+  await page.getByRole("link", { name: "Security" }).click();
+  await checkA11y(page, "security, dark");
+});
