@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: help run build test test-short test-readme test-resilience fuzz bench generate lint contract tidy clean
+.PHONY: help run dev build test test-browser test-short test-readme test-resilience fuzz bench generate lint contract tidy clean
 FUZZTIME ?= 10s
 # FuzzHTTP spends its first ~20 seconds replaying ~800 seeds (every body on every operation of
 # both contracts) through the whole service.
@@ -13,6 +13,10 @@ help: ## list targets
 
 run: build ## build, then run the service on its embedded default (SQLite file ./panguard-auth.db, port 3000)
 	exec bin/panguard-auth
+
+dev: ## the dashboard's dev server with live reload on http://localhost:5173, proxying the API to a service already running on :3000 (make run in another terminal; PANGUARD_DEV_API=URL for another)
+	.ci/npm-ci sdk/web internal/dashboard/web
+	cd internal/dashboard/web && exec npm run dev
 
 build: ## build the service binary into bin/
 	$(GO) build -ldflags "-X main.version=$(shell git describe --always --dirty 2>/dev/null || echo devel)" -o bin/panguard-auth ./service
@@ -26,9 +30,13 @@ PROPERTIES := TestEqualTiming|TestThousandConcurrentLoginsStayBounded|TestCompre
 # The README, run top to bottom against a live service (it waits out a 30-second TOTP step).
 README_TEST := TestReadmeRunsTopToBottom
 
-test: ## run every test, on SQLite and PostgreSQL: the suite with -race, then the timing and memory properties alone, then the README run top to bottom against a live service, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set; installs oathtool, which the README uses, when missing)
+test: ## run every test, on SQLite and PostgreSQL: the suite with -race, then the timing and memory properties alone, then the README run top to bottom against a live service, then the multi-process resilience tests (starts a throwaway PostgreSQL unless PANGUARD_TEST_POSTGRES_URL is set; installs oathtool, which the README uses, when missing), then the dashboard's browser tests (test-browser)
 	.ci/need oathtool
 	.ci/with-postgres sh -c '.ci/gotest -race -count=1 -skip "^($(PROPERTIES)|$(README_TEST))$$" $(PKGS) && .ci/gotest -count=1 -p 1 -run "^($(PROPERTIES))$$" ./internal/server ./service && .ci/gotest -count=1 -run "^$(README_TEST)$$" ./service && PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run "$(RESILIENCE)" ./service'
+	.ci/browser-tests
+
+test-browser: ## the dashboard's browser tests: Playwright driving Chromium against a real service with an SMTP sink (installs Chromium with apt and the npm dependencies when missing; needs Node.js 20.19+); screenshots land in internal/dashboard/web/test-results/screenshots
+	.ci/browser-tests
 
 test-resilience: ## only the replicas, SIGKILL crash-safety and database-outage tests, with real processes
 	.ci/with-postgres env PANGUARD_RESILIENCE=1 .ci/gotest -count=1 -run '$(RESILIENCE)' ./service
@@ -52,9 +60,11 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME
 bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md (several minutes)
 	.ci/with-postgres $(GO) run ./internal/bench $(BENCHFLAGS)
 
-generate: ## regenerate the REST server, SDK and RPC code from openapi.yaml and proto/
+generate: ## regenerate the REST server, SDK and RPC code (Go and TypeScript) from openapi.yaml and proto/, and rebuild the dashboard into internal/dashboard/dist (needs Node.js for the TypeScript)
 	$(GO) generate $(PKGS)
+	.ci/npm-ci sdk/web internal/dashboard/web
 	cd proto && $(BUF) generate
+	cd internal/dashboard/web && npm run --silent build
 
 # BREAKING_AGAINST is what `buf breaking` compares the proto with: the main branch of this clone.
 BREAKING_AGAINST ?= $(CURDIR)/.git\#branch=main,subdir=proto

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/dashboard"
 	"panguard.ai/auth/sdk/apitime"
 )
 
@@ -121,8 +122,10 @@ var standardMethods = []string{
 }
 
 // routeFallbacks answers 405 (with Allow) for known paths hit with another method and a
-// 404 envelope for everything else, instead of the mux's plain-text pages.
-func routeFallbacks(mux *http.ServeMux, routes map[string][]string) {
+// 404 envelope for everything else, instead of the mux's plain-text pages — except GET and
+// HEAD of paths the dashboard owns (every path outside the API, RPC, discovery and operations
+// prefixes), which pages answers.
+func routeFallbacks(mux *http.ServeMux, routes map[string][]string, pages http.Handler) {
 	for path, methods := range routes {
 		sort.Strings(methods)
 		allow := strings.Join(methods, ", ")
@@ -140,6 +143,10 @@ func routeFallbacks(mux *http.ServeMux, routes map[string][]string) {
 		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if pages != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && dashboard.Owns(r.URL.Path) {
+			pages.ServeHTTP(w, r)
+			return
+		}
 		writeEnvelope(w, http.StatusNotFound, codeNotFound, "No such endpoint")
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"panguard.ai/auth/internal/auth"
+	"panguard.ai/auth/internal/dashboard"
 	"panguard.ai/auth/internal/server/restapi"
 	"panguard.ai/auth/internal/store"
 )
@@ -64,7 +65,7 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if !d.metricsElsewhere {
 		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}
 	}
-	routeFallbacks(mux, routes)
+	routeFallbacks(mux, routes, dashboard.Handler())
 	h := securityHeaders(d.hsts, withTimeout(d.timeout, restCORS(d.corsOrigins, mux)))
 	return withClientIP(d.ips, observe(d.metrics, d.log, ops, recoverPanics(d.log, h))), nil
 }
