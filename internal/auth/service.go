@@ -59,6 +59,9 @@ type Config struct {
 	// setup, verify and disable, backup-code regeneration); 0 means the default, 60, and a
 	// negative value turns it off.
 	AccountWriteLimit int
+	// DeviceClients are the public clients that may use the device authorization grant
+	// (default DefaultDeviceClient).
+	DeviceClients []string
 }
 
 // Service implements the account and authentication operations.
@@ -88,6 +91,8 @@ type Service struct {
 	serviceKeys *serviceKeyCache
 	// reencryptBatch is how many users ReencryptSecrets reads at a time.
 	reencryptBatch int
+	// deviceClients are Config.DeviceClients after defaults.
+	deviceClients []string
 }
 
 // New builds a Service. It returns an error when the configuration is unusable (no store,
@@ -137,6 +142,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AccountWriteLimit == 0 {
 		cfg.AccountWriteLimit = 60
 	}
+	if len(cfg.DeviceClients) == 0 {
+		cfg.DeviceClients = []string{DefaultDeviceClient}
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Panguard"
 	}
@@ -158,6 +166,7 @@ func New(cfg Config) (*Service, error) {
 		rateLimit: cfg.RateLimit, writeLimit: cfg.AccountWriteLimit,
 		keyRotation: cfg.KeyRotation, serviceKeys: newServiceKeyCache(),
 		reencryptBatch: defaultReencryptBatch,
+		deviceClients:  append([]string(nil), cfg.DeviceClients...),
 	}
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
