@@ -523,3 +523,10 @@ func (s *Service) recordSlowPoll(ctx context.Context, deviceCode string, oe *OAu
 	}
 	return oe
 }
+
+// PublicURL is the base of the links the service hands out (emails, verification_uri), and
+// the default issuer of its tokens.
+func (s *Service) PublicURL() string { return s.publicURL }
+
+// Issuer is the iss of the tokens the service signs.
+func (s *Service) Issuer() string { return s.tokens.issuer }

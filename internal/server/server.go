@@ -57,10 +57,14 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 		return nil, err
 	}
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.auth))
+	oauthHandlers(d.auth, mux, d.log, d.metrics)
 	health(mux, d.metrics, d.store, d.draining, !d.metricsElsewhere)
 	routes, err := specRoutes()
 	if err != nil {
 		return nil, err
+	}
+	for path, methods := range oauthRoutes {
+		routes[path] = methods
 	}
 	if !d.metricsElsewhere {
 		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}

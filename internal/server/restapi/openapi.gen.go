@@ -101,6 +101,21 @@ func (e BackupCodesEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for DeviceRequestEnvelopeOk.
+const (
+	DeviceRequestEnvelopeOkTrue DeviceRequestEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the DeviceRequestEnvelopeOk enum.
+func (e DeviceRequestEnvelopeOk) Valid() bool {
+	switch e {
+	case DeviceRequestEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeCode.
 const (
 	ErrorEnvelopeCodeAccountSuspended     ErrorEnvelopeCode = "account_suspended"
@@ -207,6 +222,7 @@ const (
 	BackupCodesRegenerated EventType = "backup_codes_regenerated"
 	DataExported           EventType = "data_exported"
 	DeviceApproved         EventType = "device_approved"
+	DeviceDenied           EventType = "device_denied"
 	EmailChangeRequested   EventType = "email_change_requested"
 	EmailChanged           EventType = "email_changed"
 	EmailVerified          EventType = "email_verified"
@@ -241,6 +257,8 @@ func (e EventType) Valid() bool {
 	case DataExported:
 		return true
 	case DeviceApproved:
+		return true
+	case DeviceDenied:
 		return true
 	case EmailChangeRequested:
 		return true
@@ -654,6 +672,13 @@ type AdminUsersEnvelope struct {
 // AdminUsersEnvelopeOk defines model for AdminUsersEnvelope.Ok.
 type AdminUsersEnvelopeOk bool
 
+// ApproveDeviceRequest defines model for ApproveDeviceRequest.
+type ApproveDeviceRequest struct {
+	// Approve true signs the device in; false denies it
+	Approve  bool   `json:"approve"`
+	UserCode string `json:"userCode"`
+}
+
 // BackupCodes defines model for BackupCodes.
 type BackupCodes struct {
 	BackupCodes []string `json:"backupCodes"`
@@ -683,6 +708,29 @@ type ChangePasswordRequest struct {
 	NewPassword     string  `json:"newPassword"`
 	TotpCode        *string `json:"totpCode,omitempty"`
 }
+
+// DeviceRequest defines model for DeviceRequest.
+type DeviceRequest struct {
+	// ClientName What the device called itself (client_name)
+	ClientName string `json:"clientName"`
+	ExpiresAt  Time   `json:"expiresAt"`
+
+	// Ip The address the device asked from
+	Ip          string `json:"ip"`
+	RequestedAt Time   `json:"requestedAt"`
+
+	// UserCode Example: BCDF-GHJK
+	UserCode string `json:"userCode"`
+}
+
+// DeviceRequestEnvelope defines model for DeviceRequestEnvelope.
+type DeviceRequestEnvelope struct {
+	Data DeviceRequest           `json:"data"`
+	Ok   DeviceRequestEnvelopeOk `json:"ok"`
+}
+
+// DeviceRequestEnvelopeOk defines model for DeviceRequestEnvelope.Ok.
+type DeviceRequestEnvelopeOk bool
 
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
@@ -1115,6 +1163,11 @@ type ListActivityParams struct {
 	Before *string `form:"before,omitempty" json:"before,omitempty"`
 }
 
+// LookupDeviceParams defines parameters for LookupDevice.
+type LookupDeviceParams struct {
+	UserCode string `form:"userCode" json:"userCode"`
+}
+
 // Login200JSONResponseBody defines parameters for Login.
 type Login200JSONResponseBody struct {
 	union json.RawMessage
@@ -1140,6 +1193,9 @@ type ConfirmEmailJSONRequestBody = TokenRequest
 
 // DeleteAccountJSONRequestBody defines body for DeleteAccount for application/json ContentType.
 type DeleteAccountJSONRequestBody = ReauthRequest
+
+// ApproveDeviceJSONRequestBody defines body for ApproveDevice for application/json ContentType.
+type ApproveDeviceJSONRequestBody = ApproveDeviceRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
@@ -1277,6 +1333,12 @@ type ServerInterface interface {
 	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 	// (POST /api/auth/delete-account)
 	DeleteAccount(w http.ResponseWriter, r *http.Request)
+	// LookupDevice Show the pending CLI sign-in behind a user code
+	// (GET /api/auth/device)
+	LookupDevice(w http.ResponseWriter, r *http.Request, params LookupDeviceParams)
+	// ApproveDevice Approve or deny a CLI sign-in
+	// (POST /api/auth/device/approve)
+	ApproveDevice(w http.ResponseWriter, r *http.Request)
 	// ExportAccount Everything held about the caller, as a download
 	// (GET /api/auth/export)
 	ExportAccount(w http.ResponseWriter, r *http.Request)
@@ -1773,6 +1835,53 @@ func (siw *ServerInterfaceWrapper) DeleteAccount(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// LookupDevice operation middleware
+func (siw *ServerInterfaceWrapper) LookupDevice(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LookupDeviceParams
+
+	// ------------- Required query parameter "userCode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "userCode", r.URL.Query(), &params.UserCode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "userCode"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userCode", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LookupDevice(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveDevice operation middleware
+func (siw *ServerInterfaceWrapper) ApproveDevice(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveDevice(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ExportAccount operation middleware
 func (siw *ServerInterfaceWrapper) ExportAccount(w http.ResponseWriter, r *http.Request) {
 
@@ -2204,6 +2313,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/revoke-sessions", wrapper.RevokeUserSessions)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/reset-2fa", wrapper.ResetUserTotp)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/audit", wrapper.ListAudit)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/device", wrapper.LookupDevice)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/device/approve", wrapper.ApproveDevice)
 
 	return m
 }
@@ -4239,6 +4350,284 @@ func (response DeleteAccount500JSONResponse) VisitDeleteAccountResponse(w http.R
 type DeleteAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response DeleteAccount503JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDeviceRequestObject struct {
+	Params LookupDeviceParams
+}
+
+type LookupDeviceResponseObject interface {
+	VisitLookupDeviceResponse(w http.ResponseWriter) error
+}
+
+type LookupDevice200JSONResponse DeviceRequestEnvelope
+
+func (response LookupDevice200JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response LookupDevice400JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response LookupDevice401JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice404JSONResponse ErrorEnvelope
+
+func (response LookupDevice404JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response LookupDevice413JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response LookupDevice415JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response LookupDevice429JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice500JSONResponse struct{ InternalJSONResponse }
+
+func (response LookupDevice500JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response LookupDevice503JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDeviceRequestObject struct {
+	Body *ApproveDeviceJSONRequestBody
+}
+
+type ApproveDeviceResponseObject interface {
+	VisitApproveDeviceResponse(w http.ResponseWriter) error
+}
+
+type ApproveDevice200JSONResponse MessageEnvelope
+
+func (response ApproveDevice200JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveDevice400JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ApproveDevice401JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice404JSONResponse ErrorEnvelope
+
+func (response ApproveDevice404JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ApproveDevice413JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ApproveDevice415JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ApproveDevice429JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice500JSONResponse struct{ InternalJSONResponse }
+
+func (response ApproveDevice500JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ApproveDevice503JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6545,6 +6934,12 @@ type StrictServerInterface interface {
 	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 	// (POST /api/auth/delete-account)
 	DeleteAccount(ctx context.Context, request DeleteAccountRequestObject) (DeleteAccountResponseObject, error)
+	// LookupDevice Show the pending CLI sign-in behind a user code
+	// (GET /api/auth/device)
+	LookupDevice(ctx context.Context, request LookupDeviceRequestObject) (LookupDeviceResponseObject, error)
+	// ApproveDevice Approve or deny a CLI sign-in
+	// (POST /api/auth/device/approve)
+	ApproveDevice(ctx context.Context, request ApproveDeviceRequestObject) (ApproveDeviceResponseObject, error)
 	// ExportAccount Everything held about the caller, as a download
 	// (GET /api/auth/export)
 	ExportAccount(ctx context.Context, request ExportAccountRequestObject) (ExportAccountResponseObject, error)
@@ -7041,6 +7436,63 @@ func (sh *strictHandler) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(DeleteAccountResponseObject); ok {
 		if err := validResponse.VisitDeleteAccountResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// LookupDevice operation middleware
+func (sh *strictHandler) LookupDevice(w http.ResponseWriter, r *http.Request, params LookupDeviceParams) {
+	var request LookupDeviceRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LookupDevice(ctx, request.(LookupDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LookupDevice")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LookupDeviceResponseObject); ok {
+		if err := validResponse.VisitLookupDeviceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveDevice operation middleware
+func (sh *strictHandler) ApproveDevice(w http.ResponseWriter, r *http.Request) {
+	var request ApproveDeviceRequestObject
+
+	var body ApproveDeviceJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveDevice(ctx, request.(ApproveDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveDevice")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveDeviceResponseObject); ok {
+		if err := validResponse.VisitApproveDeviceResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -7581,174 +8033,191 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1pc9s4tuhfQfHdV21X0bK8JJ3INfWuk05mPJPu9nWc6Xtfq58Ji5CEMQWwAdCKJpWq+TXzw+aXvMI5",
-	"AAlS1OJFTrpHnxKLJJaDg7Mvn6KBnORSMGF01PsUKaZzKTSDP17R9IL9WjBt7F8DKQwT8F+a5xkfUMOl",
-	"2P+blsL+xj7SSZ4xfDNlUS+6pRlP4aWrIeUZS6M4YkpJFfWic6r1VKqUTAptyDUjL/YODl+QwZgqOjBM",
-	"6SiO5E3UG9JMs89xpAdjNqF28P9QbBj1ov+1Xy18H5/q/Td29DfilmUyZ9Hnz5/jKGV6oHhuVxH1ojMB",
-	"iyJc5IUhO8ncEpOYJBxfurI7S3ajz3H0VqprnqZM3AsOw/Lrav//IwtCFSNCGkKzTE5ZSowkqSRmzDe0",
-	"+csxIwOaZUwRronmI8EsJMh1YXAdgtB0wgXZScol4/7PhGFK0GyN7T/SWk8FKQT7mLOBYSnRTN0yRYa0",
-	"yOypcbecZPeECElSZijPNMCTfcylZqld9DmdZZKml1K+o2rEnm7tFs7XMp1ZKEu77ufH5C/8FdlJclzS",
-	"lZHyKrOLQvBeUMPe8Qk3LH3CVUpJJlTMiMIrrslOoqhhVxmuJNmN4mjMaGovY+9TdMGMmu2dDg1T9s/6",
-	"YD+NZcaIZgMpUm0ReUq5vdZDqRhR9ksuRlGIyWaW27thj3LElF3g5zj6IGhhxkwYu+e1gDF/24rGGNWd",
-	"O61+51LAvrmCNzZw2b7nWnMxismEZkOpJiyNLXLaCWOi2K28YSmRigylGsHdv2H24jVWj/jxQdBbyjN6",
-	"nT0hFp+SlOVMpEwMZkQXgzGhmpgxIyk19JpqZtG7qFaGi/d/2asJ504yajEGdqGLPJfKsPR7lnJ6CRjw",
-	"JS6lJXZJc64ENlAu8Wpi13hl0dQeQokYcBdOB4bfcjOz/8+VzJkyHFkmu/WclBs20auW7Qd6Yz+zQHLX",
-	"gipFZ/ZvwT6a14XSEi6dKDKHBUYVrHxbG2Wvl11kidS9n/1aaoP8Un4kr//GBjBnuQgPvrld2SNfdyt2",
-	"RHufPkVMFJOo97NdajXttZQZo2JusfIminGepUu8dZhSXx8dGNlClRLNsqHl6MDWev2i2z0aFFpd/esf",
-	"/4Q/WGKvYKJn2rBJEs0BNI6oWbXvSz5hEaCb5UKwmjTldgU0Ow9WWTuxamc8rZGxiN2aq+7B4dHxs+ff",
-	"vnhJrwcpG/q/2xbI84CaVj8bd7mqgTM54qJthEIzdTpycG19epbOw9beJzoYyEIYoAqAbPZy0WtZmBMi",
-	"RTazwoV9hlIFLVJuolVIy1P/CgAfNhiuMXaH3Yoldp4Puo1BnYpytVRXko5mTBNuOiTRTGsuxWv7SmL3",
-	"4dcu9JQpty0iRbnrGMgIFyTj2uhOFDdwcqCYpeCnayMQmzj8mTsDePJXpviQI1Ns3iWPRnNfZlSbd/bg",
-	"Vy/jB0db/HImdDDmAuWSeXhaSkQmjArLA5zEYClNO4EquXwcCTphrUvNMyreAIPUd1+sksgaHckBfLGo",
-	"Yg85QJVqtvC428SRONKFBva3AODl47svtvz0glHH5FYQ9jgyHLF6OSLhyo00+Rthh1uwdqM4zd6I9B6A",
-	"LvL0LljddrkRzx0muJ25E2yien0v4ZnEwf2qo3kDc+u7baJZuKH6mc4f01KK80DeWRKujTBPP7qeX92d",
-	"5Aukw3eQbsJt1SWbxgZw3NWSSrmTR4K33gjAX9HBTZG/lilrgfh1/WEJyJwaq9VGvej//Uz3/t7de/nL",
-	"p4Pu5/9oY9lLYRlOsGJ1D4NiuM1NgPH1mIoRe2MpQmCGWgTNVqYi2PTNQraaOxtUuwAlTTlseDRwLs/b",
-	"jqWxt3LqYKLFu/T2sPtudFAoxYQ5X7Ylwabh8wn9+I6JkRlHvYPDF3E04cL//SLeAECaS6wvqA0033EN",
-	"vEea/L5wWfuM6+LNhVs3mXIzBjnQD0R2pCKUVNPuwgHfAx5LsaKuz87tetC66vcGFHEt6A27GlgVXSHr",
-	"ikvBqM0mG9o7gz8HiqVMGE4zS5nnzSr+PQvFK1hQ9ZtimpkrMGoEv+bV0dNMMZrOrljJ22EYIc2VZqbI",
-	"/Q+BkaZ8ofomtFfhGks7SRx5K6FFNGmuhrIQ9qXQGjuQYpjxgQl3jdwn3B5uAiSTK0PxL6cEXIUSyZx1",
-	"D5bUZlGwQgozY5nCfpz9t1VOdbar5kn/qZhQsWdBCCdu2EdzQiZ0RgZATdp4Ro08g7FrTfqMS4gR51px",
-	"1ap+3prjEU2xEdeG4dF53RP+rRAvkyNZgKiF0viVs4sFJPMKN1T7CZDLI0QDgVIkGfZvvKKAmfpKsRET",
-	"TDnUDR5dFZqVUunVbSV54g84/ZWzkc498Ou6YbMrmqa1vxWbyFv4JWW3fMCuaJ4r/ws19Ip9RMRwUmkw",
-	"ZIhVFoOqv9ylsLfr2k45Abg6+GkPwPCZx9SUZQwns6J2OVkb0r2BhbWaWUqz1+OYtzwI1teSHXTXF0Lf",
-	"uCnO8cO2VXjwrT3me/zgTAxl23hmKt+WJqmlm/Ivvi8mE6pmXsRe9R3K1E1zXwXL2CvA5c7i6vDC9QXw",
-	"bL3ZMOTDpESHTJsQEJtHO88m72qDWWJG+aD9QEOpJtREPbswtmc4qLHLVac4+rg3knseUXJuv+pc4qfl",
-	"oz0+KS8etXJYlFMxKqhKO5TvW/67r9Obffc5AGuBOaVN73b6dlNvdvtqg+9bqUbSrBRNFxmumvgJr7XN",
-	"cyaMkjpnA7NwDuTCdan1uPvy+SohC79bPilHG0wLrWPt9pMllrqP+TyzBnMDGEO9g0xzMWBoNs3lYBwT",
-	"Wtob//zTJQopiGJcmOfHUZshbbl97vRaM2GIVAQsdTvTMRME97R7L7ud5guMwI7EkMpwW7OzFdftn1kC",
-	"teCb9W1djcN2Z7bytB9G0OqIswm6Bqashy0ShrhgusjM5pa4plJWP/wfBSNyCLiuuRhlbK/QzOlTBIS1",
-	"NpxgD9fiG7oS/7iX8hE3MCcZKjlBe3+l5VhFL8/vq96xdZT/8Jjm6WpoDW9lOk/EZEri22oPvJew4uST",
-	"Urkqt9oGpe+Z1nTEHnYj3CAbvBP1GeYWOcHHqxmlf7Ftjpo9/iuTRc4zupgkzLl3mgEkDPmffY8wyyR3",
-	"HEccFqZQbPcEOZm9lMjbhpa5SftuyDC/Ajh4/lXf4UBOJoXgZhYTLTMZk1zJmFwXmgumtd0XE4apXHHN",
-	"VhIXmKINP86VHPLsgVdlY54I9KQsxBFV+sMCKe9Zt1uzTR6sgo1a7K65YPbAgvmbVr89Wo8RGoKxTzOh",
-	"uRUtiF0tPOmQn7gZk8O3p0SKmFCSeFYDIQWUJBUPBHeyXyExUs47ix/Livn4hsiL0nASmPv/3ayxF86Y",
-	"9bBr5UfZIAuqplilq9Uh/FeIioWHhKapYlqfkELwXwsWkwHVbI+L8ha0yWdeD60Pe7B30O0GQb2EDg1T",
-	"xCg+mSAJDp0QKy96HYHqU7XED9/JwbFAenNK81rYUTH++tLeAo4KNvWhIz2SWPkniS3VuGEiIVSkJCmF",
-	"oKRD4BvhTsSMqSHOYk7GEL/SF+VYEGljLwVcVD4giRMgkk5fzFGar0aoXCwOPZrA2XJSmq22ZzzUT+bW",
-	"Pq/zJkqbq3/945+JC/cslQ6PbevYMla7zS6cFb2Fv5YP5sJvmzwU31wy/ENpIU6wCSIYWmcfbhJ0bsvl",
-	"xo8JveFiBLH7Pp46itssR+sGONUNklUUn2Z6YXig//sOYYIZ1eY9Y2L9BaHfKvT0BF49Z0wuXR6RPTZ0",
-	"1nh/UKvDYVkIYpsps2nDdFsI4dsSOOhPstzEEuRpCdx4XC9BY1vl4MvW9LArV+5sE3fu0uk8HilKbSeK",
-	"I6vuIB+K4sgrPOCTLvWdNqRYquI+EZO6tCT3TkZpYBH3tUn7SAf75mrnv4d13VG+1IvsPzl8e3p18ea/",
-	"PpxdvPmu9Yu1vMUos1+UW7sPRtW8y40BF4HoPTNF/rDLUA6zQWG8OccThILFkTS5xeQPqt1aqtlAsRZm",
-	"9opqdnRILn+8PCfunVVoXL4WTBmvjD4DoBhqiuWhcRdWJBJ22rmlfhCFZmnNYkx2umQ65hkDhZxrIofD",
-	"3VavCVsWF5szkbZOeUogKIXQKeVGE4wSQBNBtBJJqggFP37cvtPl4HoEfEewbwTVm47stc/2Tke0ELJr",
-	"w/MDhPt+zxYL/06RvZNi2gz9s2O0zr5GboJFMDkVTPnkhBh9JXTCCBeE3TI1c1kJqBgOqFKcaSIFW5GF",
-	"8CU56R2yG+bFbISH1XwxgsZllYCdguzQ2oUkGRc3MRrhQPgkZqxkMULDkZ3rWn7cbZXOF3j/v3gmRIup",
-	"nJKc8rSyljvreGUTJ/g/+8JXZh6/c67GJnMfvibA1HIrvtxdXT9no56csTTtItTYwpSLZr6HSwOpX4E2",
-	"UgrfzJaGBj/YMF4OML8AFKUKxc3svUVBx+QYVUydFhbM/q+3/iAxsgMQFnASnlZrGBuTo4SmrOr8F4xn",
-	"aoyRa2DDc8IJfEJu2IzsJLm+ASPTLpnQlJFrNA6i50IqtKEnHgfA4eEH2LMD4EmRH06/f5OsXq8FBHeG",
-	"lsayPEsTKWl4Vfx6r9mYCyTm52495PW7M/gkpXp8LS2W9kVfvAGu5/N3geahNNQh74vBgGndI8mnfiRv",
-	"+lGPwK0lfRBX7N+fOp3O589Jpy/eUp4VioUvg3Jj3wZNxP7SjzBTdFxMqIDYWkwW7Uf2NStwhm+hu8m/",
-	"8Tkh0zFTjCQD7/mhfaEXBGavVYEi+DsIybY/N5PF475Iaspg+G0Zph3+GMRphz97kw6M2AjVRqt1GKtd",
-	"+yV4q1ZNICYt1Q/s8AtyrmOSlFHb9o/5eGn4uh62Xd+v21QQuG3/rEpbxPaQMAAcN9qM6XYwLnPaYXRf",
-	"eqJDwKQLWJMAlgQB2Cf+/FPJIN8csNiSZm3oJMdaFRdvX5Ojo6OX5MPla7yWE55l3AWJdYgjbBbtrXxn",
-	"P3HQJEa6ohKdvjgNcaDyUGpit0wS+1gq/nf4sUdewTUmiLsAI5cJjc4Cww3YGcv7aD8np+dnURzdMqWd",
-	"X6fT7XRBkciZoDmPetFRp9s5QufbGGih5Sj7wNT3MfO39ykatame7x0dxRRiq7t5IbdMtGVTC4chV9rE",
-	"hNHBuPIEJpignBAeZB9btHI/g2cFMIoIqpScgkSdACATkjNFcjpiZCdlWF3kWXe3Q86p1kH27ze6L5Iq",
-	"NS2xYnriMA5ELvuqfQ5jnbilYLgCxjBkVONDhHJ5SGdp1IvecW1OXXJ0ThWdMHBg9X7+FHELoF8Lpmae",
-	"+fZ8RnZYqSJQVp4ft3C19oFcJsKaBRbKIP+F42WO81cDOqBGvWddcMfxiRX5vD7l/opbnBGt3pPwBFwE",
-	"Wa7YLZeFBthC0sb8ssqMjlZ4HdrFNAH2S1wvhHTY7T5apYq5aguttTcAKfEmCKNDpLf6ocduewWPH3Ft",
-	"axQFKcuZ+AjO2LLjQtwIORXEAhJVL0AGIgujecoIOoLbuN1uXL4M2qwrz0EFcegA9X7CgkxOt8NjRd3Y",
-	"yRMpTzEpX+uCBd+5q7qL4DpYBIXyyPebdWjgu6PV31V1ouwXB2t80SxSBN89W2eFLcVU7MeHL1d/HNYb",
-	"+hxHzxCDln9TloCCD47WgmGZjBWKy0DXQkH551/sfdPecHRHfkB2gMdocIODWk9HGoKBUZ+0UwesqExg",
-	"bmVFCZCOhEyoGYyZrnyzxBN5OmFQQGIuKILo4hrpRwyMV/RFxg1TNMusUP6/rfBwhezo10Iax8+lSrmg",
-	"ahYELux2SGL1q4QMeQZBE8hD+oINhwwinIl9brnUyA1zw2aW9QsU3q2IbXW5mGjpgaadXJ+CqQJtpcKC",
-	"tS/0mA8NGBQWs6cPLj97Dfbk/2ynts/uwJ5QyVyPcvl48C1negBnms+uX8qbPGo9PRcKGA5nynIQgCxW",
-	"Wzt8dhyGHG250ZYbPYAbveUiLTH94axn/xNPPyMByphpCZl7o6h2nMc7BdhHOjDZrO4cgO+5GFllYyqL",
-	"LCU7mjGS4LjO+JLsniDrUN4pQpJGPmjiKjdZkqSrak0dcuprJA2osGiM79s3uLJrKCPQMOplSmdk57j7",
-	"creNhXwH335AQ2+DhywsK/WNJjwlO4kr2JWcECpmZmw3wTIsP0fJcbe766krmDdL4gp2y8qah5bctVWm",
-	"TdLZZjrDgmp1Hrxck5EU7MRJQRg6xjVJGU2/qAIAp9NCQ5+YsHWPn277P0hXCtGdzU5gpHL7fvm0NQ3h",
-	"jn4DVCFYVWnX2t3S/vvTfqDFUCyucs+GdNeM2USz7JZpT4JXMIS4Xe0Ib3tLdbrY2exrJepi4AUZaB4u",
-	"sKuN8v6RmS3ZbYi3axLeLW392mjrlozdi4z9WBWtrEyIIeUgDuD3FGf3Icig9ynKZVtW1Xlh6vKsFN7C",
-	"UQjDM5LUvL1JM/EPNCxYt4tsgFx2sLH3RT0nsENOMS7CDo9ZhFTMCLiiwSXjglKT2nhYqEWX6YcxoSLt",
-	"C/snfFk6cchATjBVGZ0/FcUE478L/EayjS6BKWkYbVpI9HtmzjFK47dDomGjr2Q6ezTyECaPNmIQ7AI/",
-	"f0WMwWcxjZkvt/TlDSAQBeQr0laXJyYlziPK44vOaLGa3ZwQOnc9Q8OId2G6AcFBHz6Hihbvf/yBYNwE",
-	"wW1cs3TOjrJlbFvGdlfGdl6YUDqXglCk/MhX3KVIqWH3520QIbF3OKSLGZzL1UO7zHQsSSa1cYaSWjmJ",
-	"Xo3VYPx0DBzKRQb7MGORorLfF0GUc4y/T6DXhfFRkcCJuCqVAKINnXXIcfdlS1AGsk4zZor1BV5R4BpG",
-	"YqhkG3uCnDlLHS+lyf/NmVQ9f33LplYqNC7MKWQJB3vPajnBd+BFWx7zWzFMTeXeEPIBmqF/7sykiImQ",
-	"ilwzR/VIkZOdeYK1ZY8PYI8XwGw8r5EiJf5MRCN9Rg4DPnpSMRd7XEauYdhawj5v5Q3bC3Mn25noG6us",
-	"oYW7ppo6d2pJ0yzuDBjZ8WFXLfbP2I0jBSPXhUFNbkCzDHENxnXhey6PwrnIzZhN2lmg3YQlve+reor/",
-	"9va0Zh54Cx34k5xij6lSOpkyaAhVJn9vDWxbPeS37yfw8npItQLF5N7U00UiL6aa7/GFmn2t11gLBg8j",
-	"3fSkEbQIlkKulKVAt5KnLI2hKeAeF33h294cd49IS2A0sBDhtAYXIsU1gbpcqHxhDGxQvLjTF261lvRR",
-	"Uj4owYR5IbgXFBznvdDuqzY39ELvs5v2N+cH2eovW/1lq79sHeu/wxBfR8VDpWMx07o//yzZz2IO+o41",
-	"vFOWBRIuCB1RLk4w4ipL6/Y1iL1B5lTGQJUXul/xPExWs5yUpaQQruZ+G4/64D/aeut/u9xiq11stYvH",
-	"J5bvMDwf6QMQx7XpYWHG+2HTjrXy77DTpSmbhX+jqzOFBi46JkOnPrg/y3KcVi04fHvad6ROxxXddEp/",
-	"TP71j3/uNnP61szH83rJN5rM5eNhs+lHy8erumWskfPwleYXIEh+05lvX4CK/+5yBbZ091509zKkgP4r",
-	"4slpnYKFRNhFDzbIMBLEvbIMTrs0Gtikua7q/kzHzIyZwpoupowt8hVwuCZDxdgJEbK06JQl0immo/ny",
-	"QHVSF7RYjDZjcmhp4vjEdoc1w+199BZU8BxIldYM1Mtx7BUtq8lWF/WpxC5j2fDICp0Ce/DXakLsxmSq",
-	"pBgFJbPnyzzsxq6SubfrQU+MnUYxiV0kXzice2O+usRW1nsAzTnVN8RIp8HUq1ypueL0/mAgSgvu/Ugy",
-	"bb9vEIi1qVNYXrudQNVL5DPtQtMbvT0TskNF6uLW16uRvxuDn04QbRXyJKhxnJCdZnFv571r+PRANdfe",
-	"kiCBYrpHEO1SSqDuhcJoQ9EcDXbsuF5HrIy22XPH0TSWQ2WbvhDSWBbOtbeqt8mU9S6vG6W1zfrWXye5",
-	"LckR1w7d0xNiFh0q1sCDI8WM53kX4pZCbyn0E1Do1xVprs5rKW1uIUekokYBba6aDDSIsxRDriarZMfX",
-	"UujCJ3EmbJK1lpoHIgbC4TyfIDuAKuSAjGWhdnuhXbQvXOSidO0I8JOYCDklvm1qG2mFCRtRHCURxUj7",
-	"a2nGfkBX0cDILK2FaDhx2NWOIzn2uekQrIYoELylNVbKG2cvcDurqh6Y2pjH3ZdwoyrQWHJDCugi20rI",
-	"8TA2KTLXik4/MfVu9g9a6BwpNQ9HvAGKZfvcL2h7jX1ofEygTrBUBKvCp3gVQAmX2ITO480NF2mNVN4w",
-	"8XgOuyd3XOHZjKkm14wJp/9VN2CnVhJtyw2WcoM68ZeTHLLgy9YsTjSsypEto7ur5XBMst/zT+8ohteZ",
-	"0r0lcDZfgqCMSEfXEtabMRIsq2BaIEZRoekAi8yFmerOk9cXGH8S6jQTOiO+LwT620qXH8jWZCRlej3z",
-	"NXhAu5GF6ZAfRTaDJjiLqhmU4HBFqpDG84kVHCeUt+fKfheWTog2FoERdCD7OkXzdQoPlEyzYYPaCuRb",
-	"gfxLJOmvSayWSeqrqTMr++IvTOOfjmXGnAGRjFmWzrnTyI6TXeN69n4cmJYtZrkdooTsu7Tvxlh9bAiS",
-	"rCSa3rIeSV7jvdn7jutcam7Xk7iKLtx0yA8WGlDhy+HzmOpx3Bc+Awmzi/B+S2UBhqI37pdwo1k2DA2j",
-	"4HBLqaFXvul80kZQsT97SFA3RNgafeoX0LXwbE6w+tkcUMhimERxNGY0dfXjWkBeX2/Vs4kaQwfjCRPm",
-	"BA7OHswf+lFVghkBtIew7Nit96OW4tSft06gp6cuFR1pvc3uPqZyKizoVtOQIfTUX8PSeppNrSbqA3EP",
-	"u91KqgGnkGugF7d5h6rSUVwbPe/3qXf2v7OsU+J22VASqtL+p/u9M5ATKGW+1uWtr+XRRaNgrb5RStl6",
-	"MDqrxWk7+FIf0YzQi8tGEmAgKNUqKDjgu6m49T2qHOb7OdKB1Wczlo6YJSL3FbG2FGAdFe8N9kCt2EJ1",
-	"9GuY6rgwSuqcDczydGHn99eug8uYDW6Q10DroowLhvqQNiTZ70xZlu2BTWP/b9MbDRwCQ/BppiWZUmH6",
-	"wr5MhQG74sD1KP6BsVRDA+Nag4C1av/vEqoxdQrpI6mKz5/ATbGEkBK0GIIG2DCsHZDpmBrgslBKw26v",
-	"0xengR8G7TIxsUQRTTVV6GSpbmg+ybMZSUA8Yq5gf6u8cVZBfzPaWzXBF9LgqgVwKVbRD4DgNxCxan4j",
-	"iplDpzq+zulnW3K2XKAJW4g0BZqfnLBAqwsGaoiQU/RoTsdSu/xKNI6WrQA80Qo1Jae9NOkgBAYuJoE/",
-	"1dVrO62vZ+JMPdwnrlpJx9KS1h4Yzvxfc1NY/mz1J5dCjOo547CVwPwlpJrr0W45etygY3+6vDy3wldf",
-	"oKdb3ngKFGOPhx6pq/yu40DQxxAbkiSxtxQA4E+AsQjsad4XloCifUC7DClwipTh27Vg86pAXJVDVeVr",
-	"LehkYSfHVtHo91F8NDblGbTGQcIhbkI2DBt5I+qy8//UetpV6fpyIyxvU+IifIFGojP4/ZZmRU2IDFr5",
-	"Rofdw+d73aO97ovLg8Net9vrdjvdbvf/RmU76IjN/jy+/uOA/8j/fPbh72cHP/AzfSYung1enz0/u8n/",
-	"+6+v//yy0+lEVYvroHVbNcG3cxMsAXKjsxpG9/MUXlYL2wg3Wzn1jsqA0tPMUuXXY2hD3WhTJoos8829",
-	"fE8v7NzlG8DWenNh2516O65ym4cHc9sMmmMthsbnUBpvaU9aHiK2UG10Ti37pNbbo+KQfr21EXGeGsZK",
-	"wX4cAhVeibsVK4xXN2+cawv7+ZcWDvrOmzVdqGk97981p4a1b1IcCEiAA3QL8Q7AfYZPq1L7QUvpEvZr",
-	"04WVYgZyn7nJwrDbgMeACRcNuHVoLrbkIgO/M5DmqHYAossx16FhvnznhNh56MAQJ7JsBmbNkB3kHtdF",
-	"wIws4w3E98AKsdPCkLZC3Po66Ts5IlygeQLQtp5xEWNZJ9/6Fhx90MhXqrDMx1pSmyyWeh2t4uarV2Ek",
-	"C4qLpSyZg1RjLF5yo93v2shck6lU0CS/TEWXwle5UgzuB1qdLe/4RtcDZjS5YSz3QywQVuzaH99E5Eiq",
-	"1XY1tpobFlk226ThZz5K6KR0Zi6HzDZP4EuU2bFH5JNyEPv96ay+c9gDdqE/aS4Fi+qqC7ALemrvBdzz",
-	"RVZd5FS9EGlfUFe4fyInDGpUkIzm2lJuqHlqGWNGBVGMpjosnbqLCk4oIibomne1Zdtu5/fs0W7mvFh8",
-	"sHfw7LL7onf0tGLxQXctudgu8tsFi2yVlnM1Jyy7NrShrIzidqtUfHB5cNw7PKyk4ntQqjXjwJwrc0t2",
-	"vlB6Eobde8ZQOpbrdx0urMNd4lMV591U0LtxMG5LEHUp8inXeUZn2AVrBzPjgk47LgNb8cnE8vnpmBtG",
-	"dE4HmJlkr7qSWRjG3xdgxHa2iypopxHk2ZYv7/q4b8jQ22wT/3VGYTbg9DCdbntxnz6CvOTuvq/2ct+x",
-	"j5VbEgMOzFETimHdYWHcg+O9lM5IomUmE8fkKVQ/N4USujQID6UifAKdeA2InJ2+uHATg/jubbQYBo7N",
-	"gUH5CxtlNL3WtPRmOska41oqayiIKB+5ht4agaJbCCOLwdgZcq1OMZZZirZZX8Wq8tbtgbeuLzBVR2jD",
-	"aEp2qCETqV1kYc4UOXhGJlwUhund9np/Ds6bsX22Cg0Pt4f6VW/UJOqkr9+JRdQZ9f6dTKJpgQfMWo+w",
-	"UnsRm5SPkRswfsvSDjkbotaAJKD99sft7vN65AQG5NXjJz7fGdeX5gQ4IuIbX+5IFdcyop0pxQShFm7/",
-	"u9sYi42G0WOYQTPypuRR72UmkUOtwxM1Wyec6hKjK5BGOVEV85zQ6ynVDfCHDnmPVh5netHzlR29KabT",
-	"Xiv9MaKqgvTXqGf/el8yhYCCKm2uPr6cvfj7t9Pnt8+K47vwimChTxtydV6nDE9lU2vJN60Chdvy8tZO",
-	"YVrs7YAdYjZRYMoH2FcWU/cykQoIpIuJ2YwV/xTEwhIUYVJTM8V6ccmTB+RDNWslrsrVCgYIYLn1HdyB",
-	"1r5nxmkD5bE7YttIUApKua4R6BYW9G41Xr6pSnnvFKKM9CqEu1+7TYrq42lhddMxU5gENJZTwrEqHzg2",
-	"O33hqw0kZELVTd0dMaHgYwAZxVHfRSWeglreG1Pk/RyrqFMtE2CrlD+9Uv4TIFyQpQGBhw7nFtb6WWDT",
-	"9wfpq99j3YIlVZz5SOhwclkYZEx4D1imWbOq87ULQ5eCtSE9NEdzV8173O5e8v5Hu/CnuCePVEt+e2e+",
-	"gOOrVT52iHwdJEtYFJWC3eH6rOqV7f3RLpvb1At2OSy5noHVCCpyaqYhOTdGtpf88c0lmZ832T3pixXe",
-	"6w6ByfHazRctsW9rkvEbRtCp3iGnoi9Kaafkh/6KQlcO9Oc5Yz5PayXAjrvHi+/p+9Lb2Fas8HfWF3uR",
-	"rH7fqqpfoEZq62X5Rtdrpp40MSKT8qbCiC3lejDlWko3dmo/y2nLpV4jENpIk+9jEM4e9NpZXvtPZqlr",
-	"yWOpzjzRuXQFW/AdqhjRY7s0COyFzo9wKxBAbfYJMHRRw16Vkc/6IXaKxzFbz6/pKUwS1wEIej9H9OD6",
-	"cHCUHrNnURwNn4++Hb/gL//WjeLo5iA7nByJY2mf5M9//Va90C+NfVIc3B5Ojz4ez+yT2+fTbz++mL38",
-	"u31Cu9cvBy/Sb9lzO9qz0fH4iB/+7cCO1s1eTl6Ib6V9kj/79Vgd6UNzAA7YOxs/ApCtIpsWbcKmT09e",
-	"o+WVNGOP3EwYTFcMoy83ZG9wcXH2S58TsLDT2G+xDMFatQcsqduWHnh0NpJndOAl4OByoRHjoAuXTgoG",
-	"5RvhWHStSEvIQOyZtHKPlEMxqmVhmc2mooFlM1gVlImkBmIHTZFjsWGoJqCYtkKJmecY3+Hkrvfnl+QT",
-	"wUqe1mC9uJmhO5l0U3ZrH9E7HG6J9X2J9WLrfJBk4E3z54GTgIuBVApzSTdgit9S/998AF6hMOheDocP",
-	"oe9AjNcN6akaRQOd33H3xd8V0AOuZ1iIb4ahugddorkYZWyv0Mzxg76Au+3K6K6lTLQ1VrMrL1nD1yeT",
-	"/xJH0uQW0h9UFvX8H719BLxPbO01A0X+D0L3D39+9f6n/zn67vzNn87/cnT+3+f9ots9fA5sU/3Bfx0B",
-	"yihmol7U/OBejMECFCC70qVZw4UYWxXhFsmHi3dlia55qf++ppKX98trwigRT73DrKZlfYJ9cEn12QbI",
-	"sLs/jbnITtJY9JZUPqjfl6HKYFUrkDydB9IStEBgreHpOoTTUFMs9kAmZdd7riEDG+P/gE/uI4FMiKut",
-	"C0GEsLYTkrh7lRAsl0l9V/4pBaPwmBpLPuE7V2cjSCTXF1BgEL6vfCykEODgrnVd3um6GSo5rzUc8Y/M",
-	"AE3A7W6A1JZLjnov44jVsw4cNKqbdz+CBotfbdodSJF6kuDOd+vZ+RLeUDA8hymFzhcPLrgaGlvBIWND",
-	"s86VxWu3RNgZs8GNlXVApvWtjuoyD7puKtEpcaZalwtx1N1zebrasNxX++37EhCapwzlIgx7xiKOlSAE",
-	"9VJYHla7i4mWlSMGVua60Vp064trhtErRlqJHmMU5i4xBJ3OHqpH+/oVUS86fnH48uDb9fXnagFfi/rs",
-	"me1ThIDV5eTHCO4qtaiWRHbIvrXPOuQ8Y1CfUs2wolNnU5FdTtNTZMK1lfeXlBsFrbG6VZa5BUo2Xiof",
-	"q/XF2tU+YdXsrRD4JHkvKDK1kXQnD3oSDpgLJkyAu6XRK5gL8pW7dUi4Hc5aK3XXmsBA4Lpri3B4DPHC",
-	"etcl1LnYs6rJgC9/3yGnrpCVb34ARRLwJY9l/mUkf1CnTaQuNFVDV5kxFyM7lCtC2ixX73rWhHXIdy0a",
-	"N8rYL2ZGv9ceBuuWua4qV2/7FrRQ7i2ZWye+Fq9SrRR61QxgEYlZrxlASNT2sVrYYtoGl9lbCedJWCEy",
-	"uzSLP1Ow5xeGwC9mTAUp0+EIHUkUp+2bmgkDhQJUmAzExSArUpaChblRAr5J3E4a1dS8FF2K41M6aw9r",
-	"srv9a7CN6MsSjO+kYLGrsAvVgI0kqdzqpl/AlsScWbOG5C4fDXpIBPme3jdbIngTISlWWfZ4uaAIPKxP",
-	"3S7uxs4m1yxNWUp82+Kd9//1jhsWE6igftTFDuwFmKHHxuS9/f1MDmg2ltr07GMoAlY91719IAIdX6y1",
-	"Q3lkAeFWN+8Drm5o7GqR+GIAAJq51nYoMYRV5125d/sQIi7x1rmwQQ+N+Q7F7+RoZG8Ex3Fl4WoozoVU",
-	"oRHBJb6EhUxJVWzS15isJvaBVfMTY+Fow8ReI9vQTlP+5LrBl+OVbr+WXssLVVUUUEX4s30pz8mO1fV2",
-	"2+yXbj4QV+fn+hHonVTYxfvEEm4p9rCS1ogZqORIkqFv554EJwFdvj//8vn/BwAA//8=",
+	"7H3pcts4uuiroHjPrbaraFlesliuqXucxOl2T7rjcZzpc26rrwmJkIQxBbAJ0Iom5ap5iPsM82D9JKfw",
+	"fQAJUtTiRU4yo1+JRRLLhw/fvnwO+nKcSsGEVkHnc5AxlUqhGPzxisYX7PecKW3+6kuhmYD/0jRNeJ9q",
+	"LsXu35QU5jf2iY7ThOGbMQs6wQ1NeAwvXQ0oT1gchAHLMpkFneCcKjWRWUzGudKkx8jLnb39l6Q/ohnt",
+	"a5apIAzkddAZ0ESx2zBQ/REbUzP4f2RsEHSC/7VbLnwXn6rdUzP6qbhhiUxZcHt7GwYxU/2Mp2YVQSc4",
+	"E7AowkWaa7IVzSwxCknE8aUrs7NoO7gNg7cy6/E4ZuJecBgUX5f7/2+ZE5oxIqQmNEnkhMVESxJLokd8",
+	"TZu/HDHSp0nCMsIVUXwomIEE6eUa1yEIjcdckK2oWDLu/0xolgmarLD9R1rriSC5YJ9S1tcsJoplNywj",
+	"A5on5tS4XU60fUyEJDHTlCcK4Mk+pVKx2Cz6nE4TSeNLKd/RbMiebu0Gzj0ZTw2UpVn380PyZ/6KbEUp",
+	"LulKS3mVmEUheC+oZu/4mGsWP+EqpSRjKqYkwyuuyFaUUc2uElxJtB2EwYjR2FzGzufggulsunMy0Cwz",
+	"f1YH+2UkE0YU60sRK4PIE8rNtR7IjJHMfMnFMPAxWU9TczfMUQ5ZZhZ4GwYfBc31iAlt9rwSMGZvW14b",
+	"o7xzJ+XvXArYN8/gjTVctp+4UlwMQzKmyUBmYxaHBjnNhCHJ2I28ZjGRGRnIbAh3/5qZi1dbPeLHR0Fv",
+	"KE9oL3lCLD4hMUuZiJnoT4nK+yNCFdEjRmKqaY8qZtA7L1eGi3d/masJ504SajAGdqHyNJWZZvFPLOb0",
+	"EjDgS1xKQ+yi+lwRbKBY4tXYrPHKoKk5hAIx4C6c9DW/4Xpq/p9mMmWZ5sgy2Y3jpFyzsVq2bDfQqfnM",
+	"AMleC5pldGr+FuyTfp1nSsKlE3lisUBnOSveVjoz18ssskDqzq9uLZVBfis+kr2/sT7MWSzCgW9mV+bI",
+	"V92KGdHcp88BE/k46PxqllpO25MyYVTMLFZeByHOs3CJNxZTquujfS0bqFKkWDIwHB3YWqebt9sH/Vxl",
+	"V3/845/wB4vMFYzUVGk2joIZgIYB1cv2fcnHLAB0M1wIVhPH3KyAJufeKisnVu6MxxUyFrAbfdXe2z84",
+	"fPb8xcsj2uvHbOD+blogTz1qWv6s7eUqB07kkIumEXLFspOhhWvj07N4FrbmPtF+X+ZCA1UAZDOXi/Zk",
+	"ro+JFMnUCBfmGUoVNI+5DpYhLY/dKwB82KC/xtAediOWmHk+qiYGdSKK1VJVSjqKMUW4bpFIMaW4FK/N",
+	"K5HZh1u7UBOW2W0RKYpdh0BGuCAJV1q1grCGk/2MGQp+sjICsbHFn5kzgCd/ZRkfcGSK9bvk0Gjmy4Qq",
+	"/c4c/PJl/Gxpi1vOmPZHXKBcMgtPQ4nImFFheICVGAylaSZQBZcPA0HHrHGpaULFKTBIdffFZhJZoyU5",
+	"gC8GVcwhe6hSzuYfd5M4EgYqV8D+5gC8eHz3xRafXjBqmdwSwh4GmiNWL0YkXLmWOj0VZrg5a9cZp8mp",
+	"iO8B6DyN74LVTZcb8dxigt2ZPcE6qlf34p9J6N2vKprXMLe62zqa+RuqnunsMS2kOA/knQXhWgvzdKOr",
+	"2dXdSb5AOnwH6cbfVlWyqW0Ax10uqRQ7eSR4q/UAPE0zecPesBveZ54FpSa04FuztNUsAdRzK2/DMISL",
+	"YwI6ComZ4MC2grDhchtQvgZV6HMwpp/eMTHUo6BzsL+M8xYfhsXSmjb3ivav89S82IBOverDAktSqo3K",
+	"HnSC//cr3fl7e+fot8977dv/aJJHFiKKP8GS1T0MRfxtrgNHXo+oGLJTQ+7mYki52UaOKdjkdK7MkFoD",
+	"W7N0KHUxrH80cC7Pm46ltrdiam+i+bt0xr77brSfZxkT+nzRlgSb+M89zN/bfxkGYy7c3y/DNQCkvsTq",
+	"gppAs4Q69BPOhP7ZSkt1awvVPmkAo15MuDb6DtnCT68Mf90OwkBm5gmxvxpB0ZD5BiCwVaUvJwyg7tGg",
+	"F8RxxlSFelF1zWIyyOS46cpbE9RdpGWfzJVKzqvXb97ufP/Dj38O7kDtPFBbdcNfjw+Xpef4MJpTRYl1",
+	"UJ03XIE0J3V638u4MmGp4sWFXSOZcD0CzHADkS2ZEUrKabeBqtzjEi4kRVUL0ex9a1z1Bw2mLSXoNbvq",
+	"U8VIhsJgWKgaTV4O34Pg/dnPWMyE5jQxss6sodK9Z6B41UfkdL9lTDF9BWZC79e0pDc0yRiNp1eskJZh",
+	"GCH1lWI6T90PntmzeKH8xrcA4xoLy2MYOLu7oW5SXw1kLsxLvn+jL8Ug4X3t7xrlOX97uAmQ9a80xb+s",
+	"Wn3ly/gz9nJYUpONzoj9TI9kDPuxHpVGzc9ag+sn/UM+pmLHgBBOXLNP+piM6ZT0gYU1Ua3K7QTRbMXr",
+	"iUsIEecacfWGCe3sow7RMjbkSjM8OmfNgX9LxEvkUOagvKB+e2UtzR6fvsINVX4C5HIIUUOgGEmG+Ruv",
+	"KGCmusrYkAmWWdT1Hl3lihV63tVNqcvhDzj9VUFiaw/cuq7Z9IrGceXvjI3lDfyCXOXKyqneLyAbx5YE",
+	"XrFPiChW7/Om8LHMYFT5l70k5rb1zBLGAGcLT+UA6j9zmBuzhOFkRpktJmtCwlNYWKMhszAsP44B2YFg",
+	"dc5qob26mndqpzjHD5tW4cC38pgf8IMzMZBN4+mJfFsYfRduyr34IR+PaTZ1osOy71BrrRvUS1iGzsRU",
+	"7CwsD89fnwfPxpsOQz5MbLDItA55oX60s2zzrlbOBYbKj8oNNJDZmOqgYxbGdjQHyWyxcSIMPu0M5Y5D",
+	"lJSbr1qX+GnxaIePi4tHjTIQpFQMc5rFLcp3DT/eVfH1rv0cgDXHYNlk2bIWrbplyu6rCb5vZTaUeql+",
+	"NM80XMdPeK1pnjOhM6lS1tdz50CuXFWdDttHz5cJXfjd4kk5WjkbaB1rtlAusIV/alA6wKAH7gbnglZc",
+	"9Bk6JlLZH4WEFhb9H3+5RKEFUYwL/fwwaDJVL7aAn/QUE5rIjIAtfGsyYoLgnrbvZRlXfI6bxZIYUrpG",
+	"KpbsvNf8mSFQc75Z3ZpcO2x7ZktP+2EErYo466BrYCx+2CJhiAum8kSvb4krKmnVw38vGJEDwHXFxTBh",
+	"O7liVr8iILw14QR7uCmppjvxTzsxH3INc4Lujx61Uusxil+a3lfdY6tYoPxjmqWrvsWjkek8EZMpiG+j",
+	"xf1ewoqVTwpla6ER4yemFB2yh90IO8ga70R1hplFjvHxckbpXmyao+Lx+spkkfOEzicJMw7UutGQIf8z",
+	"7xFmmOSW5YiDXOcZ2z5GTmYuJfK2gWFu0rzrM8yvAA6Of1V32JfjcS64noZEyUSGJM1kSHq54oIpZfbF",
+	"hGZZmnHFlhIXmKIJP84zOeDJA6/K2nx96KuciyNZ4XH2pLxn7XbFQL63DDbZfIfoBTMH5s1ftwLu0GoU",
+	"3gCMf4oJxY1oQcxq4UmL/ML1iOy/PSFShISSyLEaCNqhJCp5IARsuBUSLeVsOMZjWTUf3zB5URhSPJ/T",
+	"v5t19sIatx52rdwoa2RB5RTLdLUqhP8Kcefw0PlHjkku+O85C0mfKrbDRXELmuQz0egK2tvZa7e9sHlC",
+	"B5plRGd8PEYS7HvCll70KgJVp2qI0L+Tl22O9GaV5pWwo2T81aW9BRwVbOKCszokMvJPFBqqcc1ERKiI",
+	"SVQIQVGLwDfCnogeUU2sBZ2MIEKsK4qxIJbNXAq4qLxPIitARK2umKE0X41QOV8cejSBs+GkFFtuz3io",
+	"s9aufVbnjTKlr/74xz8jG1BdKB0O21axZSz33V5Yq3oDfy0ezAS413kovrlg+IfSQpxgHUTQt84+3CRo",
+	"feeLjR9jes3FELJjXMZCY/jL3Z3YtQBcxdTcAFz39x0CcROq9AfGxOoLQj+W7/nxvHzWmFw4PMBZjc4b",
+	"5x9qdDgsCvJtMmXWbZh2Cz58G0Jz3UkWm1iAPA3RQ4/rJahtqxh80ZoeduWKna3jzl1ancchRaHtBGFg",
+	"1B3kQ0EYOIUHfNSFvtOEFAtV3CdiUpeG5N7JKA0s4r42aRf5YN5cHgzgYF11nC/0KrtP9t+eXF2c/uXj",
+	"2cXpm8YvVvIeo8x+UWztPhhV8TbXBpwHog9M5+nDLkMxzBqF8focTxCPGAZSpwaTP2bN1lLF+hlrYGav",
+	"qGIH++Ty/eU5se8sQ+PiNW/KcGkIJABFU50vjs+8MCKRMNPOLPWjyBWLKxZjstUmkxFPGCjkXBE5GGw3",
+	"ek3YosjzlIm4ccoTAkEqhE4o14pg1ACaCIKlSFJGLLjxw+adLgbXI+A7gn0tqF53ZK98tnc6ormQXRme",
+	"HyGg/qf5kY1Okb2TYlqPPzVjNM6+QvaPQTA5ESxz6T8h+kromBEuCLth2dTm/aBi2KdZxpkiUrAleT5f",
+	"kpPeIX9oVsxGeBjNFyNqbN4WxnFu0cqFJAkX1yEa4UD4JHqUyXyIhiMzV09+2m6Uzud4/794rlGDqZyS",
+	"lPK4tJZb63hpEyf4P/PCV2Yev3M21Dqzi74mwFSyl77cXV09K6qa/rQwscnX2PykpnpGlU20ql6BJlIK",
+	"30wXhgo/2DBeDDC7ABSl8ozr6QeDgpbJMZqx7CQ3YHZ/vXUHiZEdgLCAk/C0XMNI6xQltMyozn/GeKba",
+	"GKkCNjwjnMAn5JpNyVaUqmswMm2TMY0Z6aFxED0XMkMbeuRwABweboAdMwCeFPn55KfTaPl6DSC4NbTU",
+	"luVYmohJzavi1ttjIy6QmJ/b9ZDX787gk5iqUU8aLO2KrjgFrucy5IHmoTTUIh/yfp8p1SHR524gr7tB",
+	"h8CtJV0QV8zfn1ut1u1t1OqKt5Qnecb8l0G5MW+DJmJ+6QaYiz3Kx1RArC2mY3cD85oROP230N3k3riN",
+	"yGTEMkaivvP80K5QcwK1V6rx4v3thWibn+vlGMKuiCrKoP9tEbbt/+jFbfs/O5MOjFgL3UartR+7XfnF",
+	"e6tSryMkDfVFzPBzqhqEJCqiuM0fs/HT8HU1jLu6X7spL5Db/FkWjwnNIWFAOG60HuNtYVxUjYDRXXGX",
+	"FgGTLmBNBFjiBWQfu/OPJYOKDoDFhjQrTccpVoO5ePuaHBwcHJGPl6/xWo55knAbJNYilrAZtDfynfnE",
+	"QpNoacu2tLrixMeB0kOpiNkyicxjmfG/w48d8gquMUHcBRjZWgPoLNBcg52xuI/mc3JyfhaEwQ3LlPXr",
+	"tNqtNigSKRM05UEnOGi1WwfofBsBLdxtTViS7FwLORG70iAq0JpiKTtYNifofL4NA8N+dkEC2MVE/M7n",
+	"YNikp36wRBcz+o2i5yTiIu+dTQzQBjxTOiSM9kel2zDCegER4V4xAIOD9mdwwwD6EUGzTE5A/I4A6hFJ",
+	"WUZSOmRkK2ZY7OdZe7tFzqlNJkKh/DvVFVGZKRoZmT6y6AnymXnVPIexju1SMLYBAx4SqvAhHklxomdx",
+	"0AnecaVPbK2ClGZ0zMDb1fn1c8ANgH7PWTZ1nLrjCiT4hWM8zeb5YQMLbB7IpjGsWO+kyBCYO15ixYRy",
+	"QAvUoPOsDb47PjbyoVO+7F9hg+ei0dXin4ANN0szdsNlrgC2kPExu6wiHaQRXvtmMXWA/RZW65Ltt9uP",
+	"VjhmpvhJYykcQEq8CUIrH+mNMumw29zXw0dc2wo1eorqQi7cMzS8OxdAFIgBJOppgAxE5lrxmBH0Gjex",
+	"xu2weBlUX1sthwpi0QHKb/n10awiiMeKirQVPmIeY40MpXLmfWev6jaCa28eFIoj362XhYLvDpZ/V5Zt",
+	"M1/srfBFvWYYfPdslRU21DYyH+8fLf/YL/91GwbPEIMWf1NUZIMPDlaCYZHJ5cvWQNd8qfrX38x9U87K",
+	"dEd+QLaAxyjwmYMNgA4VRA6j8nlbZUVFPYFGVhQB6YjImOr+iKnSkUsckadjBvVcZiIoiMp7SD9C4NKi",
+	"KxKuWUaTxEjw/9tIGlfIjn7PpbbMX2YxFzSbelEO2y0SGWUsIgOeQIQF8pCuYIMBg3BoYp4bLjW0w1yz",
+	"qZETBEr6Rh43il9IlHRAU1YJiMGugYZVYcDaFWrEBxqsD/PZ00dbLmEF9uT+bKa2z+7AnlAjXY1yueDx",
+	"DWd6AGeaLXaxkDc51Hp6LuQxHM4yw0EAslj8cP/ZoR+ftOFGG270AG70lou4wPSHs57dzzy+RQKUMN0Q",
+	"X3eaUWU5j/MgsE+0r5Np1ZMA33MxNMrGROZJTLYUYyTCca2lJto+RtaROQ8KiWrJo5EtpGZIkiqLp7XI",
+	"iStZ1qfCoDG+b97gmVlDEa6GITITOiVbh+2j7SYW8ga+/YhW4RoPmVvl7TtFeEy2Ils/LzomVEz1yGyC",
+	"JVgNkpLDdnvbUVewhRbEFYycpekPzb4rq0zrpLP13Ic5xSMdeLkiQynYsZWCMM6MKxIzGn9RBQBOp4GG",
+	"PjFhax8+3fZ/lrYyqT2bLc+iZfd99LQlRuGOfgdUwVtVYQTb3tD++9N+oMVQu7H05fp0V4/YWLHkhilH",
+	"gpcwhLBZ7fBve0OxyNAa+CsVI0PgBQloHjYKrInyfs/0huzWxNsVCe+Gtn5ttHVDxu5Fxt6XNWRLE6JP",
+	"OYgF+D3F2V2ISOh8DlLZlIJ1nuuqPCuFs3DkQvOERBXXcFTPEgQNC9ZtwyAg8R1s7F1RTSBskRMMojDD",
+	"Y8ohFVMCfmvw39gI1qgyHlZ5UUWuYkioiLvC/AlfFh4f0pdjzGtGT1FJMcH4b6PEkWyjS2BCakabBhL9",
+	"gelzDOn4dkg0bPSVjKePRh78TNNawIJZ4O1XxBhcytOIuVpNX94AAiFDrkB0eXlCUuA8ojy+aI0Wy9nN",
+	"MaEz19M3jDh/px0QvPn+cyh/8eH9zwSDLAhuo8fiGTvKhrFtGNtdGdt5rn3pXApCkfIjX7GXIqaa3Z+3",
+	"QTjFzv6AzmdwNrEP7TKTkSSJVNoaSiq1JzoVVoPB1iFwKBtG7GKSRYzKfld4IdEh/j6G1jPahVACJ+JZ",
+	"oQQQpem0RQ7bRw0RHMg69YhlrCvwigLX0BLjKpvYEyTYGep4KXX6b86kqsnuGza1VKGxMVE+S9jbeVZJ",
+	"IL4DL9rwmG/FMDWROwNIHqjHCdozkyIkQmakxyzVI3lKtmYJ1oY9PoA9XgCzcbxGipi4MxG1XBs58Pjo",
+	"cclczHFpuYJhawH7vJHXbMdPtGxmoqdGWUMLd0U1te7UgqYZ3OkzsuXCrhrsn6EdRwpGerlGTa5PkwRx",
+	"Dca1sX426cK6yPWIjZtZoNmEIb0fyuKL//b2tHrSeAMd+EFOsOVbIZ1MGPRnKzLFNwa2jR7y7fsJnLzu",
+	"Uy1PMbk39bRhy/Op5gd8oWJf69TWgpHGSDcdaQQtgsWQWGUo0I3kMYtDaAKyw0VXuC5Uh+0D0hBFDSxE",
+	"WK3BhkhxRaCIFypfGAPrVTpudYVdrSF9lBQPCjBhEgnuBQXHWS+0/arJDT3X+2yn/eb8IBv9ZaO/bPSX",
+	"jWP9XzDE11JxX+mYz7Tuzz8L9jOfg75jNe+UYYGEC0KHlItjjLhK4qp9DWJvkDkVMVDFhe6WPA8z2wwn",
+	"ZTHJhS3Q38SjPrqPNt76b5dbbLSLjXbx+MTyHYbnI30A4rgyPcz1aNfv8LFS/h02ntVF7/7vVHmm0P1F",
+	"hWRg1Qf7Z1G706gF+29PupbUqbCkm1bpD8kf//jndj2nb8V8PKeXfKfITD4e9n5/tHy8srXGCjkPX2l+",
+	"AYLkm858+wJU/F8uV2BDd+9Fdy99Cui+Io6cVimYT4Rt9GCNDCNB3Clq5jRLo55NmquySNBkxPSIZVgA",
+	"RhexRa5cDldkkDF2TIQsLDpFPXWK6WiullCV1HlNQYP1mBwa2o4+sd1hxXB7F70F5T77MosrBurFOPaK",
+	"xl4TRXtRn0rs0oYND43QKYwiUCsgsR2SSSbF0KuvPVsTYju0Zc+dXQ8aaGzVKk9sI/nC4ewbs6UoNrLe",
+	"A2jOibomWloNploSK5upZO8OBqK04N4PJVPm+xqBWJk6+bW4mwlUtZ4+UzY0vdaNNiJbVMQ2bn21gvrb",
+	"IfjpBFFGIY+8gsgR2apXArfeu5pPD1Rz5SwJEiimfQTRLoUEal/ItdIUzdFgxw6rRceKaJsdexx1YzmU",
+	"wekKITW0y1bOqt4kU1b7Eq+V1taLYX+d5LYgR1xZdI+PiZ53qFgwD44UM55nXYgbCr2h0E9AoV+XpLk8",
+	"r4W0uYEckZIaebS57EhQI85SDHg2XiY7vpZC5S6JM2LjpLEuPRAxEA5n+QTZAlQhe2Qk82y749tFu8JG",
+	"LkrbuwA/CYmQE+J6rjaRVpiwFsVREFGMtO9JPXID2ooGWiZxJUTDisO20BxJsSlOi2DpRIHgLayxUl5b",
+	"e4HdWVn1QFfGPGwfwY0qQWPIDcmhBW0jIcfDWKfIXKlQ/cTUu95saK5zpNA8LPEGKBa9d7+g7TV0ofEh",
+	"gaLCMiNYQj7GqwBKuMSOdQ5vrrmIK6TymonHc9g9ueMKz2ZEFekxJqz+V96ArUr9tA03WMgNqsRfjlPI",
+	"gi/6uFjRsCxHtojuLpfDMcl+xz29oxheZUr3lsDZbAmCIiIdXUtYb0ZLsKyCaYHojApF+1iRzs9Ut568",
+	"rsD4E1+nGdMpcU0k0N9WuPxAtiZDKePe1NXgAe1G5rpF3otkCh1z5lUzKMBhi1QhjedjIziOKW/OlX3j",
+	"l04I1haB4bUr+zpF81UKDxRMs2aD2gjkG4H8SyTpr0isFknqq1Bn6IAzz5Fm7k5R4/Y7RcB/YCVf/JRU",
+	"ymWSYUaFJlsXb1+Tl8/3X253iBrJiQuAg8vRFV5FXUAgCvV0Y67SxEiqf/zj/+OzhDNMRaVjS2bPzs2W",
+	"qbpmMfIh6pJnzUdKooQMFLJPBemPWP/a+sogvM6IDwOZMULTNJM3XAyt2cUsw0h+9RJojiYYIHSFBLjQ",
+	"pEU+OoHMCWLmUtjeZzHrgyKAgegg+jur92H7sEW+z43KJIaQ7atHmdQ6MfI/y8jZeQj/+ufuyh5PDOy3",
+	"DvePajVrGwME30l5nadvXH+jmsOv7NT06vWbtzvf//Djn+f42wwoX2PTk5ViKg72H8sBV6yxbB2BCPEz",
+	"riz1azFLQXo5T+KdnvxUabDUCfbb+8932gc77ReXe/udvXan3W612+3/i72XzPODVru1t3fQelEySKxv",
+	"Xvu27X9bAMaHoW1aYZnearQdz8gyjqUmJuaMex6fuS9ruke4xtMGX9R260Qgc0+R72zCMR4ndm0kJyhp",
+	"W4CbK2Xjpl35c4pyp2uAZLmKZR+NTGUXaSybL/KfOCIMkymfq3DhjDn1iI0OxK9hKIRMEsONIqzcvItK",
+	"blcMmVaoD7talM5ItWUrdHfsPFA72zVfi8ifZvnOdkgSI83HXUGhsMKN7EOZ9IRfM0h0BX27RXAzNPG9",
+	"bVhXM8K5riw8CokeDEUubN3uFnOU4DN3AGiMPyYxE5wmZCuy49ii8NE2xIrYOcxLWHS84FwIUICJ0S2Y",
+	"Uu6te7Cxrij4WAPXQRiwN2VbvbuoGx7FL1AHWc08YrtikIa/qkfXUxr4VNE0NHhjZSR78h0XtyMncLwo",
+	"rmtJpjIvmH7rXmxkBUXoDR7ohmlsmMZj+HURpw3FiJmYWiHeEq2lLIJ9cu1e5uodk5FMmCWlZMSSeCaM",
+	"j2xZm3lYrRoWeiEtRqO1i0aCa7t/qu0QyewALOiSKGpIavQa8XTnDVepNEqAFJGtJMl1i/xstDCoLGz1",
+	"6BFVo7ArXOUDrGqAdgWZGUUNFQzcr2FdLBnUWURkCMcVvmLIcgNlPYWHviFnTQYVnGiZHOqfzTFWXZ4B",
+	"CpkPkyAMRozGtm51A8ir6y3VFao17Y/GTOhjODhzMH/qBmWfGATQDsKyZbbeDRo66Nxugs+e3qpR2i8a",
+	"b7O9j7GcCAO65baLgcyGUq8Q4XGSTOjUpS0ost9ul9ZUEGcsww6botLKkrVcaTUbb/YWVnHvMAhPfLDO",
+	"UJB2/tP+3urL8eqSTnUtTyvqnFXyQy18qcukROiFRbc7cEwW7hwodLYusefSazpP+0beTVg8ZIaI3FcU",
+	"2lCAVVxL4FD22UJ59CuECHChM6lS1teLyxRZ85iybSbB4ge8BvqrJlww9MMoTaJKt5+/Ta4VcAhM/aWJ",
+	"kmRChe4K8zIV2ip7Zi7D+FkMWlm1i9lKDcqMhoYlG5A+krJD1jHcFEMIKcFIBfA81Rz6e2Qyohq4LJTw",
+	"M9trdcWJF/+F+ltIDFFEPa5M2SrcHIqP02Rq1EDNSwWySd44K6G/Hq9ROcEX8hyVC+BSLKMfAMHvIFNO",
+	"fyMOIYtOVXyd8QttyNligcbvc1gXaH6xwgItLxioIUJOQuuYkMrWdcGgjKJfmSNavofGai91OggJSfNJ",
+	"4C9Vt56Z1tVRtC5mflNxQOw1N+qzYUeV8CjDn43+ZEsXoVuQcdiK53YXMqt43V2sflijYz9cXp4b4asr",
+	"MMJWXjsKFGIjug6puhptpzOv2Tp2TYxC56EEwB8DYzHw5nrUFYaAoqqvrCkAgrGKtNFKkmtZmLqs3VDW",
+	"iZjTbs9MLkUydUa7jA9HujiDZnfMEJTix5cNw5KBdhB12fl/KjVpZ/HqciMsb13iInyBzukz+P2GJnlF",
+	"iGx017yccbnAYQedgE1/HPW+7/P3/Mezj38/2/uZn6kzcfGs//rs+dl1+l9/ff3jUavVsk6aWn/pRT6d",
+	"BUCutX9GsySP4eXsqr23f3D47PmLl0e014/ZwP1d7zfbOSgcayeJocqvR0zMNJLtiDxJXAdi13gY2wsH",
+	"Siay1tO2g71Bqz2Di23u7826rsoOvvOhcetL47Zl8UWBFN4h9tEuW7m5BmCGQ5kJ3p5cXZz+5ePZxemb",
+	"AId0662MiPNUMFYK9n4AVHgp7pasMFzeYd5NWn70WwMHfefCKWyKW7XeGFhw7NrXKQ54JMACuoF4e+A+",
+	"w6dli6+0VEwL2K9MF5aKGch9Zibz0/08HgOhIxg4UoXm/AgSZOB3BtIM1fZAdDniyg8IKt45JmYe2tfE",
+	"iizrgVk9VQC5Ry/3mJFhvJ747lkhthoY0kaIW10nfSeHhAs0TwDaVjO9QwwmMUIPVzbA8PL95blBXK+8",
+	"4EpSm8wXRjsaxc1VzUXnJIqLhSyZglSjDV5yrezvSstUkYnMrqHklCuBJYWrrpsxuB9odTa84ztVDdRX",
+	"5Jqx1A0xR1gxa398E5ElqUbbVdgPe5AnyXSdhp/Z7ITjIohyMWQ2+clforynOSJXDACx353O8js3XhzH",
+	"NlP6gSpDCvxcFquroCWJZhlnEEfQcc0dbMZGtQFCV1DbMGwsxwxq45GEpspQbui1YBhjQgXJGI2V37Jh",
+	"GxUcX0SMMCTY9rRoup0/sUe7mbNi8d7O3rPL9svOwdOKxXvtleRis8gXcxbZKC2n2YywjEusyMoobjdK",
+	"xXuXe4ed/f1SKr4HpVox/8S6Mjdk5wuVRcB0X8cYCsdy9a7DhbW4S1yJlFk3FTSY74+aCtPY0lw22BW7",
+	"725hRQ6vw6et/JTx8djw+cmIa0ZUSvtYEcFc9UwmfvowBvw420WZLFBLLmuq0wWv/MTWZOh1w3/d2V81",
+	"OD11jMzm4j40c7Xg7sBHlvqOXY7OgtxTYI6KUEwn9Rty7B3uxHRKIiUTGVkmj8GBOs+EKgzCA5kRPh4b",
+	"oGsQOVtdcWEnBvHd2Wgx/dTG3Y1sv7zCQlnzWtPCm2kla4xrKa2hIKJ84gp6+nmKbi60zPsja8g1OsVI",
+	"JjHaZl0YYumt2wFvXVdgiQChNKMx2aKajKWyGU0py8jeMzLmItdMbTfXGbdwXo/ts1FoeLg91K16rSZR",
+	"K339i1hErVHv38kkGud4wKzxCEu1F7Epc7k5fcZvWNwiZwPUGpAENN/+sNl9Xo2cwESgavzE7Z1xfWEu",
+	"siUiruH+lszCSiUma0rRXqiF3f/2JsZirem7GGZQj7wpeNQHmUjkUKvwRMVWCae6xOgKpFFWVMX6Cuj1",
+	"lNk18IcW+YBWHmt6UbMV5Z0pptXco+kxoqq8sjtBx/z1oWAKHgXNlL76dDR9+fcXk+c3z/LDu/AKb6FP",
+	"G3J1XqUMT2VTa6hzUyYoNtUDWbl0wnxvB+wQqxh4pnyAfWkxtS8TmQGBtDEx67Hin4BYWIDCL6ZQL+00",
+	"v9TiA+ow1Gu0L6sR4Q3gwXLjO7gDrf3AtNUGimO3xLZWGMFrIbFCoJvfSKjReHlathDaykUR6ZULe7+2",
+	"6xTVxdPC6iYjlmEe60hOCNdl4kmrK1yVs4iMaXZddUeMKfgYQEax1HdeaVmvh9DaFHk3xzLqVMkE2Cjl",
+	"T6+U/wII52VpQOChxbm5NUbn2PTdQbquW1gvbUH3mCKR0E4uc42MCe8BSxSrd5Pp2TB0KVgT0kOatr1q",
+	"zuN291Zb783Cn+KePFIPq82d+QKOr0b52CJyz0uWMCgqBbvD9fnM41u8LQlDhbXZH22rSOlqoWCLJb0p",
+	"WI2gE4BiCooChcj2ou9PL8nsvNH2cVcs8V63CEyO1262WKJ5W2G2LTrVW+REdEVey1wNHfqCXGSLYFlj",
+	"Po8rpYfnJK8iCD4U3samIunfSquJe3vHv6VMT+jN0HhZvlPVPM/jOkYkUl6XGLGhXA+mXAvpxlblZzlp",
+	"uNQrBEJrqdNdDMLZgZz0xTXHZeJS1w3VmSU6l7ZQZJnerkZmaRDYCx3n4VYggJrsE2Doopq9KiKf1UPs",
+	"FI9jtp5d01OYJHoeCDq/BnSvt98/iA/ZsyAMBs+HL0Yv+dHf2kEYXO8l++MDcSjNk/T57y+yl+pImyf5",
+	"3s3+5ODT4dQ8uXk+efHp5fTo7+YJbfeO+i/jF+y5Ge3Z8HB0wPf/tmdGaydH45fihTRP0me/H2YHal/v",
+	"gQP2zsYPD2TLyKZBG7/Z7JPXhnwl9cghNxMa0xX96Ms12RtsXJz50uUEzO1w/C2WP1up5pkhdZuSZ4/O",
+	"RtKE9p0E7F0uNGLsteHSScGgbDwci6oUh/QZiDmTRu4RcyiCuygs05YExgbTGfNKr/mrgvL0VEPsoM5T",
+	"bHIC1QQypoxQomc5xhuc/NIs7svyCW8lT2uwnt9E3Z5MvC67tYvoHQw2xPq+xHq+dd5LMnCm+XPPScBF",
+	"X2YZ5pKuwRS/of7ffABenmHQvRwMHkLfgRivGtLjCgVZOr9l74u7K6AH9KZYAHyKobp7baK4GCZsJ1fM",
+	"8oOugLtd1pFcrkw0NXQ2Ky9Yw9cnk/8WBlKnBtIfsyTouD86uwh4l9jaqQeK/B+E7p9+fPXhl/8+eHN+",
+	"+sP5nw/O/+u8m7fb+8+BbWZ/cl8HgDIZ00EnqH9wL8ZgAAqQXbWuoitZAy1ScYvk48W7ogzorNR/X1PJ",
+	"0f3ymjBKxFFvP6tpLmvlqgguKT9bAxm296c2F9mKaovekMoH1WrUNNNY1QokT+uBNATNE1greLoK4dRU",
+	"5/M9kJE7OrCjZjnD+D/gk7tIICNie3pAECGs7ZhE9l5FBMv02weETigYhUdUG/IJ39k6G14iubqAwubw",
+	"feljIbkAB7e/RbLVtjOUcl5jOOL3TANNwO2ugdQWSw46R2HAqlkHFhrlzbsfQYPFLzft9qWIHUmw57vx",
+	"7HwJbygYnv2UQuuLBxdcBY2N4JCwgV7lyuK1WyDsjFj/2sg6INO6FqtVmQddN6XoFFlTrc2FOGjv2Dxd",
+	"pVnquox0XQkIxWOGchGGPWPx+FIQgnopLPWr3YW2Rjc6YmBlfSqsciO6oscwekVLI9FjjMLMJYag0+lD",
+	"9WhXvyLoBIcv94/2XqyuP5cL+FrUZ8dsnyIErConP0ZwV6FFNSSyQ/atedYi5wmDuvjZFCs6tdYV2WU1",
+	"vYyMORZqn9/mALTG8lYZ5uYp2XipXKzWg7vurFPW3AiB31LeC4pMTSTdyoOOhGN/BRHbkzA0eglzQb5y",
+	"t85sN4NpY4egSvNJCFy37dj2DyFeWG3bhDobe1Y2N3Ntt1rkxBayck3XoEgCvuSwzL2M5A/qtInYhqYq",
+	"6GY5gk4PJ64Iab1Nlu2V6fc/2jZoXGufNZ8Z/av2Tlu1vU7ZMWfTL62Bcm/I3CrxtXiVKi2YyiZk80jM",
+	"ak3IfKK2i9XC5tM2uMzOSjhLwnKRmKUZ/JmAPT/XBH7RIypIkQ5H6FCiOG3eVExoKBSQ+clAXPSTPGYx",
+	"WJhrrafqxO24Vk3NSdGFOD6h0+awJrPbv3rbCL4swXgjBQtthV2oBqwlieVGN/0CtiRmzZoVJLf5aNC7",
+	"zsv3dL7ZAsHrCEmxyrLDy/nNp6TXJOSq0j4q6HwuX7CpOZ9xS9mNC8SbZT9s3GNxzGISswHNE022Pvzl",
+	"HdcsJFB0/aDdbpvV5GC5HmmddnZ3E9mnyUgq3TGPoW5Y+Vx1doFutFx91xblgYGd3dCs27i81KEtX+Lq",
+	"BwA0Z7pwo5DhF6q3FeLNQwjSxItqIw0dAM0yZ8uUQS8pHFfmtuziTBQW2h1sroxf+5SU9SldWcpyYheL",
+	"NTsx1prWTOzUEhTNNMVPuM9yvMJTODvgfO0WZVrh/2xeSlOyZdTD7SaTp50PJNzZud4DiZSZAg/NsaH1",
+	"Uuxg8S3olHLYPiDRQGY9HsdMRN5JmHeaVj+nU5riQwFxZ9AeAVxBmcyHyNV6mZwolpGt+b3UtsupbSeF",
+	"2bnPE3NX35tLTvZbbTjQ1+/OVNmHbUGztpDAS4d7h2TMNI2pptudrjCS1A4D31bsIuFVSJSg1+yqb/Rw",
+	"l5hugG+GeP7i8IiA+q5I9LmLmnw36JA//vHP2wgatDnRiVn20PVQHC59cPvb7f8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
