@@ -705,7 +705,7 @@ type ChangePasswordRequest struct {
 
 // DeviceRequest defines model for DeviceRequest.
 type DeviceRequest struct {
-	// ClientName What the device called itself (client_name)
+	// ClientName What the device called itself (client_name), or its client_id
 	ClientName string `json:"clientName"`
 	ExpiresAt  Time   `json:"expiresAt"`
 
