@@ -130,7 +130,7 @@ const (
 
 func oauthErr(code, desc string) *OAuthError { return &OAuthError{Code: code, Description: desc} }
 
-// ErrDeviceCodeUnknown is an unknown, used or foreign device code.
+// errDeviceCodeUnknown is an unknown, used or foreign device code.
 var errDeviceCodeUnknown = oauthErr(OAuthInvalidGrant, "The device code is unknown, used or was issued to another client")
 
 // DeviceAuthorizationInput is a device's request for a code.
@@ -509,19 +509,6 @@ func (s *Service) DeviceToken(ctx context.Context, in DeviceTokenInput) (DeviceT
 		return DeviceToken{}, answer
 	}
 	return out, nil
-}
-
-// recordSlowPoll stores a slow_down outside the rolled-back transaction and returns oe.
-func (s *Service) recordSlowPoll(ctx context.Context, deviceCode string, oe *OAuthError) error {
-	g, err := s.store.DeviceGrantByCode(ctx, hashToken(deviceCode))
-	if err != nil {
-		return oe
-	}
-	now := s.now()
-	if _, err := s.store.PollDeviceGrant(ctx, g.ID, g.LastPolledAt, now, max(g.Interval, DeviceInterval)+DeviceSlowDown); err != nil {
-		return err
-	}
-	return oe
 }
 
 // PublicURL is the base of the links the service hands out (emails, verification_uri), and
