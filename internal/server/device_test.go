@@ -153,6 +153,9 @@ func TestDeviceGrantOverHTTP(t *testing.T) {
 		if res.StatusCode != 405 {
 			t.Errorf("GET /oauth/token: %d, want 405", res.StatusCode)
 		}
+		if status, body, _ := postForm(t, base+"/oauth/device_authorization", url.Values{"client_id": {"panguard-cli"}, "pad": {strings.Repeat("a", 70<<10)}}); status != 413 || body["error"] != "invalid_request" {
+			t.Errorf("a body over 64 KiB: %d %v, want 413 invalid_request", status, body)
+		}
 
 		da := deviceCode(t, base)
 		userCode := da["user_code"].(string)
@@ -217,6 +220,18 @@ func TestDeviceGrantOverHTTP(t *testing.T) {
 		}
 		if status, body := pollToken(t, base, da2["device_code"].(string)); status != 400 || body["error"] != "invalid_grant" {
 			t.Fatalf("a used code: %d %v", status, body)
+		}
+		// Metrics name the OAuth operations like the generated ones.
+		res, err = http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`operation="DeviceToken",transport="rest"`, `operation="DeviceAuthorization",reason="invalid_client"`} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 		// Denied over REST.
 		da3 := deviceCode(t, base)

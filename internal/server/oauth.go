@@ -26,6 +26,14 @@ var oauthRoutes = map[string][]string{
 	"/.well-known/oauth-authorization-server": {http.MethodGet, http.MethodHead},
 }
 
+// oauthOperations names the OAuth operations by "METHOD /path", as operationRoutes names the
+// generated ones, so metrics and logs label them (the names are their operationIds').
+var oauthOperations = map[string]string{
+	"POST /oauth/device_authorization":            "DeviceAuthorization",
+	"POST /oauth/token":                           "DeviceToken",
+	"GET /.well-known/oauth-authorization-server": "OauthMetadata",
+}
+
 // oauthHandlers mounts the OAuth endpoints on mux.
 func oauthHandlers(a *auth.Service, mux *http.ServeMux, log *slog.Logger, mt *metrics) {
 	o := oauthServer{auth: a, log: log, metrics: mt}

@@ -44,6 +44,9 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	for route, name := range oauthOperations {
+		ops[route], ops[name] = name, name
+	}
 	secured, err := securedOperations()
 	if err != nil {
 		return nil, err
