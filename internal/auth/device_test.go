@@ -195,6 +195,30 @@ func TestDeviceGrantNeverYieldsATokenWhenItShouldNot(t *testing.T) {
 			_, err := poll(e, deviceCtx, da)
 			wantOAuth(t, err, auth.OAuthExpiredToken)
 		})
+		t.Run("approved, then the account is suspended or deleted", func(t *testing.T) {
+			admin := adminOf(t, e, "root@example.com")
+			for _, gone := range []string{"suspended", "deleted"} {
+				r := register(t, e, gone+"@example.com", "password1")
+				victim := principal(t, e, r.Token)
+				da := startDevice(t, e, deviceCtx)
+				if _, err := e.svc.ApproveDevice(deviceCtx, victim, da.UserCode, true); err != nil {
+					t.Fatal(err)
+				}
+				if gone == "suspended" {
+					if _, err := e.svc.SuspendUser(context.Background(), admin, r.User.ID, "fraud"); err != nil {
+						t.Fatal(err)
+					}
+					_, err := poll(e, deviceCtx, da)
+					wantOAuth(t, err, auth.OAuthAccessDenied)
+					continue
+				}
+				if err := e.svc.DeleteAccount(context.Background(), victim, auth.Reauth{Password: "password1"}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := poll(e, deviceCtx, da)
+				wantOAuth(t, err, auth.OAuthInvalidGrant)
+			}
+		})
 		t.Run("polling from another IP still waits for approval", func(t *testing.T) {
 			da := startDevice(t, e, deviceCtx)
 			_, err := poll(e, otherCtx, da)
