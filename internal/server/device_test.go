@@ -270,9 +270,20 @@ func TestDeviceGrantWithGolangOAuth2(t *testing.T) {
 		t.Fatalf("device auth response %+v", da)
 	}
 	go func() {
-		// The user approves a moment after the CLI starts polling.
+		// The user approves a moment after the CLI starts polling (t.Fatal is not for this goroutine).
 		time.Sleep(time.Second)
-		jsonCall(t, "POST", base+"/api/auth/device/approve", tok, map[string]any{"userCode": da.UserCode, "approve": true})
+		req, _ := http.NewRequest("POST", base+"/api/auth/device/approve", strings.NewReader(`{"userCode":"`+da.UserCode+`","approve":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("approve: %d", res.StatusCode)
+		}
 	}()
 	token, err := cfg.DeviceAccessToken(ctx, da)
 	if err != nil {
