@@ -1,31 +1,7 @@
 // More account journeys: new backup codes and turning 2FA off, signing out every other
 // session, resending the verification email, renaming.
-import type { APIRequestContext, Page } from "@playwright/test";
 import { PASSWORD, checkA11y, expect, newEmail, signIn, signOut, signUp, test, totp } from "./fixtures";
-
-/** Turns 2FA on from the Security page; returns the secret and the first backup codes. */
-async function enrol(page: Page): Promise<{ secret: string; codes: string[] }> {
-  await page.getByRole("link", { name: "Security" }).click();
-  await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
-  const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
-  const codes = await page.getByRole("list", { name: "Backup codes" }).getByRole("listitem").allTextContents();
-  // The previous 30-second step's code, so a later step's code is still unused.
-  await page.getByLabel("Code from your app").fill(totp(secret, -30));
-  await page.getByRole("button", { name: "Turn on" }).click();
-  await expect(page.getByText(/Two-factor authentication is\s+on/)).toBeVisible();
-  return { secret, codes: codes.map((c) => c.trim()) };
-}
-
-/** A bearer token for email from REST login, as another device would get one. */
-async function bearer(request: APIRequestContext, url: string, email: string): Promise<string> {
-  const r = await request.post(url + "/api/auth/login", { data: { email, password: PASSWORD } });
-  expect(r.status(), await r.text()).toBe(200);
-  return (await r.json()).data.token;
-}
-
-async function status(request: APIRequestContext, url: string, token: string): Promise<number> {
-  return (await request.get(url + "/api/auth/me", { headers: { Authorization: `Bearer ${token}` } })).status();
-}
+import { bearer, enrol, firstLogin, status } from "./helpers";
 
 test("new backup codes replace the old ones; turning 2FA off signs in with the password alone", async ({ page }) => {
   const email = newEmail("regen");
@@ -81,7 +57,7 @@ test("new backup codes replace the old ones; turning 2FA off signs in with the p
 test("sign out everywhere else: the other sessions' tokens answer 401, this one stays", async ({ page, svc, request }) => {
   const email = newEmail("others");
   await signUp(page, email);
-  const tokens = [await bearer(request, svc.url, email), await bearer(request, svc.url, email)];
+  const tokens = [await firstLogin(request, svc.url, email), await bearer(request, svc.url, email)];
   for (const t of tokens) expect(await status(request, svc.url, t)).toBe(200);
 
   await page.getByRole("link", { name: "Sessions" }).click();
@@ -128,7 +104,7 @@ test("rename: the profile's new name is kept", async ({ page, svc, request }) =>
   await expect(profile.getByText("Saved.")).toBeVisible();
   await page.reload();
   await expect(page.getByRole("form", { name: "Profile" }).getByLabel("Name")).toHaveValue("Ada King, Countess of Lovelace");
-  const token = await bearer(request, svc.url, email);
+  const token = await firstLogin(request, svc.url, email);
   const me = await (await request.get(svc.url + "/api/auth/me", { headers: { Authorization: `Bearer ${token}` } })).json();
   expect(me.data.name).toBe("Ada King, Countess of Lovelace");
 });

@@ -1,0 +1,45 @@
+// Steps several specs share.
+import type { APIRequestContext, Page } from "@playwright/test";
+import { PASSWORD, expect, totp } from "./fixtures";
+
+/** Turns 2FA on from the Security page; returns the secret and the first backup codes. */
+export async function enrol(page: Page): Promise<{ secret: string; codes: string[] }> {
+  await page.getByRole("link", { name: "Security" }).click();
+  await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+  const codes = await page.getByRole("list", { name: "Backup codes" }).getByRole("listitem").allTextContents();
+  // The previous 30-second step's code, so a later step's code is still unused.
+  await page.getByLabel("Code from your app").fill(totp(secret, -30));
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await expect(page.getByText(/Two-factor authentication is\s+on/)).toBeVisible();
+  return { secret, codes: codes.map((c) => c.trim()) };
+}
+
+/** A bearer token for email from REST login, as another device would get one. */
+export async function bearer(request: APIRequestContext, url: string, email: string): Promise<string> {
+  const r = await request.post(url + "/api/auth/login", { data: { email, password: PASSWORD } });
+  expect(r.status(), await r.text()).toBe(200);
+  return (await r.json()).data.token;
+}
+
+export async function status(request: APIRequestContext, url: string, token: string): Promise<number> {
+  return (await request.get(url + "/api/auth/me", { headers: { Authorization: `Bearer ${token}` } })).status();
+}
+
+/**
+ * The first REST login after a sign-up in the browser. Seen on SQLite (reported, not yet
+ * explained): for up to about a second after the dashboard's Register answered, a login for
+ * the new address can answer 401 invalid_credentials with no failed sign-in recorded, as if
+ * the account did not exist yet. This waits that out, so the journeys test what they name.
+ */
+export async function firstLogin(request: APIRequestContext, url: string, email: string): Promise<string> {
+  let token = "";
+  await expect
+    .poll(async () => {
+      const r = await request.post(url + "/api/auth/login", { data: { email, password: PASSWORD } });
+      if (r.status() === 200) token = (await r.json()).data.token;
+      return r.status();
+    }, { timeout: 5000 })
+    .toBe(200);
+  return token;
+}
