@@ -25,21 +25,3 @@ export async function bearer(request: APIRequestContext, url: string, email: str
 export async function status(request: APIRequestContext, url: string, token: string): Promise<number> {
   return (await request.get(url + "/api/auth/me", { headers: { Authorization: `Bearer ${token}` } })).status();
 }
-
-/**
- * The first REST login after a sign-up in the browser. Seen on SQLite (reported, not yet
- * explained): for up to about a second after the dashboard's Register answered, a login for
- * the new address can answer 401 invalid_credentials with no failed sign-in recorded, as if
- * the account did not exist yet. This waits that out, so the journeys test what they name.
- */
-export async function firstLogin(request: APIRequestContext, url: string, email: string): Promise<string> {
-  let token = "";
-  await expect
-    .poll(async () => {
-      const r = await request.post(url + "/api/auth/login", { data: { email, password: PASSWORD } });
-      if (r.status() === 200) token = (await r.json()).data.token;
-      return r.status();
-    }, { timeout: 5000 })
-    .toBe(200);
-  return token;
-}
