@@ -142,7 +142,9 @@ export async function signUp(page: Page, email: string, password = PASSWORD, nam
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+  // Exact: the sign-up page's own heading, "Create your account", contains these words, and
+  // a loose match would return before the account exists.
+  await expect(page.getByRole("heading", { name: "Your account", exact: true })).toBeVisible();
 }
 
 export async function signIn(page: Page, email: string, password = PASSWORD) {
