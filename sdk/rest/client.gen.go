@@ -1764,6 +1764,9 @@ type ClientInterface interface {
 
 	// ListPasskeys The caller's passkeys, oldest first
 	//
+	// Lists the caller's passkeys with their names, when each was added and last used
+	// (`null` when never). Never a key.
+	//
 	// Corresponds with GET /api/auth/passkeys (the `ListPasskeys` operationId).
 	ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1870,12 +1873,18 @@ type ClientInterface interface {
 
 	// RenamePasskeyWithBody Rename one of the caller's passkeys
 	//
+	// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+	// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /api/auth/passkeys/{id} (the `RenamePasskey` operationId).
 	RenamePasskeyWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RenamePasskey Rename one of the caller's passkeys
+	//
+	// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+	// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2708,6 +2717,9 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 
 // ListPasskeys The caller's passkeys, oldest first
 //
+// Lists the caller's passkeys with their names, when each was added and last used
+// (`null` when never). Never a key.
+//
 // Corresponds with GET /api/auth/passkeys (the `ListPasskeys` operationId).
 func (c *Client) ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListPasskeysRequest(c.Server)
@@ -2914,6 +2926,9 @@ func (c *Client) DeletePasskey(ctx context.Context, id string, body DeletePasske
 
 // RenamePasskeyWithBody Rename one of the caller's passkeys
 //
+// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /api/auth/passkeys/{id} (the `RenamePasskey` operationId).
@@ -2930,6 +2945,9 @@ func (c *Client) RenamePasskeyWithBody(ctx context.Context, id string, contentTy
 }
 
 // RenamePasskey Rename one of the caller's passkeys
+//
+// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5296,6 +5314,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListPasskeysWithResponse The caller's passkeys, oldest first
 	//
+	// Lists the caller's passkeys with their names, when each was added and last used
+	// (`null` when never). Never a key.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/auth/passkeys (the `ListPasskeys` operationId).
@@ -5406,12 +5427,18 @@ type ClientWithResponsesInterface interface {
 
 	// RenamePasskeyWithBodyWithResponse Rename one of the caller's passkeys
 	//
+	// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+	// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/auth/passkeys/{id} (the `RenamePasskey` operationId).
 	RenamePasskeyWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error)
 
 	// RenamePasskeyWithResponse Rename one of the caller's passkeys
+	//
+	// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+	// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10119,6 +10146,9 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, body Upd
 
 // ListPasskeysWithResponse The caller's passkeys, oldest first
 //
+// Lists the caller's passkeys with their names, when each was added and last used
+// (`null` when never). Never a key.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/auth/passkeys (the `ListPasskeys` operationId).
@@ -10289,6 +10319,9 @@ func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id 
 
 // RenamePasskeyWithBodyWithResponse Rename one of the caller's passkeys
 //
+// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /api/auth/passkeys/{id} (the `RenamePasskey` operationId).
@@ -10301,6 +10334,9 @@ func (c *ClientWithResponses) RenamePasskeyWithBodyWithResponse(ctx context.Cont
 }
 
 // RenamePasskeyWithResponse Rename one of the caller's passkeys
+//
+// Renames one of the caller's passkeys (by its id, `pk_…`, from `GET /api/auth/passkeys`)
+// to `name`, 1-100 characters after trimming. Another user's or an unknown id is 404.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
