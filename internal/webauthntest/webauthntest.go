@@ -137,9 +137,12 @@ func Create(optionsJSON []byte, o Options) ([]byte, *Credential, error) {
 	if o.RPID != "" {
 		rpID = o.RPID
 	}
-	x, y := make([]byte, 32), make([]byte, 32)
-	key.PublicKey.X.FillBytes(x)
-	key.PublicKey.Y.FillBytes(y)
+	// The uncompressed point is 0x04 ‖ x ‖ y, 32 bytes each on P-256.
+	point, err := key.PublicKey.Bytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, y := point[1:33], point[33:65]
 	// COSE_Key: kty EC2 (2), alg ES256 (-7), crv P-256 (1), x, y.
 	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
 	if err != nil {
