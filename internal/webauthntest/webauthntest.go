@@ -104,7 +104,8 @@ func authData(rpID string, f byte, count uint32) []byte {
 
 // Create answers PublicKeyCredentialCreationOptions (the relying party's JSON) with a new
 // ES256 credential and `none` attestation, and returns the browser's JSON of it
-// (PublicKeyCredential.toJSON()) with the credential, for later sign-ins.
+// (PublicKeyCredential.toJSON()) with the credential, for later sign-ins. It returns an error
+// for options that are not WebAuthn JSON (or whose challenge or user id is not base64url).
 func Create(optionsJSON []byte, o Options) ([]byte, *Credential, error) {
 	var opts creationOptions
 	if err := json.Unmarshal(optionsJSON, &opts); err != nil {
@@ -169,7 +170,7 @@ func Create(optionsJSON []byte, o Options) ([]byte, *Credential, error) {
 }
 
 // Get answers PublicKeyCredentialRequestOptions with an assertion by cred, and returns the
-// browser's JSON of it.
+// browser's JSON of it. It returns an error for options that are not WebAuthn JSON.
 func Get(optionsJSON []byte, cred *Credential, o Options) ([]byte, error) {
 	var opts requestOptions
 	if err := json.Unmarshal(optionsJSON, &opts); err != nil {
