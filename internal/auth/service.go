@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // Config holds what a Service is built from. Zero values take the documented defaults.
@@ -88,6 +90,9 @@ type Service struct {
 	serviceKeys *serviceKeyCache
 	// reencryptBatch is how many users ReencryptSecrets reads at a time.
 	reencryptBatch int
+	// rp is the WebAuthn relying party of PublicURL; nil when its host is not a domain
+	// (passkey operations then answer ErrPasskeysUnavailable).
+	rp *webauthn.WebAuthn
 }
 
 // New builds a Service. It returns an error when the configuration is unusable (no store,
@@ -159,6 +164,8 @@ func New(cfg Config) (*Service, error) {
 		keyRotation: cfg.KeyRotation, serviceKeys: newServiceKeyCache(),
 		reencryptBatch: defaultReencryptBatch,
 	}
+	// A public URL on an IP address (tests, a quick local run) keeps every other operation.
+	s.rp, _ = newRelyingParty(s.publicURL, cfg.TOTPIssuer)
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

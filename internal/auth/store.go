@@ -23,6 +23,7 @@ type Store interface {
 	ServiceKeys
 	Settings
 	SealedSecrets
+	Passkeys
 }
 
 // Settings keeps service-wide values by name (the generated secrets, the sealed code key).

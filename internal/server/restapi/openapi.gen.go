@@ -109,9 +109,11 @@ const (
 	ErrorEnvelopeCodeEmailTaken           ErrorEnvelopeCode = "email_taken"
 	ErrorEnvelopeCodeForbidden            ErrorEnvelopeCode = "forbidden"
 	ErrorEnvelopeCodeInternal             ErrorEnvelopeCode = "internal"
+	ErrorEnvelopeCodeInvalidChallenge     ErrorEnvelopeCode = "invalid_challenge"
 	ErrorEnvelopeCodeInvalidCredentials   ErrorEnvelopeCode = "invalid_credentials"
 	ErrorEnvelopeCodeInvalidCursor        ErrorEnvelopeCode = "invalid_cursor"
 	ErrorEnvelopeCodeInvalidJson          ErrorEnvelopeCode = "invalid_json"
+	ErrorEnvelopeCodeInvalidPasskey       ErrorEnvelopeCode = "invalid_passkey"
 	ErrorEnvelopeCodeInvalidPassword      ErrorEnvelopeCode = "invalid_password"
 	ErrorEnvelopeCodeInvalidResetToken    ErrorEnvelopeCode = "invalid_reset_token"
 	ErrorEnvelopeCodeInvalidToken         ErrorEnvelopeCode = "invalid_token"
@@ -144,11 +146,15 @@ func (e ErrorEnvelopeCode) Valid() bool {
 		return true
 	case ErrorEnvelopeCodeInternal:
 		return true
+	case ErrorEnvelopeCodeInvalidChallenge:
+		return true
 	case ErrorEnvelopeCodeInvalidCredentials:
 		return true
 	case ErrorEnvelopeCodeInvalidCursor:
 		return true
 	case ErrorEnvelopeCodeInvalidJson:
+		return true
+	case ErrorEnvelopeCodeInvalidPasskey:
 		return true
 	case ErrorEnvelopeCodeInvalidPassword:
 		return true
@@ -341,6 +347,51 @@ const (
 func (e MessageEnvelopeOk) Valid() bool {
 	switch e {
 	case MessageEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyCeremonyEnvelopeOk.
+const (
+	PasskeyCeremonyEnvelopeOkTrue PasskeyCeremonyEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyCeremonyEnvelopeOk enum.
+func (e PasskeyCeremonyEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeyCeremonyEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyEnvelopeOk.
+const (
+	PasskeyEnvelopeOkTrue PasskeyEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyEnvelopeOk enum.
+func (e PasskeyEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeyEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeysEnvelopeOk.
+const (
+	PasskeysEnvelopeOkTrue PasskeysEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeysEnvelopeOk enum.
+func (e PasskeysEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeysEnvelopeOkTrue:
 		return true
 	default:
 		return false
@@ -741,6 +792,23 @@ type ExportedPasskey struct {
 	Name       string        `json:"name"`
 }
 
+// FinishPasskeyLoginRequest defines model for FinishPasskeyLoginRequest.
+type FinishPasskeyLoginRequest struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Credential WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Credential WebAuthnJSON `json:"credential"`
+}
+
+// FinishPasskeyRegistrationRequest defines model for FinishPasskeyRegistrationRequest.
+type FinishPasskeyRegistrationRequest struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Credential WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Credential WebAuthnJSON `json:"credential"`
+	Name       *string      `json:"name,omitempty"`
+}
+
 // ForgotPasswordRequest defines model for ForgotPasswordRequest.
 type ForgotPasswordRequest struct {
 	Email string `json:"email"`
@@ -825,6 +893,45 @@ type MessageResult struct {
 // NullableTime defines model for NullableTime.
 type NullableTime = apitime.Time
 
+// PasskeyCeremony defines model for PasskeyCeremony.
+type PasskeyCeremony struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Options WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Options WebAuthnJSON `json:"options"`
+}
+
+// PasskeyCeremonyEnvelope defines model for PasskeyCeremonyEnvelope.
+type PasskeyCeremonyEnvelope struct {
+	Data PasskeyCeremony           `json:"data"`
+	Ok   PasskeyCeremonyEnvelopeOk `json:"ok"`
+}
+
+// PasskeyCeremonyEnvelopeOk defines model for PasskeyCeremonyEnvelope.Ok.
+type PasskeyCeremonyEnvelopeOk bool
+
+// PasskeyEnvelope defines model for PasskeyEnvelope.
+type PasskeyEnvelope struct {
+	Data struct {
+		Passkey ExportedPasskey `json:"passkey"`
+	} `json:"data"`
+	Ok PasskeyEnvelopeOk `json:"ok"`
+}
+
+// PasskeyEnvelopeOk defines model for PasskeyEnvelope.Ok.
+type PasskeyEnvelopeOk bool
+
+// PasskeysEnvelope defines model for PasskeysEnvelope.
+type PasskeysEnvelope struct {
+	Data struct {
+		Passkeys []ExportedPasskey `json:"passkeys"`
+	} `json:"data"`
+	Ok PasskeysEnvelopeOk `json:"ok"`
+}
+
+// PasskeysEnvelopeOk defines model for PasskeysEnvelope.Ok.
+type PasskeysEnvelopeOk bool
+
 // PlanRequest defines model for PlanRequest.
 type PlanRequest struct {
 	// PlanExpiresAt When the plan ends (in the future); null or absent for no end
@@ -897,6 +1004,11 @@ type RegisterResult struct {
 
 	// User An account as its owner sees it, the same in every answer that carries one.
 	User *User `json:"user,omitempty"`
+}
+
+// RenamePasskeyRequest defines model for RenamePasskeyRequest.
+type RenamePasskeyRequest struct {
+	Name string `json:"name"`
 }
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
@@ -1063,6 +1175,9 @@ type VerifyTotpRequest struct {
 	TotpCode string `json:"totpCode"`
 }
 
+// WebAuthnJSON WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+type WebAuthnJSON = json.RawMessage
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorEnvelope
 
@@ -1152,6 +1267,21 @@ type LoginJSONRequestBody = LoginRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateMeRequest
+
+// FinishPasskeyLoginJSONRequestBody defines body for FinishPasskeyLogin for application/json ContentType.
+type FinishPasskeyLoginJSONRequestBody = FinishPasskeyLoginRequest
+
+// BeginPasskeyRegistrationJSONRequestBody defines body for BeginPasskeyRegistration for application/json ContentType.
+type BeginPasskeyRegistrationJSONRequestBody = ReauthRequest
+
+// FinishPasskeyRegistrationJSONRequestBody defines body for FinishPasskeyRegistration for application/json ContentType.
+type FinishPasskeyRegistrationJSONRequestBody = FinishPasskeyRegistrationRequest
+
+// DeletePasskeyJSONRequestBody defines body for DeletePasskey for application/json ContentType.
+type DeletePasskeyJSONRequestBody = ReauthRequest
+
+// RenamePasskeyJSONRequestBody defines body for RenamePasskey for application/json ContentType.
+type RenamePasskeyJSONRequestBody = RenamePasskeyRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
@@ -1298,6 +1428,27 @@ type ServerInterface interface {
 	// UpdateMe Change the caller's name
 	// (PATCH /api/auth/me)
 	UpdateMe(w http.ResponseWriter, r *http.Request)
+	// ListPasskeys The caller's passkeys, oldest first
+	// (GET /api/auth/passkeys)
+	ListPasskeys(w http.ResponseWriter, r *http.Request)
+	// BeginPasskeyLogin Start signing in with a passkey
+	// (POST /api/auth/passkeys/login/begin)
+	BeginPasskeyLogin(w http.ResponseWriter, r *http.Request)
+	// FinishPasskeyLogin Sign in with a passkey's assertion (both factors)
+	// (POST /api/auth/passkeys/login/finish)
+	FinishPasskeyLogin(w http.ResponseWriter, r *http.Request)
+	// BeginPasskeyRegistration Start adding a passkey (re-authentication required)
+	// (POST /api/auth/passkeys/register/begin)
+	BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request)
+	// FinishPasskeyRegistration Finish adding a passkey with the browser's new credential
+	// (POST /api/auth/passkeys/register/finish)
+	FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request)
+	// DeletePasskey Remove one of the caller's passkeys (re-authentication required)
+	// (DELETE /api/auth/passkeys/{id})
+	DeletePasskey(w http.ResponseWriter, r *http.Request, id string)
+	// RenamePasskey Rename one of the caller's passkeys
+	// (PATCH /api/auth/passkeys/{id})
+	RenamePasskey(w http.ResponseWriter, r *http.Request, id string)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(w http.ResponseWriter, r *http.Request)
@@ -1871,6 +2022,128 @@ func (siw *ServerInterfaceWrapper) UpdateMe(w http.ResponseWriter, r *http.Reque
 	handler.ServeHTTP(w, r)
 }
 
+// ListPasskeys operation middleware
+func (siw *ServerInterfaceWrapper) ListPasskeys(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPasskeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BeginPasskeyLogin operation middleware
+func (siw *ServerInterfaceWrapper) BeginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BeginPasskeyLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishPasskeyLogin operation middleware
+func (siw *ServerInterfaceWrapper) FinishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishPasskeyLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BeginPasskeyRegistration operation middleware
+func (siw *ServerInterfaceWrapper) BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BeginPasskeyRegistration(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishPasskeyRegistration operation middleware
+func (siw *ServerInterfaceWrapper) FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishPasskeyRegistration(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeletePasskey operation middleware
+func (siw *ServerInterfaceWrapper) DeletePasskey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeletePasskey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RenamePasskey operation middleware
+func (siw *ServerInterfaceWrapper) RenamePasskey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RenamePasskey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Register operation middleware
 func (siw *ServerInterfaceWrapper) Register(w http.ResponseWriter, r *http.Request) {
 
@@ -2194,6 +2467,13 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/activity", wrapper.ListActivity)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/export", wrapper.ExportAccount)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/delete-account", wrapper.DeleteAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/register/begin", wrapper.BeginPasskeyRegistration)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/register/finish", wrapper.FinishPasskeyRegistration)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/passkeys", wrapper.ListPasskeys)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/auth/passkeys/{id}", wrapper.DeletePasskey)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/auth/passkeys/{id}", wrapper.RenamePasskey)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/login/begin", wrapper.BeginPasskeyLogin)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/login/finish", wrapper.FinishPasskeyLogin)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/introspect", wrapper.Introspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users", wrapper.ListUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.DeleteUser)
@@ -5090,6 +5370,909 @@ func (response UpdateMe503JSONResponse) VisitUpdateMeResponse(w http.ResponseWri
 	return err
 }
 
+type ListPasskeysRequestObject struct {
+}
+
+type ListPasskeysResponseObject interface {
+	VisitListPasskeysResponse(w http.ResponseWriter) error
+}
+
+type ListPasskeys200JSONResponse PasskeysEnvelope
+
+func (response ListPasskeys200JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListPasskeys401JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListPasskeys413JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListPasskeys415JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListPasskeys429JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListPasskeys500JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListPasskeys503JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLoginRequestObject struct {
+}
+
+type BeginPasskeyLoginResponseObject interface {
+	VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error
+}
+
+type BeginPasskeyLogin200JSONResponse PasskeyCeremonyEnvelope
+
+func (response BeginPasskeyLogin200JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response BeginPasskeyLogin413JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response BeginPasskeyLogin415JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response BeginPasskeyLogin429JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin500JSONResponse struct{ InternalJSONResponse }
+
+func (response BeginPasskeyLogin500JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response BeginPasskeyLogin503JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLoginRequestObject struct {
+	Body *FinishPasskeyLoginJSONRequestBody
+}
+
+type FinishPasskeyLoginResponseObject interface {
+	VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error
+}
+
+type FinishPasskeyLogin200JSONResponse LoginEnvelope
+
+func (response FinishPasskeyLogin200JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin400JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin400JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin401JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin401JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin403JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin403JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FinishPasskeyLogin413JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response FinishPasskeyLogin415JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response FinishPasskeyLogin429JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin500JSONResponse struct{ InternalJSONResponse }
+
+func (response FinishPasskeyLogin500JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FinishPasskeyLogin503JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistrationRequestObject struct {
+	Body *BeginPasskeyRegistrationJSONRequestBody
+}
+
+type BeginPasskeyRegistrationResponseObject interface {
+	VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error
+}
+
+type BeginPasskeyRegistration200JSONResponse PasskeyCeremonyEnvelope
+
+func (response BeginPasskeyRegistration200JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response BeginPasskeyRegistration400JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration401JSONResponse ErrorEnvelope
+
+func (response BeginPasskeyRegistration401JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration409JSONResponse ErrorEnvelope
+
+func (response BeginPasskeyRegistration409JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response BeginPasskeyRegistration413JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response BeginPasskeyRegistration415JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response BeginPasskeyRegistration429JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration500JSONResponse struct{ InternalJSONResponse }
+
+func (response BeginPasskeyRegistration500JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response BeginPasskeyRegistration503JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistrationRequestObject struct {
+	Body *FinishPasskeyRegistrationJSONRequestBody
+}
+
+type FinishPasskeyRegistrationResponseObject interface {
+	VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error
+}
+
+type FinishPasskeyRegistration200JSONResponse PasskeyEnvelope
+
+func (response FinishPasskeyRegistration200JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration400JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyRegistration400JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response FinishPasskeyRegistration401JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration409JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyRegistration409JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FinishPasskeyRegistration413JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response FinishPasskeyRegistration415JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response FinishPasskeyRegistration429JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration500JSONResponse struct{ InternalJSONResponse }
+
+func (response FinishPasskeyRegistration500JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FinishPasskeyRegistration503JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskeyRequestObject struct {
+	Id   string `json:"id"`
+	Body *DeletePasskeyJSONRequestBody
+}
+
+type DeletePasskeyResponseObject interface {
+	VisitDeletePasskeyResponse(w http.ResponseWriter) error
+}
+
+type DeletePasskey200JSONResponse MessageEnvelope
+
+func (response DeletePasskey200JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeletePasskey400JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey401JSONResponse ErrorEnvelope
+
+func (response DeletePasskey401JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey404JSONResponse ErrorEnvelope
+
+func (response DeletePasskey404JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeletePasskey413JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DeletePasskey415JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeletePasskey429JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey500JSONResponse struct{ InternalJSONResponse }
+
+func (response DeletePasskey500JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response DeletePasskey503JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskeyRequestObject struct {
+	Id   string `json:"id"`
+	Body *RenamePasskeyJSONRequestBody
+}
+
+type RenamePasskeyResponseObject interface {
+	VisitRenamePasskeyResponse(w http.ResponseWriter) error
+}
+
+type RenamePasskey200JSONResponse PasskeyEnvelope
+
+func (response RenamePasskey200JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RenamePasskey400JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RenamePasskey401JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey404JSONResponse ErrorEnvelope
+
+func (response RenamePasskey404JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RenamePasskey413JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RenamePasskey415JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RenamePasskey429JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey500JSONResponse struct{ InternalJSONResponse }
+
+func (response RenamePasskey500JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RenamePasskey503JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterRequestObject struct {
 	Body *RegisterJSONRequestBody
 }
@@ -6566,6 +7749,27 @@ type StrictServerInterface interface {
 	// UpdateMe Change the caller's name
 	// (PATCH /api/auth/me)
 	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
+	// ListPasskeys The caller's passkeys, oldest first
+	// (GET /api/auth/passkeys)
+	ListPasskeys(ctx context.Context, request ListPasskeysRequestObject) (ListPasskeysResponseObject, error)
+	// BeginPasskeyLogin Start signing in with a passkey
+	// (POST /api/auth/passkeys/login/begin)
+	BeginPasskeyLogin(ctx context.Context, request BeginPasskeyLoginRequestObject) (BeginPasskeyLoginResponseObject, error)
+	// FinishPasskeyLogin Sign in with a passkey's assertion (both factors)
+	// (POST /api/auth/passkeys/login/finish)
+	FinishPasskeyLogin(ctx context.Context, request FinishPasskeyLoginRequestObject) (FinishPasskeyLoginResponseObject, error)
+	// BeginPasskeyRegistration Start adding a passkey (re-authentication required)
+	// (POST /api/auth/passkeys/register/begin)
+	BeginPasskeyRegistration(ctx context.Context, request BeginPasskeyRegistrationRequestObject) (BeginPasskeyRegistrationResponseObject, error)
+	// FinishPasskeyRegistration Finish adding a passkey with the browser's new credential
+	// (POST /api/auth/passkeys/register/finish)
+	FinishPasskeyRegistration(ctx context.Context, request FinishPasskeyRegistrationRequestObject) (FinishPasskeyRegistrationResponseObject, error)
+	// DeletePasskey Remove one of the caller's passkeys (re-authentication required)
+	// (DELETE /api/auth/passkeys/{id})
+	DeletePasskey(ctx context.Context, request DeletePasskeyRequestObject) (DeletePasskeyResponseObject, error)
+	// RenamePasskey Rename one of the caller's passkeys
+	// (PATCH /api/auth/passkeys/{id})
+	RenamePasskey(ctx context.Context, request RenamePasskeyRequestObject) (RenamePasskeyResponseObject, error)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(ctx context.Context, request RegisterRequestObject) (RegisterResponseObject, error)
@@ -7244,6 +8448,213 @@ func (sh *strictHandler) UpdateMe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListPasskeys operation middleware
+func (sh *strictHandler) ListPasskeys(w http.ResponseWriter, r *http.Request) {
+	var request ListPasskeysRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPasskeys(ctx, request.(ListPasskeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPasskeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListPasskeysResponseObject); ok {
+		if err := validResponse.VisitListPasskeysResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BeginPasskeyLogin operation middleware
+func (sh *strictHandler) BeginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	var request BeginPasskeyLoginRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BeginPasskeyLogin(ctx, request.(BeginPasskeyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BeginPasskeyLogin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BeginPasskeyLoginResponseObject); ok {
+		if err := validResponse.VisitBeginPasskeyLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishPasskeyLogin operation middleware
+func (sh *strictHandler) FinishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	var request FinishPasskeyLoginRequestObject
+
+	var body FinishPasskeyLoginJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishPasskeyLogin(ctx, request.(FinishPasskeyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishPasskeyLogin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishPasskeyLoginResponseObject); ok {
+		if err := validResponse.VisitFinishPasskeyLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BeginPasskeyRegistration operation middleware
+func (sh *strictHandler) BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+	var request BeginPasskeyRegistrationRequestObject
+
+	var body BeginPasskeyRegistrationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BeginPasskeyRegistration(ctx, request.(BeginPasskeyRegistrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BeginPasskeyRegistration")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BeginPasskeyRegistrationResponseObject); ok {
+		if err := validResponse.VisitBeginPasskeyRegistrationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishPasskeyRegistration operation middleware
+func (sh *strictHandler) FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+	var request FinishPasskeyRegistrationRequestObject
+
+	var body FinishPasskeyRegistrationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishPasskeyRegistration(ctx, request.(FinishPasskeyRegistrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishPasskeyRegistration")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishPasskeyRegistrationResponseObject); ok {
+		if err := validResponse.VisitFinishPasskeyRegistrationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeletePasskey operation middleware
+func (sh *strictHandler) DeletePasskey(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeletePasskeyRequestObject
+
+	request.Id = id
+
+	var body DeletePasskeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePasskey(ctx, request.(DeletePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePasskey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeletePasskeyResponseObject); ok {
+		if err := validResponse.VisitDeletePasskeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RenamePasskey operation middleware
+func (sh *strictHandler) RenamePasskey(w http.ResponseWriter, r *http.Request, id string) {
+	var request RenamePasskeyRequestObject
+
+	request.Id = id
+
+	var body RenamePasskeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RenamePasskey(ctx, request.(RenamePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RenamePasskey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RenamePasskeyResponseObject); ok {
+		if err := validResponse.VisitRenamePasskeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Register operation middleware
 func (sh *strictHandler) Register(w http.ResponseWriter, r *http.Request) {
 	var request RegisterRequestObject
@@ -7581,174 +8992,198 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1pc9s4tuhfQfHdV21X0bK8JJ3INfWuk05mPJPu9nWc6Xtfq58Ji5CEMQWwAdCKJpWq+TXzw+aXvMI5",
-	"AAlS1OJFTrpHnxKLJJaDg7Mvn6KBnORSMGF01PsUKaZzKTSDP17R9IL9WjBt7F8DKQwT8F+a5xkfUMOl",
-	"2P+blsL+xj7SSZ4xfDNlUS+6pRlP4aWrIeUZS6M4YkpJFfWic6r1VKqUTAptyDUjL/YODl+QwZgqOjBM",
-	"6SiO5E3UG9JMs89xpAdjNqF28P9QbBj1ov+1Xy18H5/q/Td29DfilmUyZ9Hnz5/jKGV6oHhuVxH1ojMB",
-	"iyJc5IUhO8ncEpOYJBxfurI7S3ajz3H0VqprnqZM3AsOw/Lrav//IwtCFSNCGkKzTE5ZSowkqSRmzDe0",
-	"+csxIwOaZUwRronmI8EsJMh1YXAdgtB0wgXZScol4/7PhGFK0GyN7T/SWk8FKQT7mLOBYSnRTN0yRYa0",
-	"yOypcbecZPeECElSZijPNMCTfcylZqld9DmdZZKml1K+o2rEnm7tFs7XMp1ZKEu77ufH5C/8FdlJclzS",
-	"lZHyKrOLQvBeUMPe8Qk3LH3CVUpJJlTMiMIrrslOoqhhVxmuJNmN4mjMaGovY+9TdMGMmu2dDg1T9s/6",
-	"YD+NZcaIZgMpUm0ReUq5vdZDqRhR9ksuRlGIyWaW27thj3LElF3g5zj6IGhhxkwYu+e1gDF/24rGGNWd",
-	"O61+51LAvrmCNzZw2b7nWnMxismEZkOpJiyNLXLaCWOi2K28YSmRigylGsHdv2H24jVWj/jxQdBbyjN6",
-	"nT0hFp+SlOVMpEwMZkQXgzGhmpgxIyk19JpqZtG7qFaGi/d/2asJ504yajEGdqGLPJfKsPR7lnJ6CRjw",
-	"JS6lJXZJc64ENlAu8Wpi13hl0dQeQokYcBdOB4bfcjOz/8+VzJkyHFkmu/WclBs20auW7Qd6Yz+zQHLX",
-	"gipFZ/ZvwT6a14XSEi6dKDKHBUYVrHxbG2Wvl11kidS9n/1aaoP8Un4kr//GBjBnuQgPvrld2SNfdyt2",
-	"RHufPkVMFJOo97NdajXttZQZo2JusfIminGepUu8dZhSXx8dGNlClRLNsqHl6MDWev2i2z0aFFpd/esf",
-	"/4Q/WGKvYKJn2rBJEs0BNI6oWbXvSz5hEaCb5UKwmjTldgU0Ow9WWTuxamc8rZGxiN2aq+7B4dHxs+ff",
-	"vnhJrwcpG/q/2xbI84CaVj8bd7mqgTM54qJthEIzdTpycG19epbOw9beJzoYyEIYoAqAbPZy0WtZmBMi",
-	"RTazwoV9hlIFLVJuolVIy1P/CgAfNhiuMXaH3Yoldp4Puo1BnYpytVRXko5mTBNuOiTRTGsuxWv7SmL3",
-	"4dcu9JQpty0iRbnrGMgIFyTj2uhOFDdwcqCYpeCnayMQmzj8mTsDePJXpviQI1Ns3iWPRnNfZlSbd/bg",
-	"Vy/jB0db/HImdDDmAuWSeXhaSkQmjArLA5zEYClNO4EquXwcCTphrUvNMyreAIPUd1+sksgaHckBfLGo",
-	"Yg85QJVqtvC428SRONKFBva3AODl47svtvz0glHH5FYQ9jgyHLF6OSLhyo00+Rthh1uwdqM4zd6I9B6A",
-	"LvL0LljddrkRzx0muJ25E2yien0v4ZnEwf2qo3kDc+u7baJZuKH6mc4f01KK80DeWRKujTBPP7qeX92d",
-	"5Aukw3eQbsJt1SWbxgZw3NWSSrmTR4K33gjAX9HBTZG/lilrgfh1/WEJyJwaq9VGvej//Uz3/t7de/nL",
-	"p4Pu5/9oY9lLYRlOsGJ1D4NiuM1NgPH1mIoRe2MpQmCGWgTNVqYi2PTNQraaOxtUuwAlTTlseDRwLs/b",
-	"jqWxt3LqYKLFu/T2sPtudFAoxYQ5X7Ylwabh8wn9+I6JkRlHvYPDF3E04cL//SLeAECaS6wvqA0033EN",
-	"vEea/L5wWfuM6+LNhVs3mXIzBjnQD0R2pCKUVNPuwgHfAx5LsaKuz87tetC66vcGFHEt6A27GlgVXSHr",
-	"ikvBqM0mG9o7gz8HiqVMGE4zS5nnzSr+PQvFK1hQ9ZtimpkrMGoEv+bV0dNMMZrOrljJ22EYIc2VZqbI",
-	"/Q+BkaZ8ofomtFfhGks7SRx5K6FFNGmuhrIQ9qXQGjuQYpjxgQl3jdwn3B5uAiSTK0PxL6cEXIUSyZx1",
-	"D5bUZlGwQgozY5nCfpz9t1VOdbar5kn/qZhQsWdBCCdu2EdzQiZ0RgZATdp4Ro08g7FrTfqMS4gR51px",
-	"1ap+3prjEU2xEdeG4dF53RP+rRAvkyNZgKiF0viVs4sFJPMKN1T7CZDLI0QDgVIkGfZvvKKAmfpKsRET",
-	"TDnUDR5dFZqVUunVbSV54g84/ZWzkc498Ou6YbMrmqa1vxWbyFv4JWW3fMCuaJ4r/ws19Ip9RMRwUmkw",
-	"ZIhVFoOqv9ylsLfr2k45Abg6+GkPwPCZx9SUZQwns6J2OVkb0r2BhbWaWUqz1+OYtzwI1teSHXTXF0Lf",
-	"uCnO8cO2VXjwrT3me/zgTAxl23hmKt+WJqmlm/Ivvi8mE6pmXsRe9R3K1E1zXwXL2CvA5c7i6vDC9QXw",
-	"bL3ZMOTDpESHTJsQEJtHO88m72qDWWJG+aD9QEOpJtREPbswtmc4qLHLVac4+rg3knseUXJuv+pc4qfl",
-	"oz0+KS8etXJYlFMxKqhKO5TvW/67r9Obffc5AGuBOaVN73b6dlNvdvtqg+9bqUbSrBRNFxmumvgJr7XN",
-	"cyaMkjpnA7NwDuTCdan1uPvy+SohC79bPilHG0wLrWPt9pMllrqP+TyzBnMDGEO9g0xzMWBoNs3lYBwT",
-	"Wtob//zTJQopiGJcmOfHUZshbbl97vRaM2GIVAQsdTvTMRME97R7L7ud5guMwI7EkMpwW7OzFdftn1kC",
-	"teCb9W1djcN2Z7bytB9G0OqIswm6Bqashy0ShrhgusjM5pa4plJWP/wfBSNyCLiuuRhlbK/QzOlTBIS1",
-	"NpxgD9fiG7oS/7iX8hE3MCcZKjlBe3+l5VhFL8/vq96xdZT/8Jjm6WpoDW9lOk/EZEri22oPvJew4uST",
-	"Urkqt9oGpe+Z1nTEHnYj3CAbvBP1GeYWOcHHqxmlf7Ftjpo9/iuTRc4zupgkzLl3mgEkDPmffY8wyyR3",
-	"HEccFqZQbPcEOZm9lMjbhpa5SftuyDC/Ajh4/lXf4UBOJoXgZhYTLTMZk1zJmFwXmgumtd0XE4apXHHN",
-	"VhIXmKINP86VHPLsgVdlY54I9KQsxBFV+sMCKe9Zt1uzTR6sgo1a7K65YPbAgvmbVr89Wo8RGoKxTzOh",
-	"uRUtiF0tPOmQn7gZk8O3p0SKmFCSeFYDIQWUJBUPBHeyXyExUs47ix/Livn4hsiL0nASmPv/3ayxF86Y",
-	"9bBr5UfZIAuqplilq9Uh/FeIioWHhKapYlqfkELwXwsWkwHVbI+L8ha0yWdeD60Pe7B30O0GQb2EDg1T",
-	"xCg+mSAJDp0QKy96HYHqU7XED9/JwbFAenNK81rYUTH++tLeAo4KNvWhIz2SWPkniS3VuGEiIVSkJCmF",
-	"oKRD4BvhTsSMqSHOYk7GEL/SF+VYEGljLwVcVD4giRMgkk5fzFGar0aoXCwOPZrA2XJSmq22ZzzUT+bW",
-	"Pq/zJkqbq3/945+JC/cslQ6PbevYMla7zS6cFb2Fv5YP5sJvmzwU31wy/ENpIU6wCSIYWmcfbhJ0bsvl",
-	"xo8JveFiBLH7Pp46itssR+sGONUNklUUn2Z6YXig//sOYYIZ1eY9Y2L9BaHfKvT0BF49Z0wuXR6RPTZ0",
-	"1nh/UKvDYVkIYpsps2nDdFsI4dsSOOhPstzEEuRpCdx4XC9BY1vl4MvW9LArV+5sE3fu0uk8HilKbSeK",
-	"I6vuIB+K4sgrPOCTLvWdNqRYquI+EZO6tCT3TkZpYBH3tUn7SAf75mrnv4d13VG+1IvsPzl8e3p18ea/",
-	"PpxdvPmu9Yu1vMUos1+UW7sPRtW8y40BF4HoPTNF/rDLUA6zQWG8OccThILFkTS5xeQPqt1aqtlAsRZm",
-	"9opqdnRILn+8PCfunVVoXL4WTBmvjD4DoBhqiuWhcRdWJBJ22rmlfhCFZmnNYkx2umQ65hkDhZxrIofD",
-	"3VavCVsWF5szkbZOeUogKIXQKeVGE4wSQBNBtBJJqggFP37cvtPl4HoEfEewbwTVm47stc/2Tke0ELJr",
-	"w/MDhPt+zxYL/06RvZNi2gz9s2O0zr5GboJFMDkVTPnkhBh9JXTCCBeE3TI1c1kJqBgOqFKcaSIFW5GF",
-	"8CU56R2yG+bFbISH1XwxgsZllYCdguzQ2oUkGRc3MRrhQPgkZqxkMULDkZ3rWn7cbZXOF3j/v3gmRIup",
-	"nJKc8rSyljvreGUTJ/g/+8JXZh6/c67GJnMfvibA1HIrvtxdXT9no56csTTtItTYwpSLZr6HSwOpX4E2",
-	"UgrfzJaGBj/YMF4OML8AFKUKxc3svUVBx+QYVUydFhbM/q+3/iAxsgMQFnASnlZrGBuTo4SmrOr8F4xn",
-	"aoyRa2DDc8IJfEJu2IzsJLm+ASPTLpnQlJFrNA6i50IqtKEnHgfA4eEH2LMD4EmRH06/f5OsXq8FBHeG",
-	"lsayPEsTKWl4Vfx6r9mYCyTm52495PW7M/gkpXp8LS2W9kVfvAGu5/N3geahNNQh74vBgGndI8mnfiRv",
-	"+lGPwK0lfRBX7N+fOp3O589Jpy/eUp4VioUvg3Jj3wZNxP7SjzBTdFxMqIDYWkwW7Uf2NStwhm+hu8m/",
-	"8Tkh0zFTjCQD7/mhfaEXBGavVYEi+DsIybY/N5PF475Iaspg+G0Zph3+GMRphz97kw6M2AjVRqt1GKtd",
-	"+yV4q1ZNICYt1Q/s8AtyrmOSlFHb9o/5eGn4uh62Xd+v21QQuG3/rEpbxPaQMAAcN9qM6XYwLnPaYXRf",
-	"eqJDwKQLWJMAlgQB2Cf+/FPJIN8csNiSZm3oJMdaFRdvX5Ojo6OX5MPla7yWE55l3AWJdYgjbBbtrXxn",
-	"P3HQJEa6ohKdvjgNcaDyUGpit0wS+1gq/nf4sUdewTUmiLsAI5cJjc4Cww3YGcv7aD8np+dnURzdMqWd",
-	"X6fT7XRBkciZoDmPetFRp9s5QufbGGih5Sj7wNT3MfO39ykatame7x0dxRRiq7t5IbdMtGVTC4chV9rE",
-	"hNHBuPIEJpignBAeZB9btHI/g2cFMIoIqpScgkSdACATkjNFcjpiZCdlWF3kWXe3Q86p1kH27ze6L5Iq",
-	"NS2xYnriMA5ELvuqfQ5jnbilYLgCxjBkVONDhHJ5SGdp1IvecW1OXXJ0ThWdMHBg9X7+FHELoF8Lpmae",
-	"+fZ8RnZYqSJQVp4ft3C19oFcJsKaBRbKIP+F42WO81cDOqBGvWddcMfxiRX5vD7l/opbnBGt3pPwBFwE",
-	"Wa7YLZeFBthC0sb8ssqMjlZ4HdrFNAH2S1wvhHTY7T5apYq5aguttTcAKfEmCKNDpLf6ocduewWPH3Ft",
-	"axQFKcuZ+AjO2LLjQtwIORXEAhJVL0AGIgujecoIOoLbuN1uXL4M2qwrz0EFcegA9X7CgkxOt8NjRd3Y",
-	"yRMpTzEpX+uCBd+5q7qL4DpYBIXyyPebdWjgu6PV31V1ouwXB2t80SxSBN89W2eFLcVU7MeHL1d/HNYb",
-	"+hxHzxCDln9TloCCD47WgmGZjBWKy0DXQkH551/sfdPecHRHfkB2gMdocIODWk9HGoKBUZ+0UwesqExg",
-	"bmVFCZCOhEyoGYyZrnyzxBN5OmFQQGIuKILo4hrpRwyMV/RFxg1TNMusUP6/rfBwhezo10Iax8+lSrmg",
-	"ahYELux2SGL1q4QMeQZBE8hD+oINhwwinIl9brnUyA1zw2aW9QsU3q2IbXW5mGjpgaadXJ+CqQJtpcKC",
-	"tS/0mA8NGBQWs6cPLj97Dfbk/2ynts/uwJ5QyVyPcvl48C1negBnms+uX8qbPGo9PRcKGA5nynIQgCxW",
-	"Wzt8dhyGHG250ZYbPYAbveUiLTH94axn/xNPPyMByphpCZl7o6h2nMc7BdhHOjDZrO4cgO+5GFllYyqL",
-	"LCU7mjGS4LjO+JLsniDrUN4pQpJGPmjiKjdZkqSrak0dcuprJA2osGiM79s3uLJrKCPQMOplSmdk57j7",
-	"creNhXwH335AQ2+DhywsK/WNJjwlO4kr2JWcECpmZmw3wTIsP0fJcbe766krmDdL4gp2y8qah5bctVWm",
-	"TdLZZjrDgmp1Hrxck5EU7MRJQRg6xjVJGU2/qAIAp9NCQ5+YsHWPn277P0hXCtGdzU5gpHL7fvm0NQ3h",
-	"jn4DVCFYVWnX2t3S/vvTfqDFUCyucs+GdNeM2USz7JZpT4JXMIS4Xe0Ib3tLdbrY2exrJepi4AUZaB4u",
-	"sKuN8v6RmS3ZbYi3axLeLW392mjrlozdi4z9WBWtrEyIIeUgDuD3FGf3Icig9ynKZVtW1Xlh6vKsFN7C",
-	"UQjDM5LUvL1JM/EPNCxYt4tsgFx2sLH3RT0nsENOMS7CDo9ZhFTMCLiiwSXjglKT2nhYqEWX6YcxoSLt",
-	"C/snfFk6cchATjBVGZ0/FcUE478L/EayjS6BKWkYbVpI9HtmzjFK47dDomGjr2Q6ezTyECaPNmIQ7AI/",
-	"f0WMwWcxjZkvt/TlDSAQBeQr0laXJyYlziPK44vOaLGa3ZwQOnc9Q8OId2G6AcFBHz6Hihbvf/yBYNwE",
-	"wW1cs3TOjrJlbFvGdlfGdl6YUDqXglCk/MhX3KVIqWH3520QIbF3OKSLGZzL1UO7zHQsSSa1cYaSWjmJ",
-	"Xo3VYPx0DBzKRQb7MGORorLfF0GUc4y/T6DXhfFRkcCJuCqVAKINnXXIcfdlS1AGsk4zZor1BV5R4BpG",
-	"YqhkG3uCnDlLHS+lyf/NmVQ9f33LplYqNC7MKWQJB3vPajnBd+BFWx7zWzFMTeXeEPIBmqF/7sykiImQ",
-	"ilwzR/VIkZOdeYK1ZY8PYI8XwGw8r5EiJf5MRCN9Rg4DPnpSMRd7XEauYdhawj5v5Q3bC3Mn25noG6us",
-	"oYW7ppo6d2pJ0yzuDBjZ8WFXLfbP2I0jBSPXhUFNbkCzDHENxnXhey6PwrnIzZhN2lmg3YQlve+reor/",
-	"9va0Zh54Cx34k5xij6lSOpkyaAhVJn9vDWxbPeS37yfw8npItQLF5N7U00UiL6aa7/GFmn2t11gLBg8j",
-	"3fSkEbQIlkKulKVAt5KnLI2hKeAeF33h294cd49IS2A0sBDhtAYXIsU1gbpcqHxhDGxQvLjTF261lvRR",
-	"Uj4owYR5IbgXFBznvdDuqzY39ELvs5v2N+cH2eovW/1lq79sHeu/wxBfR8VDpWMx07o//yzZz2IO+o41",
-	"vFOWBRIuCB1RLk4w4ipL6/Y1iL1B5lTGQJUXul/xPExWs5yUpaQQruZ+G4/64D/aeut/u9xiq11stYvH",
-	"J5bvMDwf6QMQx7XpYWHG+2HTjrXy77DTpSmbhX+jqzOFBi46JkOnPrg/y3KcVi04fHvad6ROxxXddEp/",
-	"TP71j3/uNnP61szH83rJN5rM5eNhs+lHy8erumWskfPwleYXIEh+05lvX4CK/+5yBbZ091509zKkgP4r",
-	"4slpnYKFRNhFDzbIMBLEvbIMTrs0Gtikua7q/kzHzIyZwpoupowt8hVwuCZDxdgJEbK06JQl0immo/ny",
-	"QHVSF7RYjDZjcmhp4vjEdoc1w+199BZU8BxIldYM1Mtx7BUtq8lWF/WpxC5j2fDICp0Ce/DXakLsxmSq",
-	"pBgFJbPnyzzsxq6SubfrQU+MnUYxiV0kXzice2O+usRW1nsAzTnVN8RIp8HUq1ypueL0/mAgSgvu/Ugy",
-	"bb9vEIi1qVNYXrudQNVL5DPtQtMbvT0TskNF6uLW16uRvxuDn04QbRXyJKhxnJCdZnFv571r+PRANdfe",
-	"kiCBYrpHEO1SSqDuhcJoQ9EcDXbsuF5HrIy22XPH0TSWQ2WbvhDSWBbOtbeqt8mU9S6vG6W1zfrWXye5",
-	"LckR1w7d0xNiFh0q1sCDI8WM53kX4pZCbyn0E1Do1xVprs5rKW1uIUekokYBba6aDDSIsxRDriarZMfX",
-	"UujCJ3EmbJK1lpoHIgbC4TyfIDuAKuSAjGWhdnuhXbQvXOSidO0I8JOYCDklvm1qG2mFCRtRHCURxUj7",
-	"a2nGfkBX0cDILK2FaDhx2NWOIzn2uekQrIYoELylNVbKG2cvcDurqh6Y2pjH3ZdwoyrQWHJDCugi20rI",
-	"8TA2KTLXik4/MfVu9g9a6BwpNQ9HvAGKZfvcL2h7jX1ofEygTrBUBKvCp3gVQAmX2ITO480NF2mNVN4w",
-	"8XgOuyd3XOHZjKkm14wJp/9VN2CnVhJtyw2WcoM68ZeTHLLgy9YsTjSsypEto7ur5XBMst/zT+8ohteZ",
-	"0r0lcDZfgqCMSEfXEtabMRIsq2BaIEZRoekAi8yFmerOk9cXGH8S6jQTOiO+LwT620qXH8jWZCRlej3z",
-	"NXhAu5GF6ZAfRTaDJjiLqhmU4HBFqpDG84kVHCeUt+fKfheWTog2FoERdCD7OkXzdQoPlEyzYYPaCuRb",
-	"gfxLJOmvSayWSeqrqTMr++IvTOOfjmXGnAGRjFmWzrnTyI6TXeN69n4cmJYtZrkdooTsu7Tvxlh9bAiS",
-	"rCSa3rIeSV7jvdn7jutcam7Xk7iKLtx0yA8WGlDhy+HzmOpx3Bc+Awmzi/B+S2UBhqI37pdwo1k2DA2j",
-	"4HBLqaFXvul80kZQsT97SFA3RNgafeoX0LXwbE6w+tkcUMhimERxNGY0dfXjWkBeX2/Vs4kaQwfjCRPm",
-	"BA7OHswf+lFVghkBtIew7Nit96OW4tSft06gp6cuFR1pvc3uPqZyKizoVtOQIfTUX8PSeppNrSbqA3EP",
-	"u91KqgGnkGugF7d5h6rSUVwbPe/3qXf2v7OsU+J22VASqtL+p/u9M5ATKGW+1uWtr+XRRaNgrb5RStl6",
-	"MDqrxWk7+FIf0YzQi8tGEmAgKNUqKDjgu6m49T2qHOb7OdKB1Wczlo6YJSL3FbG2FGAdFe8N9kCt2EJ1",
-	"9GuY6rgwSuqcDczydGHn99eug8uYDW6Q10DroowLhvqQNiTZ70xZlu2BTWP/b9MbDRwCQ/BppiWZUmH6",
-	"wr5MhQG74sD1KP6BsVRDA+Nag4C1av/vEqoxdQrpI6mKz5/ATbGEkBK0GIIG2DCsHZDpmBrgslBKw26v",
-	"0xengR8G7TIxsUQRTTVV6GSpbmg+ybMZSUA8Yq5gf6u8cVZBfzPaWzXBF9LgqgVwKVbRD4DgNxCxan4j",
-	"iplDpzq+zulnW3K2XKAJW4g0BZqfnLBAqwsGaoiQU/RoTsdSu/xKNI6WrQA80Qo1Jae9NOkgBAYuJoE/",
-	"1dVrO62vZ+JMPdwnrlpJx9KS1h4Yzvxfc1NY/mz1J5dCjOo547CVwPwlpJrr0W45etygY3+6vDy3wldf",
-	"oKdb3ngKFGOPhx6pq/yu40DQxxAbkiSxtxQA4E+AsQjsad4XloCifUC7DClwipTh27Vg86pAXJVDVeVr",
-	"LehkYSfHVtHo91F8NDblGbTGQcIhbkI2DBt5I+qy8//UetpV6fpyIyxvU+IifIFGojP4/ZZmRU2IDFr5",
-	"Rofdw+d73aO97ovLg8Net9vrdjvdbvf/RmU76IjN/jy+/uOA/8j/fPbh72cHP/AzfSYung1enz0/u8n/",
-	"+6+v//yy0+lEVYvroHVbNcG3cxMsAXKjsxpG9/MUXlYL2wg3Wzn1jsqA0tPMUuXXY2hD3WhTJoos8829",
-	"fE8v7NzlG8DWenNh2516O65ym4cHc9sMmmMthsbnUBpvaU9aHiK2UG10Ti37pNbbo+KQfr21EXGeGsZK",
-	"wX4cAhVeibsVK4xXN2+cawv7+ZcWDvrOmzVdqGk97981p4a1b1IcCEiAA3QL8Q7AfYZPq1L7QUvpEvZr",
-	"04WVYgZyn7nJwrDbgMeACRcNuHVoLrbkIgO/M5DmqHYAossx16FhvnznhNh56MAQJ7JsBmbNkB3kHtdF",
-	"wIws4w3E98AKsdPCkLZC3Po66Ts5IlygeQLQtp5xEWNZJ9/6Fhx90MhXqrDMx1pSmyyWeh2t4uarV2Ek",
-	"C4qLpSyZg1RjLF5yo93v2shck6lU0CS/TEWXwle5UgzuB1qdLe/4RtcDZjS5YSz3QywQVuzaH99E5Eiq",
-	"1XY1tpobFlk226ThZz5K6KR0Zi6HzDZP4EuU2bFH5JNyEPv96ay+c9gDdqE/aS4Fi+qqC7ALemrvBdzz",
-	"RVZd5FS9EGlfUFe4fyInDGpUkIzm2lJuqHlqGWNGBVGMpjosnbqLCk4oIibomne1Zdtu5/fs0W7mvFh8",
-	"sHfw7LL7onf0tGLxQXctudgu8tsFi2yVlnM1Jyy7NrShrIzidqtUfHB5cNw7PKyk4ntQqjXjwJwrc0t2",
-	"vlB6Eobde8ZQOpbrdx0urMNd4lMV591U0LtxMG5LEHUp8inXeUZn2AVrBzPjgk47LgNb8cnE8vnpmBtG",
-	"dE4HmJlkr7qSWRjG3xdgxHa2iypopxHk2ZYv7/q4b8jQ22wT/3VGYTbg9DCdbntxnz6CvOTuvq/2ct+x",
-	"j5VbEgMOzFETimHdYWHcg+O9lM5IomUmE8fkKVQ/N4USujQID6UifAKdeA2InJ2+uHATg/jubbQYBo7N",
-	"gUH5CxtlNL3WtPRmOska41oqayiIKB+5ht4agaJbCCOLwdgZcq1OMZZZirZZX8Wq8tbtgbeuLzBVR2jD",
-	"aEp2qCETqV1kYc4UOXhGJlwUhund9np/Ds6bsX22Cg0Pt4f6VW/UJOqkr9+JRdQZ9f6dTKJpgQfMWo+w",
-	"UnsRm5SPkRswfsvSDjkbotaAJKD99sft7vN65AQG5NXjJz7fGdeX5gQ4IuIbX+5IFdcyop0pxQShFm7/",
-	"u9sYi42G0WOYQTPypuRR72UmkUOtwxM1Wyec6hKjK5BGOVEV85zQ6ynVDfCHDnmPVh5netHzlR29KabT",
-	"Xiv9MaKqgvTXqGf/el8yhYCCKm2uPr6cvfj7t9Pnt8+K47vwimChTxtydV6nDE9lU2vJN60Chdvy8tZO",
-	"YVrs7YAdYjZRYMoH2FcWU/cykQoIpIuJ2YwV/xTEwhIUYVJTM8V6ccmTB+RDNWslrsrVCgYIYLn1HdyB",
-	"1r5nxmkD5bE7YttIUApKua4R6BYW9G41Xr6pSnnvFKKM9CqEu1+7TYrq42lhddMxU5gENJZTwrEqHzg2",
-	"O33hqw0kZELVTd0dMaHgYwAZxVHfRSWeglreG1Pk/RyrqFMtE2CrlD+9Uv4TIFyQpQGBhw7nFtb6WWDT",
-	"9wfpq99j3YIlVZz5SOhwclkYZEx4D1imWbOq87ULQ5eCtSE9NEdzV8173O5e8v5Hu/CnuCePVEt+e2e+",
-	"gOOrVT52iHwdJEtYFJWC3eH6rOqV7f3RLpvb1At2OSy5noHVCCpyaqYhOTdGtpf88c0lmZ832T3pixXe",
-	"6w6ByfHazRctsW9rkvEbRtCp3iGnoi9Kaafkh/6KQlcO9Oc5Yz5PayXAjrvHi+/p+9Lb2Fas8HfWF3uR",
-	"rH7fqqpfoEZq62X5Rtdrpp40MSKT8qbCiC3lejDlWko3dmo/y2nLpV4jENpIk+9jEM4e9NpZXvtPZqlr",
-	"yWOpzjzRuXQFW/AdqhjRY7s0COyFzo9wKxBAbfYJMHRRw16Vkc/6IXaKxzFbz6/pKUwS1wEIej9H9OD6",
-	"cHCUHrNnURwNn4++Hb/gL//WjeLo5iA7nByJY2mf5M9//Va90C+NfVIc3B5Ojz4ez+yT2+fTbz++mL38",
-	"u31Cu9cvBy/Sb9lzO9qz0fH4iB/+7cCO1s1eTl6Ib6V9kj/79Vgd6UNzAA7YOxs/ApCtIpsWbcKmT09e",
-	"o+WVNGOP3EwYTFcMoy83ZG9wcXH2S58TsLDT2G+xDMFatQcsqduWHnh0NpJndOAl4OByoRHjoAuXTgoG",
-	"5RvhWHStSEvIQOyZtHKPlEMxqmVhmc2mooFlM1gVlImkBmIHTZFjsWGoJqCYtkKJmecY3+Hkrvfnl+QT",
-	"wUqe1mC9uJmhO5l0U3ZrH9E7HG6J9X2J9WLrfJBk4E3z54GTgIuBVApzSTdgit9S/998AF6hMOheDocP",
-	"oe9AjNcN6akaRQOd33H3xd8V0AOuZ1iIb4ahugddorkYZWyv0Mzxg76Au+3K6K6lTLQ1VrMrL1nD1yeT",
-	"/xJH0uQW0h9UFvX8H719BLxPbO01A0X+D0L3D39+9f6n/zn67vzNn87/cnT+3+f9ots9fA5sU/3Bfx0B",
-	"yihmol7U/OBejMECFCC70qVZw4UYWxXhFsmHi3dlia55qf++ppKX98trwigRT73DrKZlfYJ9cEn12QbI",
-	"sLs/jbnITtJY9JZUPqjfl6HKYFUrkDydB9IStEBgreHpOoTTUFMs9kAmZdd7riEDG+P/gE/uI4FMiKut",
-	"C0GEsLYTkrh7lRAsl0l9V/4pBaPwmBpLPuE7V2cjSCTXF1BgEL6vfCykEODgrnVd3um6GSo5rzUc8Y/M",
-	"AE3A7W6A1JZLjnov44jVsw4cNKqbdz+CBotfbdodSJF6kuDOd+vZ+RLeUDA8hymFzhcPLrgaGlvBIWND",
-	"s86VxWu3RNgZs8GNlXVApvWtjuoyD7puKtEpcaZalwtx1N1zebrasNxX++37EhCapwzlIgx7xiKOlSAE",
-	"9VJYHla7i4mWlSMGVua60Vp064trhtErRlqJHmMU5i4xBJ3OHqpH+/oVUS86fnH48uDb9fXnagFfi/rs",
-	"me1ThIDV5eTHCO4qtaiWRHbIvrXPOuQ8Y1CfUs2wolNnU5FdTtNTZMK1lfeXlBsFrbG6VZa5BUo2Xiof",
-	"q/XF2tU+YdXsrRD4JHkvKDK1kXQnD3oSDpgLJkyAu6XRK5gL8pW7dUi4Hc5aK3XXmsBA4Lpri3B4DPHC",
-	"etcl1LnYs6rJgC9/3yGnrpCVb34ARRLwJY9l/mUkf1CnTaQuNFVDV5kxFyM7lCtC2ixX73rWhHXIdy0a",
-	"N8rYL2ZGv9ceBuuWua4qV2/7FrRQ7i2ZWye+Fq9SrRR61QxgEYlZrxlASNT2sVrYYtoGl9lbCedJWCEy",
-	"uzSLP1Ow5xeGwC9mTAUp0+EIHUkUp+2bmgkDhQJUmAzExSArUpaChblRAr5J3E4a1dS8FF2K41M6aw9r",
-	"srv9a7CN6MsSjO+kYLGrsAvVgI0kqdzqpl/AlsScWbOG5C4fDXpIBPme3jdbIngTISlWWfZ4uaAIPKxP",
-	"3S7uxs4m1yxNWUp82+Kd9//1jhsWE6igftTFDuwFmKHHxuS9/f1MDmg2ltr07GMoAlY91719IAIdX6y1",
-	"Q3lkAeFWN+8Drm5o7GqR+GIAAJq51nYoMYRV5125d/sQIi7x1rmwQQ+N+Q7F7+RoZG8Ex3Fl4WoozoVU",
-	"oRHBJb6EhUxJVWzS15isJvaBVfMTY+Fow8ReI9vQTlP+5LrBl+OVbr+WXssLVVUUUEX4s30pz8mO1fV2",
-	"2+yXbj4QV+fn+hHonVTYxfvEEm4p9rCS1ogZqORIkqFv554EJwFdvj//8vn/BwAA//8=",
+	"7L37chs3ti/8Kqj+9leRqloUdbFjU7XrbMWxZ5RxEm1Jnux9whw1yAZJRE2AAdCiOS5XzUOcZ9gPNk9y",
+	"CmsB3ehm86ILJXuGf9li33BZWPf1W5+ivhxPpGDC6KjzKVJMT6TQDP74jqYX7I+caWP/6kthmID/0skk",
+	"431quBT7v2sp7G/sIx1PMoZ3pizqRLc04yncdD2gPGNpFEdMKamiTnROtZ5KlZJxrg3pMfJq7+DwFemP",
+	"qKJ9w5SO4kjeRJ0BzTT7HEe6P2Jjal/+b4oNok70/+2XA9/Hq3r/rX37W3HLMjlh0efPn+MoZbqv+MSO",
+	"IupEZwIGRbiY5IbsJHNDTGKScLzp2s4s2Y0+x9E7qXo8TZm41zoMiqfL+f+3zAlVjAhpCM0yOWUpMZKk",
+	"kpgR39Dkr0aM9GmWMUW4JpoPBbMrQXq5wXEIQtMxF2QnKYaM8z8ThilBszWm/0hjPRUkF+zjhPUNS4lm",
+	"6pYpMqB5ZneNu+EkuydESJIyQ3mmYT3Zx4nULLWDPqezTNL0Ssr3VA3Z043drnNPpjO7ytKO++Ux+Qv/",
+	"juwkExzStZHyOrODwuW9oIa952NuWPqEo5SSjKmYEYVHXJOdRFHDrjMcSbIbxdGI0dQexs6n6IIZNds7",
+	"HRim7J/Vl/0ykhkjmvWlSLUl5Cnl9lgPpGJE2Se5GEYhJZvZxJ4Nu5VDpuwAP8fRB0FzM2LC2DmvtRjz",
+	"py2vvaM8c6fl71wKmDdXcMcGDtuPXGsuhjEZ02wg1ZilsSVO+8GYKHYrb1hKpCIDqYZw9m+YPXi10SN9",
+	"fBD0lvKM9rInpOJTkrIJEykT/RnReX9EqCZmxEhKDe1RzSx55+XIcPD+L3s0Yd9JRi3FwCx0PplIZVj6",
+	"I0s5vQIKeI5DaZldUv9WAhMohng9tmO8tmRqN6EgDDgLp33Db7mZ2f9PlJwwZTiKTHbrJSk3bKxXDdu/",
+	"6K19zC6SOxZUKTqzfwv20bzJlZZw6ESeOSowKmfF3dooe7zsIAui7vzqx1J5yW/FQ7L3O+vDN4tB+OWb",
+	"m5Xd8nWnYt9oz9OniIl8HHV+tUMtP9uTMmNUzA1W3kQxfmfpEG8dpVTHR/tGNnClRLNsYCU6iLVON2+3",
+	"j/q5Vtf/+Pv/wB8ssUcw0TNt2DiJ5hY0jqhZNe8rPmYRkJuVQjCaNOV2BDQ7D0ZZ2bFyZjytsLGI3Zrr",
+	"9sHh0fGLl9++ek17/ZQN/N9NA+STgJuWPxt3uMoXZ3LIRdMbcs3U6dCta+PVs3R+be15ov2+zIUBrgDE",
+	"Zg8X7cncnBApsplVLuw11CponnITrSJanvpbYPFhguEYY7fZjVRiv/NBNwmoU1GMlupS09GMacJNiySa",
+	"ac2leGNvSew8/NiFnjLlpkWkKGYdAxvhgmRcG92K4hpN9hWzHPx0bQJiY0c/c3sAV/7KFB9wFIr1s+TJ",
+	"aO7JjGrz3m786mH85HiLH86Y9kdcoF4yv56WE5Exo8LKAKcxWE7TzKAKKR9Hgo5Z41AnGRVvQUDquw9W",
+	"SRSNjuUAvVhSsZsckEr5tXC7m9SRONK5BvG3YMGLy3cfbPHoBaNOyK1g7HFkOFL1ckLCkRtpJm+Ffd2C",
+	"sRvFafZWpPdY6HyS3oWqmw430rmjBDczt4N1Uq/OJdyTODhfVTKvUW51tnUyCydU3dP5bVrKcR4oOwvG",
+	"tRHh6d+u50d3J/0C+fAdtJtwWlXNpjYBfO9qTaWYySOtt97Ign9H+zf55I1MWcOK96oXi4WcUGOt2qgT",
+	"/Z9f6d7f2nuvf/t00P78b00ie+lahh9YMbqHrWI4zU0s45sRFUP21nKEwA21aDUbhYpg07cLxerE+aCa",
+	"FShpiteGWwP78rJpW2pzKz4dfGjxLL0/7L4T7edKMWHOl01JsGl4fUw/vmdiaEZR5+DwVRyNufB/v4o3",
+	"sCD1IVYH1LQ033MNskeayX3XZe09rqo3F27cZMrNCPRA/yKyIxWhpPzsLmzwPdZjKVVU7dm5WfcbR31p",
+	"wBDXgt6w67410RWKrrhQjJp8sqG/M/izr1jKhOE0s5x53q3i77OreA0DKn9TTDNzDU6N4NdJufU0U4ym",
+	"s2tWyHZ4jZDmWjOTT/wPgZOmuKF8JvRX4RgLP0kceS+hJTRprgcyF/am0Bvbl2KQ8b4JZ43SJ5weTgI0",
+	"k2tD8S9nBFyHGsmcdw+G1ORRsEoKMyOZwnyc/7e2UDdsFg5rRLOMiSFr1Gadh6tOD3/Ox1Ts2YUGujDs",
+	"ozkhYzojfeA5TZKlwsTBJbYmF8chxEiZjRRtDUTv8/HkqNiQa8Nwg72FCv+W5JnJocxBIUOd/dp5zwLG",
+	"eo0TqvwEJOjJpkZmKTIW+zceZKBffa3YkAmmHIEHl65zzQrd9fq21E/xB/z8tfOkzl3w47phs2uappW/",
+	"FRvLW/glZbe8z67pZKL8L9TQa/YRycfprsErQ9qzdFb+5Y6OPYM9+8kxrKtbP+0XMLzm6TllGcOPWYW8",
+	"+FgT0b2FgTU6Ywrn2OM4wfwSrG9Lu9VdX1V96z5x7k5ewyj88q39zkt84EwMZNP7zFS+KxxXSyflb7zM",
+	"x2OqZl4RX/Ucat51p2C5lrE3k4uZxeXmheML1rPxZMMrH6ZLOmLahBpZ39p5YXpXT80SZ8sH7V80kGpM",
+	"TdSxA2N7hoOxu9zAiqOPe0O55wllwu1TrSt8tLi0x8fFwaNWW4smVAxzqtIW5ftWSu/r9GbfPQ6LtcDp",
+	"0mSdO6u8bl27eTWt7zsuuB651QUrfKGyVkixs7oG+vK4gcOUGsiqnfmF9U5zMxI/XP7807ziGXy18tKV",
+	"s7kA8aRAX3ruSZW7GHzhuN1eqXbfafZSDaVZaYwsclXWeQ3c1vSdM2GU1BPWNwu/gXpXfbqvX66aLz63",
+	"/KMcvW4Ncos1e8yW+GY/TuYVL3Awgfvbh0Q1F32GjvKJ7I9iQgsP8w+/XKFaiuyCC/PyOGpynS73yJ72",
+	"NBOGSEXAN7szHTFBcE679/LUar7A7e/EBSld9RXPat5rfswKmwXPrO/drG2227OVu/0w4VQlnE3IKGCb",
+	"Dxuk47w6z8zmhrimGV7d/J8FI3IAtK65GGZsL9fMWdAEFO8mmmAP99vUrGP+cS/lQ27gm2Sg5BgjPKVd",
+	"a037yeS+Bj1bx90TbtM8Xw3jH40KxBMpDAXzbfQA30vxdLpmYU4XU21apR+Z1nTIHnYi3Es2eCaqX5gb",
+	"5BgvrxaU/samb1QiMF+YXunUpDfMWrFitlI3mnc3wOHUj6je+Tc2LWVtuA+jrvrcN0Ff7hurB1r9dVJa",
+	"OneyeRsclPb3ppFtaqr6nnN9REu/eRX0Ey1DRhcL2bkQeT0Jj6FGae8jzKqdO07HHOQmV2z3BHVDK+ZQ",
+	"WxxYdVHae0MV9AvgLF4jrM6wL8fjXHAzi4mWmYzJRMmY9HLNBdPazosJw9REcc1Wimv4ROMeKDng2QOF",
+	"z8aiuRiNXkgjqsgpCOymF9ZMDOI7B6vWRi0OeV8wu2HB9+uRkz1azbMcQMBEM6G5VdaJHS1caZFfuBmR",
+	"w3enRIqYUJJ45Q3SsihJSq0SUnL8CImRcj7h5rEiQY8fzLko3MpByPRfLaJ14Vz9DztW/i0bVOrKT6zy",
+	"flRX+K9QWQAXCU1TxbQ+Ibngf+QsJn2q2R4XxSlosni8f6f62oO9g3Y7KIwgdGCYIkbx8RhZcBjIXXnQ",
+	"qwRU/VRDDcadgsQL7CHnUlyLOkpVujq0d0Cjgk19+l2HJNaiSGLLNW6YSAgVKUkKsyJpEXhGuB0xI2qI",
+	"izqSEeQAdkXxLshWtIcCDirvk8Sp5EmrK+Y4zRdjpi02MB7NhGvYKbufhYN0wRm5n68SnmomD81WuyUf",
+	"muDgFmzedZUoba7/8ff/SVyefuE78CS+jktydb7DhQtsNgj14sJc3URdcOOdS17/UAaMH9gE5w0DZg+P",
+	"0rh8k+U+zDG94WIIRVe+ECaKmxzA62amVmNEZfq1ZnphXrf/+w753RnV5pIxsf6AMOEgDL4H6RhlwgFG",
+	"oSO7bRg/9yH6xhjwstzxpuhSPazkphCub0PGt9/JYhJLiKch4+5xA7e1aRUvXzamhx25YmabOHNXztDy",
+	"RFGYWFEcWRsLhV8UR97KgmSiwshqIoqlnqonkoxXluXeKbYEIuK+oSWfombvXJ215de6muG0NLHHP3L4",
+	"7vT64u1/fji7ePt94xNrJfCgoXBRTO0+FFVJ+Km9cNESXTKTTx52GIrXbNACqH/jCXJ440iaiaXkD6o5",
+	"6KFZX7EGYfYd1ezokFz9fHVO3D2ryLi4LfhkvDJtGBbFUJMvz2m+sCqRsJ+dG+oHkWuWVgI/ZKdNpiOe",
+	"MfACcE3kYLDbGPxkywoaJkykjZ88JZBNSOiUcqMJJm6hXyJaSSRl0ph/f9w80+XL9Qj0jsu+EVKv5xat",
+	"vbd32qKFK7v2en6AOo0f2V0sjoO7ur0W2h/rFJVZApNTwZSvKosx5EnHjHBB2C1TM1dOhtZonyrFmSZS",
+	"sBXlY88pSe9QljavZuN6WHMbkxpdOSA4R8gOrRxIknFxE6PnD5RPYkZK5kP0Vtlv9eTH3UbtfEFC1rOX",
+	"sDX45ymZUJ6WLnrnki8d8QT/Z2/4wnzydy6y22TR2pe0MJWiuOc7q+sX21Wr6pbWy4UWW1grVy/Uc/V7",
+	"1SPQxErhmdnSmo4He+OLFzQNoBJMXlGuXTvA7kliHyXsI+2bbOZhEXpKTjVT9vgC22fKGtJkqqRhhBuy",
+	"06OavTzOFR72HhdUzcgtzXKmA67mxlklkd+1FK0LOnX5BghHwPq54mZ2aQ+SE9WMKqbsEMu/3nlyxDQz",
+	"OHZwsuBq+d2RMRPUM2Hcf8Hwce0dEw3KxJyKhVO9YTOyk0z0DbjKdsmYpoz00K+KQR+pMPyQeEqGWJF/",
+	"wZ59AdIb+en0x7fJ6vHaheDOXVQblhfMIiW1gJQfb4+NuECRdO7GQ968P4NHUqpHPWnPWld0xVuQ3R4+",
+	"Ajg36nQtcpn3+0zrDkk+dSN50406BEiHdEHpsn9/arVanz8nra54R3mWKxbeDCaavRvsKftLN0KgglE+",
+	"pgKKNhCroBvZ26zaHN6FkTp/x+eETEdMMZL0fdCMdoVeUBe0FgBS8HdQEWR/rmOVxF2RVEza8NmiSij8",
+	"MSgTCn/2jil4Y61SCB3+YalQ5ZfgrgqYTUwawHfs6xdAfsQkKYqG7B/z5TrwdLVqqDpfN6mgbsj+WSIr",
+	"xXaTsP4IJ1ovKaovyQ2bVXbD5724vSigV+Aej5DUIuDABupKgJqCCqATTyepZACLAtRuBZE2dDxBSKWL",
+	"d2/I0dHRa/Lh6g0e3zHPMu4yW1vEsXF7PKw2ax9xq06MdNhHra44DWmlDAJrYpeGJPayVPxv8GOHfAfH",
+	"nSCNw1o6wA6MxxhuwKtanFv7ODk9P4vi6JYp7UJnrXarjWlGTNAJjzrRUavdOsL45gh4ppWf+6DC7CNA",
+	"RedTNGwytC8dv0WkC2upepW+wINgU7sOA660iQmj/VEZbE0QRyOxkqAAybDk536G4BVQHhFUKTkF+yGB",
+	"hUzIhCkyoUNGdlKGIFgv2rstck61DkAqvtFdkZQV1ImVTImjTJA59lZ7Hd514oaCGSGYJpJRjRdxlYtN",
+	"OkujTvSea3PqMDwmVNExgxhh59dPEbcL9EfO1MyrGh0PHBICKi1Pjf8cN7/IFcytiQNUVJktfF/m9Jzy",
+	"hW5Ro86LNkQ8+dgquN56dH/FDaGXxlhRuAMu7XWi2C2XuYa1haq++WEVhYeN63XYFDz7La7i9R22248G",
+	"qDQHCtQIEQVEiSdBGB0SvbWGPXXbI3j8iGNbA7uqQN3yaeexFdu5uBFyKohdSDQ0gRiIzI3mKSMYa2+S",
+	"irtxcTPY7g5FigriyAFg6ULcQGfJ4rZWVMKUp4gdo3XOgufcUd3F5TpYtArFlu/X4dLguaPVz5VwhvaJ",
+	"gzWeqGPpwXMv1hlhA+aXffjw9eqHQ1i8z3H0Ailo+TMFUiE8cLTWGhY1w6FaDXwtVKh//c2eN+3dZHeU",
+	"B2QHZIyGTANQ9+lQQwUDWs/204EoKnA2GkVRAqwjIWNq+iOmy0i0Nz4sSwGco7m8E6LzHvKPGASv6IqM",
+	"G6Zollnl/f+3ysM1iqM/cmmcPJcqRXOlzA3ZbZHEWpMJGfAM8lJQhnQFGwwYlGUQe91KqaF7zQ2bWdEv",
+	"UMm3qri1XGOipV807fT/FBwz6BkWdlm7Qo/4wID7ZLF4+uBgRNYQT/7PZm774g7iCU3q9TiXL2LZSqYH",
+	"SKZ5EJilssmT1tNLoUDgcKasBIGVRVDQwxfHYVbXVhptpdEDpNE7LtKC0h8uevY/8fQzMqCMmYasxLeK",
+	"aid5fAgk8IeVoRB4nouhNTamMs9SsqMZIwm+1zlpkt0TFB3Kh4BIUgMkSBzAoGVJugQVbJFTD+XXp8KS",
+	"Md5v7+DKjqFI8sMcnymdkZ3j9uvdJhHyPTz7Ad3aNRmyEP3wG014SnYShyuZnBAqZmZkJ8EyREml5Ljd",
+	"3vXcFZy5BXMFL23pu0S349om0yb5bL0GawGoql9erslQCnbitCBMlOOapIymz2oAwO408NAnZmzt46eb",
+	"/k/SIfa6vdkJnFlu3q+fFnoXzug3wBWCURX+r90t778/7wdeDJimZTA65LtmxMaaZbdMexa8QiDEzWZH",
+	"eNobQFRj59uvIKnGIAsysDxcGlsT5/0TM1u2W1Nv12S8W976pfHWLRu7Fxv7ucRWLl2IIecgbsHvqc7u",
+	"Q0pF51M0kU2Fa+e5qeqzUngPRy4Mz0hSiW0n9dpKsLBg3C6PAwA4wMfeFdWyyxY5xSwQ+3os1KRiRiDw",
+	"DiEZl4KbVN6HSGG6qPCMCRVpV9g/4ckiiEP6coz4Chj8KTkmOP9dmjuybQwJTEnNadPAoi+ZOceclK+H",
+	"RcNEv5Pp7NHYQ1ifW8u4sAP8/AUJBl8oNmIe7+/5HSCQ8+SB08vDE5OC5pHk8UbntFgtbk4InTueoWPE",
+	"hzDdCyGQH14HGJ7Ln38imH1BcBo9ls75UbaCbSvY7irYznMTaudSEIqcH+WKOxQpNez+sg0yKfYOB3Sx",
+	"gHPlkOiXmY4kyaQ2zlFSwcDpVEQNZovHIKFcHrRPqhYpGvtdEeR0x/j7GFoyGZ8DCpKIq8IIINrQWYsc",
+	"t183JG+g6DQjplhX4BEFqWEkJoY2iSeoELTc8Uqayb+4kKpCBGzF1EqDxqVDhSLhYO9Fpez6DrJoK2O+",
+	"FsfUVO4NoPqhniLo9kyKmAipSI85rkfyCdmZZ1hb8fgA8XgBwsbLGilS4vdE1IqF5CCQoyelcLHbZeQa",
+	"jq0l4vNW3rC9sFK0WYi+tcYaergrpqkLpxY8zdJOn5Edn3bV4P+M3XukYKSXG7Tk+jTLkNbgvS59z1WN",
+	"uBC5GbFxswi0k7Cs97IE9P2X96fVq94b+MCf5RRbIRbayZRB38Ki1H3rYNvaIV9/nMDr6yHXCgyTe3NP",
+	"l7G8mGte4g0V/1qnNhZMHka+6VkjWBEshcowy4FuJU9ZGkPv2j0uusJ3ZztuH5GGBGoQIcJZDS5FimsC",
+	"0GdofGEObICe3+oKN1rL+igpLhTLhFUwOBdUHOej0O6ppjD0wuiz++xXFwfZ2i9b+2Vrv2wD6/+EKb6O",
+	"i4dGx2KhdX/5WYifxRL0PatFp6wIJFwQOqRcnGDGVZZW/WuQe4PCqciBKg50t5R5WNRmJSlLSS5c05cm",
+	"GfXBP7SN1n+90mJrXWyti8dnlu8xPR/5AzDHtflhbkb7YdeotervsCGz95kw9Y0u9xQ6iOmYDJz54P4s",
+	"EE+tWXD47rTrWJ2OS77pjP6Y/OPv/7Nbr+lbsx7P2yXfaDJXj9djA6nYo9Xjle2a1qh5+ELrC3BJvurK",
+	"t2fg4v90tQJbvnsvvnsVckD/FPHstMrBQibssgdrbBgZ4l4B+tOsjQY+aa5LlKPpiJkRQmB4ixEQex3e",
+	"D9dkoBg7IUIWHp0ChZ5iOZoHQ6qyuqATcLQZl0NDr+En9jusmW7vs7cAr7QvVVpxUC+nse9ogZ1bHtSn",
+	"UruMFcNDq3QKawjUsCN2YzJVUgwDVPJ5OIjd2IHFe78eNPLZqYFO7CL7wte5O+ZRKLa63gN4zqm+IUY6",
+	"C6aK6aXm8P/9xkCWFpz7oWTaPl9jEGtzpxDBvJlBVbsQMO1S02stqBOyQ0Xq8tbXa0OwG0OcThBtDfIk",
+	"QHROyE4dP91F72oxPTDNtfckSOCY7hJkuxQaqLshN9pQdEeDHzuuoqYV2TZ7bjvqznJAwOkKIY0V4Vx7",
+	"r3qTTlltRr5RXltH8/4y2W3Bjrh25J6eELNoUxHxD7YUK57nQ4hbDr3l0E/Aod+UrLncr6W8uYEdkZIb",
+	"Bby57ONQY85SDLgar9Id30ihc1/EmbBx1gisD0wMlMN5OUF2gFTIARnJXO12Qr9oV7jMRek6PuAjMRFy",
+	"Snzf7ibWCh+sZXEUTBQz7XvSjPwLHaKBkVlaSdFw6rBDyiMTbCXUIoj9KHB5C2+slDfOX+BmVqIemMo7",
+	"j9uv4USVS2PZDcmhjXkjI8fN2KTKXIHYfmLuXW/RtDA4UlgejnnDKhb925/R9xr71PiYACqyVAQx8FM8",
+	"CmCES+yc6enmhou0wipvmHi8gN2TB65wb0ZUkx5jwtl/5QnYqUCnbaXBUmlQZf5yPIEq+KL7jVMNSziy",
+	"ZXx3tR6ORfZ7/uod1fCqULq3Bs7mIQiKjHQMLSHejJHgWQXXAjGKCk37CDIXVqq7SF5XYP5JaNOM6Yz4",
+	"LhgYbytCfqBbk6GUaW/mMXjAupG5aZGfRTaDPkOL0AyK5XAgVcjj+dgqjmPKm2tlvw+hE6KNZWAETd6+",
+	"TNV8HeCBQmjWfFBbhXyrkD9Hkf6azGqZpr6aO7OPHjd6YRn/dCQz5hyIZMSydC6cRnac7hpXq/fjwLVs",
+	"KcvNEDVk3yt1N0b0sQFospJoess6JHmD52bve64nUgPocuIQXbhpkZ/sagDCl6PnEdWjuCt8BRJWF+H5",
+	"lsouGKreOF/CjWbZIHSMQsAtpYZeM9f0NWliqNgRNmSoG2Js+KFVfC3cmxNEP5tbFLJ4TaI4GjGaOvy4",
+	"hiWvjrfsUEWNof3RmAlzAhtnN+bfu1EJ1YwLtIdr2bJT70YNUNyft0Ggp+cuJR9pPM3uPKZyKuzSreYh",
+	"A6mG0qzhaT3NptYS9Ym4h+12qdVAUMj1KIybokMldBTXRs/Hfd7BKO7tjixou+jZCai0/+F+b/XlGCDP",
+	"1zq81bE8umoUjNW3hSm6O0ZnlTxtt77UZzTj6sVF2wxwEBRmFQAO+N4xbnyPqof5lpm0b+3ZjKVDZpnI",
+	"fVWsLQdYx8R7i21mS7FQbv0arjoujJJ6wvpmebmwi/tr169mxPo3KGugUVPGBUN7SBuS7LemLMv2wKex",
+	"//v0RoOEwBR8mmlJplSYrrA3U2HAr9h3baB/YizV0CO60khgrR4Bu4RqLJ1C/khKkPoTOCmWEVKCHkOw",
+	"AGuOtQMyHVEDUhagNOz0Wl1xGsRh0C8TE8sU0VVTpk4W5obm40k2IwmoR8wB+zfqG2fl6m/Geis/8EwW",
+	"XDkALsUq/gEr+A1krJqvxDBz5FSl1zn7bMvOlis0YauRukLzi1MWaHnAwAwRcooRzelIaldfic7RohWA",
+	"Z1qhpeSslzofhMTAxSzwl6p5bT/r8Uycq4f7wlWr6Vhe0tgrw7n/K2EKK5+t/eRKiNE8ZxymEri/hFRz",
+	"bfCtRI9rfOzPV1fnVvnqCox0yxvPgWLs8dAhVZPfdRwIujZi45Ik9p4CWPgTECwC28Z3hWWg6B/QrkIK",
+	"giJF+nYl2bwEiCtrqMp6rQUdL+zHsRs3xn0UH45MsQeNeZCwiZvQDcNe6Ui67Pw/tJ62Vbq+3gjD25S6",
+	"CE+gk+gMfod+QqESGTQujg7bhy/32kd77VdXB4eddrvTbrfa7fb/jorm1xGb/TDq/anPf+Y/nH3429nB",
+	"T/xMn4mLF/03Zy/Pbib/9dc3P7xutVpR2UU8aFRXfuDbuQ8sWeRaHznM7ucp3KwWNk2uN67qHBUJpaeZ",
+	"5cpvRtB0u9aUTeRZ5luZ+Q5m2KfMt7utdCLD9jzV5mPFNA8P5qYZtAJbvBqfQ228oRlrsYnYMLbWJ7bo",
+	"ClttBouv9OOtvBG/U6FYKdjPA+DCK2m3FIXx6laVc01wP//WIEHfe7emSzWt1v27Vtww9k2qAwELcAvd",
+	"wLyD5T7DqyXUftBAu1j7tfnCSjUDpc/cx8K020DGgAsXHbjV1VzsyUUBfudFmuPawRJdjbgOHfPFPSfE",
+	"fof2DXEqy2bWrJ6yg9KjlwfCyAreQH0PvBA7DQJpq8Stb5O+l0PCBbongGyrFRcxwjr5Rr8Q6IO2xVKF",
+	"MB9raW0yXxp1tIabR6/CTBZUFwtdcgJajbF0yY12v2sjJ5pMpbqB0m9fii6FR7lSDM4Hep2t7PhGVxNm",
+	"NLlhbOJfsUBZsWN/fBeRY6nW2tXYkm6QZ9lsk46f+SyhkyKYuXxltnUCzwGzY7fIF+Ug9fvdWX3msOPt",
+	"wnjSXAkW1WXPY5f01Nz5uONBVl3mVBWItCuoA+4fyzEDjAqS0Ym2nBswT61gzKggitFUh9Cpu2jghCpi",
+	"gqF5hy3bdDp/ZI92MufV4oO9gxdX7Vedo6dViw/aa+nFdpDfLhhko7Y8UXPKsmu6G+rKqG43asUHVwfH",
+	"ncPDUiu+B6daMw/MhTK3bOeZypMw7d4LhiKwXD3rcGAd7RJfqjgfpoLejf1RU4GoK5FPuZ5kdIZdsHaw",
+	"Mi7otOMqsBUfj62cn464YURPaB8rk+xRVzIL0/i7ApzYzndRJu3Ukjyb6uVd1/oNOXrrTfG/zCzM2jo9",
+	"zKbbHtynzyAvpLvvIr48duyzQBZqDO+5dke1eLN/pjhdXGFmiLMasLEk1YSmLh8bi6NzzdKu2EmsnHG4",
+	"sZAxsVumk9yw2aLy6XM/0k0eEveNdcxWWIEdzIjxqYDa54BAYs32JDxzha3fppjILG0qrHU3LDoUGHPY",
+	"77GlkYdTJ2sSCb/oBP3953kv4/2/sNmbwvPjOOTPeJ/Vuytd6jtWpBVBB0tZKdlJue7LW6agK3jgRIpd",
+	"QQEewr4UvjE+gc7Y9v+7MeaqhiVo1jBGkdMi77jgGlvAckFekDEXeVB/51tWnzVnYn1nV8UdmNKtv9mD",
+	"+YYpNpZitup89t191lDpsWG+bVe3vmfo0lCFkEXQksj5iKg/THc+PQOgssXHJymJujAse0pOUf/EoghX",
+	"6qM1U/ap2BmlKaF6j2ts0QEfxcFaqu+KSuWlg2OlGoNg6G/VnVpkjiL8yDc6LpKRnY39jSbYVh7KPhPf",
+	"4r1FrkZKGoPAhzcMn286LnjY5s7L4+uZ8x96Jo2zFpCYP6mXfCggsvCMzS7mK3oqjC904Bct/D3oxphr",
+	"bc9IScArEZqesGTHH5ag1QzkBMnc1JLPLSHvkn/8/f+GbbcB07lSAveNDmYaE4pnyruJptZo7NH+zZSq",
+	"FGr45oUPCkYMfEjFhxw+c3FOeLp+kOPxSGAbY9iwJHGwd1UB8o0OaHMn5Ma7d5AtvsZnlXK20aomurbm",
+	"98Y10V6k+kFyTFckDY+2JlRpVnvBOyXH9jmXGiLoLR9SI1Ur0BBb6NZMdjtdQckCPbIUmFWkAi8mfIIJ",
+	"NYZpU57iAiM3tAfZx36Wp4+rWl7ARuPFf8YCqkfRbLfVUfepjnryKlonV0Yyc/DaY6lNeXy4gfLFLSLs",
+	"IyHCgiFDUwcO7i2ENeu11hZAj2ffCDat6pJN0sBI+8jOLkihmhlkiQz1qhi1qpgUrBYzIuf4PFUM9UIX",
+	"EC7qwiAjxEhEmU2ZskJmzJJ5H/0J6UaOiXUj5wAcT8xsNw5ru6y88KVoWIjrMG5CfKFSpLgS0JWG1BNI",
+	"h4Xfe16BsaaLEgP+SKrPAqLQo6kL7izAO6yZYkUKf7MFsr51FpwkMFDWM4Mehqb7xAIlmGJlmwnNFKPp",
+	"DFbCbCXPU0sep/3OiZ7C9ij5f5Xn30H+fOLpZxQ2GTOsyfAZy9vq5wWU7hQp8PNyEEM29iEpWIyQPtRJ",
+	"LJnOOli7U8sTW99uWgyQcF74FpuQcb+OLhhfPAZDRSKM5e0W6uwhtsMzwKD7DXTqYhHmqsCinxRC02Vw",
+	"ZFLelKd+y9Yf3PzOAT01h8TvbF0sTJG5YBhbXv653gySYq2qn0xuACYoRoSg5E9vr8i84Eh2u8JIp83H",
+	"ZEXGTYucVqkJ+9J6JzFPsS7zuLnFnf3GPwFrD6bxZev8imHQ2FPXEyfvbHnivyJPBONuGZNardR6y2UJ",
+	"ECW4sjWhiC0Zduc+ON5L6YwkWmYycZnGVsorZnIldFGVOpCK8DEmR0Dee6srLtyHQU/2haKIRYkWFESH",
+	"aFgmWYPOoAWkgkvvR3CdsiQT8qQ/cm3gG2W1TS6MzPsj52G3PNwaZxiG9q30SsiAPYAM6ArECxbaMJqS",
+	"HWrQjgN4swlT5KDwtO82c2S3zpspwGzMXH54UaYf9UbrMl0K+D9JWaarLPxXqstMc9xg1riFZe1N6MEj",
+	"ivUZv2Vpi5wNsHQBWUDz6Y+bMTyq8C2IClYFcfl8Z1pf6lNzTMRRDdmRKq60ZXD1XCbAe3Hz390CvWwU",
+	"yxOxTurwP4WMupSZRAm1OjEX6GsNTKcrhHhBHuW0dwRbRugFqW5APrTIJZaaufovPd9e1teDtRoEh2aP",
+	"Au0UYPBHHfvXZSEUAg6qtLn++Hr26m/fTl/evsiP7yIrgoE+Le7TeZUzPFVhXwPofYlW2AQOvnYIYHHJ",
+	"NcwQIY2DemJY+7Js091sLUbLIJ1XfzOlxKegFhZLESIr1/s8LO679ABQ5nrD1lWA0cELgrXcOt3vklzE",
+	"jLMGim13zLaGkhz0k14DbcuXwC6shwD0PsS32clFATeVC3e+dusc1YP6weimI6YwFDuSU8IxzxZcm62u",
+	"8C1PEjKm6qZaEz2mUOgMOorjvosKJS79FDbokPDfWMWdKnCk23qIp7fPfwGCC6BiAf3M0dzChmMLCov9",
+	"Ru4jre9h85QlreT5UIS1QxB0BcGE54BlmtVby/ccFqYUrInoCdddf9R82X+lqYNL9DYjNm42ge2jP9uB",
+	"P8U5wc+ly47Jn+WUjKmYldX3U1bvRrM9M89Qfd+oHztC7gWIrS5eeofjszp2ixp6k1etoJLC8092Es30",
+	"Ete/fyTZPemKFRAaLQIfx2M33znJ3q2LSgcAzj8VXVFoO4U89Ec0SOJwvleMGQRAbMeLz+llAXnwJMGD",
+	"543PLtLVvyJvfONh2Xrjn5pzLeUbO5Wf5bThUK+BxmikmexjbseetQ718gakMkshog45hZN5pnPl0x/h",
+	"HqoY0SOoQhHZjHDhVQBcoCb/BDi6qGHfFekm+iF+isdxW8+P6SlcEr1gCTq/RvSgd9g/So/ZiyiOBi+H",
+	"345e8de/t6M4ujnIDsdH4ljaK5OXf3yrXunXxl7JD24Pp0cfj2f2yu3L6bcfX81e/81eoe3e6/6r9Fv2",
+	"0r7txfB4dMQPfz+wb2tnr8evxLfSXpm8+ONYHelDcwAh7js7P4IlW8U2LdkEkFRP3975OwkFuEDcTBjE",
+	"TA/TUTbkb3DgXPZJD0zqMloss3U/PUP12WNl7KyVpmNZ3bb/yaOLkUlG+14DDg4XOjEO2nDopGCQ7wLb",
+	"ois1VaEAsXvSKD1SDgXsy2q3XH9AUI76igV9WMJRQa9aagDAzOQT7HgOLU0U01YpMfMS43v8+JUd3PPK",
+	"iWAkT+uwvprKPYc7WctYcjuTbspv7WEFB4Mts74vs17snQ+QTr1r/jwIEnDRl0ohoP0GXPFb7v/VQ6jk",
+	"CpE/5WDwEP4OzHjdlJ6Jgyh3fH7HnRd/VsAO6M2wdmmGeIEHbaK5GGZsL9fMyYOugLPtenmvZUw0OB8u",
+	"7cgL0fDl6eS/xZE0E7vSH1QWdfwfnX1ceI+u36knivwvXN1//+G7y1/+++j787d/Pv/L0fl/nXfzdvvw",
+	"JYhN9e/+6QhIRjETdaL6A/cSDHZBYWVXhjQrtBCDm8tNkXy4eF9Ac8xr/Zus22kAV8YsEc+9Q2jlhaKV",
+	"6yK5pHxsA2zYnZ/at8hOUhv0llU+vMQUWuuB5ukikJahBQprhU7XYZyGmnxxBDLxWwd+VJUzzP8DObmP",
+	"DDIhrsE3JBHC2E5I4s5VQrBnr7tA6JSCU3hEjWWf8Jxr9hNU7+gL6HIKz5cxFpILCHCHUyQ7bfeFUs9r",
+	"TEf8EzPAE3C6G2C1xZCjzus4YlXoU7ca5cm7H0ODwa927falSD1LcPu7jew8RzQUHM8hrrmLxUMIrkLG",
+	"VnHI2MCsc2Tx2C1Rdkasf6MBMyctfLM1nQdDN6XqlDhXrQNkPWrvuWYB2rCJbzne9X1oNE8Z6kWY9oz1",
+	"TqUiBE2b2CRsuRkTLctADIysT4UzbkRX9BhmrxhpNXrSjGsFSaezh9rRvmow6kTHrw5fH3y7vv1cDuBL",
+	"MZ+9sH2KFLCqnvwYyV2FFdXQTQNaANhrLXKeMWiSq2bYVq61qcwuDxdVwm0trMwDq7E8VVa4BUY2Hiqf",
+	"q/XgFvxfQY34Vgl8EvBdVJmaWLrTBz0LB8oFFyasu+XRK4QLypU9l/m/ULpIofOxs9GT28EMkgHqiXAV",
+	"3A9IXN/BU314DPnCetehervcs67wjdhvXWFBi5y6bnrwuMROp+4mT2X+ZmR/0CxSpC41VXeteBlhYaHv",
+	"hDwo4sE3XKRkBxL2YpeJj8/tWjIOTvwNE8liYfTW5fptohoQ0q2/8F77Zft8vxfPgPuxdi6s12TmCaG2",
+	"4bsnj8O5t2xunfxaPEqIHuIIqoCvWMhiai1tF5Q2hExtH1sWLuZtcJi9l3CeheUis0Oz9AMIlDI3BH4x",
+	"IxoCz9GhRHXa3qmZMNCtRIXFQFwget1ugZpSHqQ6czupAcd6LbpQx6d01pzWZGf712Aa0fMyjO8B6QPb",
+	"fENLciNJKre26TP4kphza1aI3NWjWQ07rPf0sdmCwOsESbHVu6fL3eZTCeNTtz6rbl6WsHGPAYh/ygY0",
+	"zwzZufzP99ywmNhNIEftdtu+Ogc39MiYSWd/P5N9mo2kNh17GToRltd1Zx+YQMt3jG5RHtmFcKObjwGX",
+	"JzR2DZF8RxJYmiqaWaFpxKTEG2MfYbD2ImRc4qlzaYN+Neww5xsfOghsaHSau0aucylVDiwaC1/Cbsqk",
+	"7HjrG92WH/aJVfMfxu71hom9WrWh/UzxE86zfF8R9pt/4WJTFRVUEf5sb5pMyI619Xab/Jfue6Cuzn/r",
+	"vICm8ACnCC3shwfMWfOh2INIDDULoLmrE0M0g/q3fgbeKpWG0M4JgMqJPYT1HTIDrWtJMpCqx9OUiSTY",
+	"dXtP9Pm3z/8vAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
