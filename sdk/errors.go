@@ -58,6 +58,8 @@ var (
 	ErrEmailTaken         = &Error{Reason: "email_taken"}       // the new address got an account before the change was confirmed
 	ErrInvalidCursor      = &Error{Reason: "invalid_cursor"}    // a page cursor the service did not issue
 	ErrSuspended          = &Error{Reason: "account_suspended"} // an admin suspended the account (login with the right password)
+	ErrInvalidPasskey     = &Error{Reason: "invalid_passkey"}   // a passkey credential or assertion that does not check out
+	ErrInvalidChallenge   = &Error{Reason: "invalid_challenge"} // a passkey challengeId that is unknown, used or expired
 )
 
 // sentinels lists every sentinel, so a test can check that each reason the service answers
@@ -66,7 +68,7 @@ var sentinels = []*Error{
 	ErrValidation, ErrInvalidJSON, ErrInvalidCredentials, ErrTOTPRequired, ErrInvalidTOTPCode,
 	ErrUnauthenticated, ErrInvalidResetToken, ErrInvalidPassword, ErrAlreadyEnabled, ErrTOTPNotSetUp,
 	ErrTOTPNotEnabled, ErrRateLimited, ErrUnavailable, ErrInternal, ErrNotFound, ErrForbidden, ErrConflict,
-	ErrInvalidToken, ErrEmailTaken, ErrInvalidCursor, ErrSuspended,
+	ErrInvalidToken, ErrEmailTaken, ErrInvalidCursor, ErrSuspended, ErrInvalidPasskey, ErrInvalidChallenge,
 }
 
 // codeForStatus mirrors the service's error table.

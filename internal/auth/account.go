@@ -143,15 +143,8 @@ type Export struct {
 	Sessions   []SessionView
 	Activity   []Event
 	TwoFactor  TOTPStatus
-	// Passkeys are none until passkeys exist.
+	// Passkeys are the account's passkeys (names and times, never keys).
 	Passkeys []ExportedPasskey
-}
-
-// ExportedPasskey is a passkey as exported.
-type ExportedPasskey struct {
-	ID, Name   string
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
 }
 
 // ExportAccount returns the whole record held about the caller, and records that it was
@@ -179,8 +172,12 @@ func (s *Service) ExportAccount(ctx context.Context, p Principal) (Export, error
 	if err != nil {
 		return Export{}, err
 	}
+	passkeys, err := s.ListPasskeys(ctx, p)
+	if err != nil {
+		return Export{}, err
+	}
 	now := s.now()
-	return Export{ExportedAt: now, User: u.profile(now), Sessions: sessions, Activity: activity, TwoFactor: st, Passkeys: []ExportedPasskey{}}, nil
+	return Export{ExportedAt: now, User: u.profile(now), Sessions: sessions, Activity: activity, TwoFactor: st, Passkeys: passkeys}, nil
 }
 
 // DeleteAccount erases the caller's account after re-authentication: the user and everything

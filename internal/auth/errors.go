@@ -42,7 +42,7 @@ var Codes = []Code{
 	CodeValidation, CodeInvalidCredentials, CodeUnauthenticated, CodeInvalidTOTP, CodeInvalidResetToken,
 	CodeInvalidPassword, CodeAlreadyEnabled, CodeTOTPNotSetUp, CodeTOTPRequired, CodeTOTPNotEnabled,
 	CodeRateLimited, CodeUnavailable, CodeInternal, CodeNotFound, CodeForbidden, CodeConflict,
-	CodeInvalidCursor, CodeInvalidToken, CodeEmailTaken, CodeSuspended,
+	CodeInvalidCursor, CodeInvalidToken, CodeEmailTaken, CodeSuspended, CodeInvalidPasskey, CodeInvalidChallenge,
 }
 
 // Kind is the category of a failure; transports map each Kind to one HTTP status and one

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // Config holds what a Service is built from. Zero values take the documented defaults.
@@ -93,6 +95,9 @@ type Service struct {
 	reencryptBatch int
 	// deviceClients are Config.DeviceClients after defaults.
 	deviceClients []string
+	// rp is the WebAuthn relying party of PublicURL; nil when its host is not a domain
+	// (passkey operations then answer ErrPasskeysUnavailable).
+	rp *webauthn.WebAuthn
 }
 
 // New builds a Service. It returns an error when the configuration is unusable (no store,
@@ -168,6 +173,8 @@ func New(cfg Config) (*Service, error) {
 		reencryptBatch: defaultReencryptBatch,
 		deviceClients:  append([]string(nil), cfg.DeviceClients...),
 	}
+	// A public URL on an IP address (tests, a quick local run) keeps every other operation.
+	s.rp, _ = newRelyingParty(s.publicURL, cfg.TOTPIssuer)
 	dummy := make([]byte, 24)
 	if _, err := io.ReadFull(cfg.Rand, dummy); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

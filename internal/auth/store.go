@@ -24,6 +24,7 @@ type Store interface {
 	Settings
 	SealedSecrets
 	DeviceGrants
+	Passkeys
 }
 
 // Settings keeps service-wide values by name (the generated secrets, the sealed code key).

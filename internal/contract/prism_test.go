@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"panguard.ai/auth/internal/oathtest"
+	"panguard.ai/auth/internal/webauthntest"
 	"panguard.ai/auth/sdk"
 	"panguard.ai/auth/sdk/rest"
 )
@@ -48,7 +49,7 @@ type checker struct {
 	seen map[string]int // "POST /api/auth/login 200": how many answers
 }
 
-var ids = regexp.MustCompile(`/(usr|ses)_[0-9a-z]+`)
+var ids = regexp.MustCompile(`/(usr|ses|pk)_[0-9a-z]+`)
 
 func (c *checker) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.base.RoundTrip(r)
@@ -390,6 +391,32 @@ func TestRESTTrafficKeepsToTheContract(t *testing.T) {
 		t.Fatalf("introspect with a wrong key: %d %s", in.StatusCode(), in.Body)
 	}
 
+	// Passkeys, with the software authenticator; the service runs on its default public URL,
+	// http://localhost:3000, the only origin it accepts passkeys from.
+	pkReg := got(anon.Register(ctx, "pk-"+run+"@example.com", "Pat Key", pw1))(t, "register")
+	pkc := anon.WithToken(pkReg.Session.Token)
+	device := webauthntest.Options{Origin: "http://localhost:3000"}
+	_, err = pkc.BeginPasskeyRegistration(ctx, "wrong-password")
+	fails(t, "begin passkey registration, wrong password", err, sdk.ErrInvalidPassword)
+	begun := got(pkc.BeginPasskeyRegistration(ctx, pw1))(t, "begin passkey registration")
+	created, cred, err := webauthntest.Create(begun.Options, device)
+	ok(t, "the authenticator makes a credential", err)
+	pk := got(pkc.FinishPasskeyRegistration(ctx, begun.ChallengeID, created, "Laptop"))(t, "finish passkey registration")
+	_, err = pkc.FinishPasskeyRegistration(ctx, begun.ChallengeID, created, "Laptop")
+	fails(t, "finish passkey registration again", err, sdk.ErrInvalidChallenge)
+	got(pkc.ListPasskeys(ctx))(t, "list passkeys")
+	got(pkc.RenamePasskey(ctx, pk.ID, "Phone"))(t, "rename passkey")
+	_, err = pkc.RenamePasskey(ctx, "pk_000000000000000000000000", "Phone")
+	fails(t, "rename an unknown passkey", err, sdk.ErrNotFound)
+	signIn := got(anon.BeginPasskeyLogin(ctx))(t, "begin passkey login")
+	assertion, err := webauthntest.Get(signIn.Options, cred, device)
+	ok(t, "the authenticator signs", err)
+	got(anon.FinishPasskeyLogin(ctx, signIn.ChallengeID, assertion))(t, "finish passkey login")
+	signIn = got(anon.BeginPasskeyLogin(ctx))(t, "begin passkey login")
+	_, err = anon.FinishPasskeyLogin(ctx, signIn.ChallengeID, assertion)
+	fails(t, "finish passkey login with a replayed assertion", err, sdk.ErrInvalidPasskey)
+	fails(t, "delete passkey, wrong password", pkc.DeletePasskey(ctx, pk.ID, "wrong-password"), sdk.ErrInvalidPassword)
+	ok(t, "delete passkey", pkc.DeletePasskey(ctx, pk.ID, pw1))
 	// CLI sign-in through the browser: the OAuth endpoints (a form in, snake_case JSON and
 	// RFC 6749 errors out) through golang.org/x/oauth2, and the dashboard's side.
 	octx := context.WithValue(ctx, oauth2.HTTPClient, r.http)

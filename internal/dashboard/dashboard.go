@@ -21,6 +21,11 @@ var dist embed.FS
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
+// DocsCSP is the Content-Security-Policy of the API reference at /docs (Swagger UI, served
+// from dist like the app). It is CSP itself: Swagger UI runs with no inline script or style
+// and reads the contract from this origin (/api/openapi.yaml); a browser test holds it to that.
+const DocsCSP = CSP
+
 // reserved are the path prefixes the dashboard never answers: the API, RPC, discovery and
 // operations endpoints keep their own 404 and 405 answers.
 var reserved = []string{"/api/", "/panguard.auth.v1.", "/grpc.", "/.well-known/", "/oauth/"}
@@ -43,8 +48,8 @@ func Owns(p string) bool {
 }
 
 // Handler serves the app: files of dist by path (hashed assets cached for a year, the rest
-// revalidated), and index.html for every other path the app owns, so deep links such as
-// /reset-password?token=… load the app. Only GET and HEAD reach it.
+// revalidated), the API reference page at /docs, and index.html for every other path the app
+// owns, so deep links such as /reset-password?token=… load the app. Only GET and HEAD reach it.
 func Handler() http.Handler {
 	root, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -54,6 +59,10 @@ func Handler() http.Handler {
 	if err != nil {
 		panic("dashboard: dist/index.html is missing; run make generate")
 	}
+	docs, err := fs.ReadFile(root, "docs/index.html")
+	if err != nil {
+		panic("dashboard: dist/docs/index.html is missing; run make generate")
+	}
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -61,6 +70,13 @@ func Handler() http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if name == "docs" || name == "docs/index.html" {
+			h.Set("Content-Security-Policy", DocsCSP)
+			h.Set("Cache-Control", "no-cache")
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			http.ServeContent(w, r, "docs.html", time.Time{}, bytes.NewReader(docs))
+			return
+		}
 		if name != "" && name != "index.html" {
 			if st, err := fs.Stat(root, name); err == nil && !st.IsDir() {
 				if strings.HasPrefix(name, "assets/") {

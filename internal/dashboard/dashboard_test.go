@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,44 @@ func TestOwns(t *testing.T) {
 		if got := Owns(p); got != want {
 			t.Errorf("Owns(%q) = %v, want %v", p, got, want)
 		}
+	}
+}
+
+// /docs is the API reference page: Swagger UI from this binary's own assets, under the CSP,
+// with no inline script or style, reading the contract from /api/openapi.yaml.
+func TestDocsPageIsServedWithItsAssetsUnderTheCSP(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/docs", "/docs/", "/docs/index.html"} {
+		w := get(t, h, http.MethodGet, p)
+		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Fatalf("GET %s: %d %s", p, w.Code, w.Header().Get("Content-Type"))
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); csp != DocsCSP || !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe") {
+			t.Errorf("GET %s: CSP %q", p, csp)
+		}
+		body := w.Body.String()
+		if strings.Contains(body, `<div id="app">`) || !strings.Contains(body, "API reference") {
+			t.Fatalf("GET %s: not the docs page: %.300s", p, body)
+		}
+		if strings.Contains(body, "style=") || strings.Contains(body, "<style") || strings.Contains(body, "<script>") || strings.Contains(body, "://") {
+			t.Errorf("GET %s: inline script or style, or another origin, in %s", p, body)
+		}
+	}
+	body := get(t, h, http.MethodGet, "/docs").Body.String()
+	refs := regexp.MustCompile(`(?:src|href)="(/assets/docs-[^"]+)"`).FindAllStringSubmatch(body, -1)
+	if len(refs) != 4 {
+		t.Fatalf("docs page references %d assets, want the Swagger UI bundle and CSS and the page's own script and CSS: %s", len(refs), body)
+	}
+	for _, m := range refs {
+		w := get(t, h, http.MethodGet, m[1])
+		if w.Code != http.StatusOK || w.Body.Len() == 0 || w.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("GET %s: %d, %d bytes, Cache-Control %q", m[1], w.Code, w.Body.Len(), w.Header().Get("Cache-Control"))
+		}
+	}
+	if start := get(t, h, http.MethodGet, refs[3][1]).Body.String(); !strings.Contains(start, `url: "/api/openapi.yaml"`) {
+		t.Errorf("the start-up script does not read /api/openapi.yaml: %s", start)
+	}
+	if !Owns("/docs") || Owns("/api/openapi.yaml") {
+		t.Error("the dashboard must answer /docs and never the contract's own path")
 	}
 }

@@ -18,7 +18,7 @@ var allTemplates = []string{
 	auth.TemplatePasswordReset, auth.TemplateRegistrationAttempt, auth.TemplateVerifyEmail,
 	auth.TemplateConfirmEmailChange, auth.TemplateEmailChangeRequested, auth.TemplateEmailChanged,
 	auth.TemplatePasswordChanged, auth.TemplatePasswordResetDone, auth.TemplateTOTPDisabled,
-	auth.TemplateBackupCodesRegenerated, auth.TemplateAccountDeleted, auth.TemplateTOTPResetByAdmin,
+	auth.TemplateBackupCodesRegenerated, auth.TemplateAccountDeleted, auth.TemplateTOTPResetByAdmin, auth.TemplatePasskeyAdded,
 	auth.TemplateDeviceSignIn,
 }
 

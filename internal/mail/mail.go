@@ -48,6 +48,7 @@ var defaultSubjects = map[string]string{
 	auth.TemplateAccountDeleted:         "Your {{.Product}} account was deleted",
 	auth.TemplateTOTPResetByAdmin:       "An administrator removed two-factor authentication from your {{.Product}} account",
 	auth.TemplateDeviceSignIn:           "A new device signed in to your {{.Product}} account",
+	auth.TemplatePasskeyAdded:           "A passkey was added to your {{.Product}} account",
 }
 
 // SubjectsFile is the file of a templates directory that overrides subject lines: a JSON

@@ -21,6 +21,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"panguard.ai/auth/internal/loadgen"
 	"panguard.ai/auth/internal/storetest"
@@ -34,20 +35,21 @@ type rpcProcedure struct {
 	clientStream, serverStream bool
 }
 
-// mountedProcedures lists every procedure connectHandlers mounts: AuthService's from its
-// descriptor, so a method added later is covered without editing this test, then health's
+// mountedProcedures lists every procedure connectHandlers mounts: AuthService's and PasskeyService's
+// from their descriptors, so a method added later is covered without editing this test, then health's
 // and reflection's (their descriptors are registered under connect-go's private names).
 func mountedProcedures() []rpcProcedure {
 	var procs []rpcProcedure
-	services := authv1.File_panguard_auth_v1_auth_proto.Services()
-	for i := range services.Len() {
-		sd := services.Get(i)
-		for j := range sd.Methods().Len() {
-			m := sd.Methods().Get(j)
-			procs = append(procs, rpcProcedure{
-				path:         "/" + string(sd.FullName()) + "/" + string(m.Name()),
-				clientStream: m.IsStreamingClient(), serverStream: m.IsStreamingServer(),
-			})
+	for _, services := range []protoreflect.ServiceDescriptors{authv1.File_panguard_auth_v1_auth_proto.Services(), authv1.File_panguard_auth_v1_passkey_proto.Services()} {
+		for i := range services.Len() {
+			sd := services.Get(i)
+			for j := range sd.Methods().Len() {
+				m := sd.Methods().Get(j)
+				procs = append(procs, rpcProcedure{
+					path:         "/" + string(sd.FullName()) + "/" + string(m.Name()),
+					clientStream: m.IsStreamingClient(), serverStream: m.IsStreamingServer(),
+				})
+			}
 		}
 	}
 	return append(procs,

@@ -71,3 +71,35 @@ func TestDashboardNeverShadowsTheAPI(t *testing.T) {
 		t.Errorf("Connect Me without a session: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 }
+
+// The API reference page at /docs comes from the dashboard under its CSP and the service's
+// security headers; the contract it renders stays at /api/openapi.yaml, as YAML.
+func TestDocsPageBesideTheContract(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, storetest.SQLiteURL(t))
+	res, err := http.Get(srv.URL + "/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	h := res.Header
+	if res.StatusCode != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "/assets/docs-swagger-ui-bundle-") {
+		t.Fatalf("GET /docs: %d %s %.200s", res.StatusCode, h.Get("Content-Type"), body)
+	}
+	if h.Get("Content-Security-Policy") != dashboard.DocsCSP || h.Get("X-Frame-Options") != "DENY" || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET /docs: headers %v", h)
+	}
+	if status, env, _ := rawCall(t, "POST", srv.URL+"/docs", "", ""); status != 404 || env["code"] != "not_found" {
+		t.Errorf("POST /docs: %d %v, want the 404 envelope", status, env)
+	}
+	res, err = http.Get(srv.URL + "/api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/yaml" || !strings.Contains(string(spec), "operationId: login") {
+		t.Errorf("GET /api/openapi.yaml: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+}

@@ -38,6 +38,10 @@ var fuzzRoutes = func() []struct{ method, path string } {
 	for i := range methods.Len() {
 		routes = append(routes, struct{ method, path string }{"POST", rpcPrefix + string(methods.Get(i).Name())})
 	}
+	passkeys := authv1.File_panguard_auth_v1_passkey_proto.Services().ByName("PasskeyService")
+	for i := range passkeys.Methods().Len() {
+		routes = append(routes, struct{ method, path string }{"POST", "/" + string(passkeys.FullName()) + "/" + string(passkeys.Methods().Get(i).Name())})
+	}
 	routes = append(routes, struct{ method, path string }{"GET", rpcPrefix + "Me"})
 	// The OAuth endpoints (outside the generated server) and the device RPCs.
 	for route := range oauthOperations {

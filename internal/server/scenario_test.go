@@ -706,6 +706,7 @@ func TestEveryRESTOperationHasAnRPCAndBack(t *testing.T) {
 		authv1.File_panguard_auth_v1_auth_proto.Services().ByName("AuthService"),
 		authv1.File_panguard_auth_v1_admin_proto.Services().ByName("AdminService"),
 		authv1.File_panguard_auth_v1_device_proto.Services().ByName("DeviceService"),
+		authv1.File_panguard_auth_v1_passkey_proto.Services().ByName("PasskeyService"),
 	} {
 		methods := svc.Methods()
 		for i := range methods.Len() {

@@ -170,7 +170,7 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 }
 
 // Purge deletes state nobody needs any more: throttles idle since before, sessions, reset
-// tokens and device grants expired before, outbox entries sent before, and the payload of failed outbox
+// tokens, WebAuthn challenges and device grants expired before, outbox entries sent before, and the payload of failed outbox
 // entries queued before (which RetryOutbox can then no longer send). Every replica runs it in the
 // background (service's janitor); concurrent runs are harmless.
 func (s *Store) Purge(ctx context.Context, before time.Time) error {
@@ -195,6 +195,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) error {
 	}
 	if _, err := s.db.NewDelete().Model((*sessionRow)(nil)).Where("expires_at < ?", b).Exec(ctx); err != nil {
 		return wrap("purge sessions", err)
+	}
+	if _, err := s.db.NewDelete().Model((*challengeRow)(nil)).Where("expires_at < ?", b).Exec(ctx); err != nil {
+		return wrap("purge challenges", err)
 	}
 	_, err := s.db.NewDelete().Model((*oneTimeTokenRow)(nil)).Where("expires_at < ?", b).Exec(ctx)
 	return wrap("purge tokens", err)

@@ -124,9 +124,11 @@ const (
 	ErrorEnvelopeCodeEmailTaken           ErrorEnvelopeCode = "email_taken"
 	ErrorEnvelopeCodeForbidden            ErrorEnvelopeCode = "forbidden"
 	ErrorEnvelopeCodeInternal             ErrorEnvelopeCode = "internal"
+	ErrorEnvelopeCodeInvalidChallenge     ErrorEnvelopeCode = "invalid_challenge"
 	ErrorEnvelopeCodeInvalidCredentials   ErrorEnvelopeCode = "invalid_credentials"
 	ErrorEnvelopeCodeInvalidCursor        ErrorEnvelopeCode = "invalid_cursor"
 	ErrorEnvelopeCodeInvalidJson          ErrorEnvelopeCode = "invalid_json"
+	ErrorEnvelopeCodeInvalidPasskey       ErrorEnvelopeCode = "invalid_passkey"
 	ErrorEnvelopeCodeInvalidPassword      ErrorEnvelopeCode = "invalid_password"
 	ErrorEnvelopeCodeInvalidResetToken    ErrorEnvelopeCode = "invalid_reset_token"
 	ErrorEnvelopeCodeInvalidToken         ErrorEnvelopeCode = "invalid_token"
@@ -159,11 +161,15 @@ func (e ErrorEnvelopeCode) Valid() bool {
 		return true
 	case ErrorEnvelopeCodeInternal:
 		return true
+	case ErrorEnvelopeCodeInvalidChallenge:
+		return true
 	case ErrorEnvelopeCodeInvalidCredentials:
 		return true
 	case ErrorEnvelopeCodeInvalidCursor:
 		return true
 	case ErrorEnvelopeCodeInvalidJson:
+		return true
+	case ErrorEnvelopeCodeInvalidPasskey:
 		return true
 	case ErrorEnvelopeCodeInvalidPassword:
 		return true
@@ -359,6 +365,51 @@ const (
 func (e MessageEnvelopeOk) Valid() bool {
 	switch e {
 	case MessageEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyCeremonyEnvelopeOk.
+const (
+	PasskeyCeremonyEnvelopeOkTrue PasskeyCeremonyEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyCeremonyEnvelopeOk enum.
+func (e PasskeyCeremonyEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeyCeremonyEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyEnvelopeOk.
+const (
+	PasskeyEnvelopeOkTrue PasskeyEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyEnvelopeOk enum.
+func (e PasskeyEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeyEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeysEnvelopeOk.
+const (
+	PasskeysEnvelopeOkTrue PasskeysEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeysEnvelopeOk enum.
+func (e PasskeysEnvelopeOk) Valid() bool {
+	switch e {
+	case PasskeysEnvelopeOkTrue:
 		return true
 	default:
 		return false
@@ -789,6 +840,23 @@ type ExportedPasskey struct {
 	Name       string        `json:"name"`
 }
 
+// FinishPasskeyLoginRequest defines model for FinishPasskeyLoginRequest.
+type FinishPasskeyLoginRequest struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Credential WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Credential WebAuthnJSON `json:"credential"`
+}
+
+// FinishPasskeyRegistrationRequest defines model for FinishPasskeyRegistrationRequest.
+type FinishPasskeyRegistrationRequest struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Credential WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Credential WebAuthnJSON `json:"credential"`
+	Name       *string      `json:"name,omitempty"`
+}
+
 // ForgotPasswordRequest defines model for ForgotPasswordRequest.
 type ForgotPasswordRequest struct {
 	Email string `json:"email"`
@@ -873,6 +941,45 @@ type MessageResult struct {
 // NullableTime defines model for NullableTime.
 type NullableTime = apitime.Time
 
+// PasskeyCeremony defines model for PasskeyCeremony.
+type PasskeyCeremony struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Options WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+	Options WebAuthnJSON `json:"options"`
+}
+
+// PasskeyCeremonyEnvelope defines model for PasskeyCeremonyEnvelope.
+type PasskeyCeremonyEnvelope struct {
+	Data PasskeyCeremony           `json:"data"`
+	Ok   PasskeyCeremonyEnvelopeOk `json:"ok"`
+}
+
+// PasskeyCeremonyEnvelopeOk defines model for PasskeyCeremonyEnvelope.Ok.
+type PasskeyCeremonyEnvelopeOk bool
+
+// PasskeyEnvelope defines model for PasskeyEnvelope.
+type PasskeyEnvelope struct {
+	Data struct {
+		Passkey ExportedPasskey `json:"passkey"`
+	} `json:"data"`
+	Ok PasskeyEnvelopeOk `json:"ok"`
+}
+
+// PasskeyEnvelopeOk defines model for PasskeyEnvelope.Ok.
+type PasskeyEnvelopeOk bool
+
+// PasskeysEnvelope defines model for PasskeysEnvelope.
+type PasskeysEnvelope struct {
+	Data struct {
+		Passkeys []ExportedPasskey `json:"passkeys"`
+	} `json:"data"`
+	Ok PasskeysEnvelopeOk `json:"ok"`
+}
+
+// PasskeysEnvelopeOk defines model for PasskeysEnvelope.Ok.
+type PasskeysEnvelopeOk bool
+
 // PlanRequest defines model for PlanRequest.
 type PlanRequest struct {
 	// PlanExpiresAt When the plan ends (in the future); null or absent for no end
@@ -945,6 +1052,11 @@ type RegisterResult struct {
 
 	// User An account as its owner sees it, the same in every answer that carries one.
 	User *User `json:"user,omitempty"`
+}
+
+// RenamePasskeyRequest defines model for RenamePasskeyRequest.
+type RenamePasskeyRequest struct {
+	Name string `json:"name"`
 }
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
@@ -1111,6 +1223,9 @@ type VerifyTotpRequest struct {
 	TotpCode string `json:"totpCode"`
 }
 
+// WebAuthnJSON WebAuthn JSON exactly as the browser or the service wrote it (base64url for binary values)
+type WebAuthnJSON = json.RawMessage
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorEnvelope
 
@@ -1208,6 +1323,21 @@ type LoginJSONRequestBody = LoginRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateMeRequest
+
+// FinishPasskeyLoginJSONRequestBody defines body for FinishPasskeyLogin for application/json ContentType.
+type FinishPasskeyLoginJSONRequestBody = FinishPasskeyLoginRequest
+
+// BeginPasskeyRegistrationJSONRequestBody defines body for BeginPasskeyRegistration for application/json ContentType.
+type BeginPasskeyRegistrationJSONRequestBody = ReauthRequest
+
+// FinishPasskeyRegistrationJSONRequestBody defines body for FinishPasskeyRegistration for application/json ContentType.
+type FinishPasskeyRegistrationJSONRequestBody = FinishPasskeyRegistrationRequest
+
+// DeletePasskeyJSONRequestBody defines body for DeletePasskey for application/json ContentType.
+type DeletePasskeyJSONRequestBody = ReauthRequest
+
+// RenamePasskeyJSONRequestBody defines body for RenamePasskey for application/json ContentType.
+type RenamePasskeyJSONRequestBody = RenamePasskeyRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
@@ -1360,6 +1490,27 @@ type ServerInterface interface {
 	// UpdateMe Change the caller's name
 	// (PATCH /api/auth/me)
 	UpdateMe(w http.ResponseWriter, r *http.Request)
+	// ListPasskeys The caller's passkeys, oldest first
+	// (GET /api/auth/passkeys)
+	ListPasskeys(w http.ResponseWriter, r *http.Request)
+	// BeginPasskeyLogin Start signing in with a passkey
+	// (POST /api/auth/passkeys/login/begin)
+	BeginPasskeyLogin(w http.ResponseWriter, r *http.Request)
+	// FinishPasskeyLogin Sign in with a passkey's assertion (both factors)
+	// (POST /api/auth/passkeys/login/finish)
+	FinishPasskeyLogin(w http.ResponseWriter, r *http.Request)
+	// BeginPasskeyRegistration Start adding a passkey (re-authentication required)
+	// (POST /api/auth/passkeys/register/begin)
+	BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request)
+	// FinishPasskeyRegistration Finish adding a passkey with the browser's new credential
+	// (POST /api/auth/passkeys/register/finish)
+	FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request)
+	// DeletePasskey Remove one of the caller's passkeys (re-authentication required)
+	// (DELETE /api/auth/passkeys/{id})
+	DeletePasskey(w http.ResponseWriter, r *http.Request, id string)
+	// RenamePasskey Rename one of the caller's passkeys
+	// (PATCH /api/auth/passkeys/{id})
+	RenamePasskey(w http.ResponseWriter, r *http.Request, id string)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(w http.ResponseWriter, r *http.Request)
@@ -1980,6 +2131,128 @@ func (siw *ServerInterfaceWrapper) UpdateMe(w http.ResponseWriter, r *http.Reque
 	handler.ServeHTTP(w, r)
 }
 
+// ListPasskeys operation middleware
+func (siw *ServerInterfaceWrapper) ListPasskeys(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPasskeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BeginPasskeyLogin operation middleware
+func (siw *ServerInterfaceWrapper) BeginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BeginPasskeyLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishPasskeyLogin operation middleware
+func (siw *ServerInterfaceWrapper) FinishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishPasskeyLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// BeginPasskeyRegistration operation middleware
+func (siw *ServerInterfaceWrapper) BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.BeginPasskeyRegistration(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishPasskeyRegistration operation middleware
+func (siw *ServerInterfaceWrapper) FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishPasskeyRegistration(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeletePasskey operation middleware
+func (siw *ServerInterfaceWrapper) DeletePasskey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeletePasskey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RenamePasskey operation middleware
+func (siw *ServerInterfaceWrapper) RenamePasskey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RenamePasskey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Register operation middleware
 func (siw *ServerInterfaceWrapper) Register(w http.ResponseWriter, r *http.Request) {
 
@@ -2303,6 +2576,13 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/activity", wrapper.ListActivity)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/export", wrapper.ExportAccount)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/delete-account", wrapper.DeleteAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/register/begin", wrapper.BeginPasskeyRegistration)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/register/finish", wrapper.FinishPasskeyRegistration)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/passkeys", wrapper.ListPasskeys)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/auth/passkeys/{id}", wrapper.DeletePasskey)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/auth/passkeys/{id}", wrapper.RenamePasskey)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/login/begin", wrapper.BeginPasskeyLogin)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/passkeys/login/finish", wrapper.FinishPasskeyLogin)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/introspect", wrapper.Introspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/users", wrapper.ListUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/admin/users/{id}", wrapper.DeleteUser)
@@ -5479,6 +5759,909 @@ func (response UpdateMe503JSONResponse) VisitUpdateMeResponse(w http.ResponseWri
 	return err
 }
 
+type ListPasskeysRequestObject struct {
+}
+
+type ListPasskeysResponseObject interface {
+	VisitListPasskeysResponse(w http.ResponseWriter) error
+}
+
+type ListPasskeys200JSONResponse PasskeysEnvelope
+
+func (response ListPasskeys200JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListPasskeys401JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListPasskeys413JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListPasskeys415JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListPasskeys429JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys500JSONResponse struct{ InternalJSONResponse }
+
+func (response ListPasskeys500JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ListPasskeys503JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLoginRequestObject struct {
+}
+
+type BeginPasskeyLoginResponseObject interface {
+	VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error
+}
+
+type BeginPasskeyLogin200JSONResponse PasskeyCeremonyEnvelope
+
+func (response BeginPasskeyLogin200JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response BeginPasskeyLogin413JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response BeginPasskeyLogin415JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response BeginPasskeyLogin429JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin500JSONResponse struct{ InternalJSONResponse }
+
+func (response BeginPasskeyLogin500JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyLogin503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response BeginPasskeyLogin503JSONResponse) VisitBeginPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLoginRequestObject struct {
+	Body *FinishPasskeyLoginJSONRequestBody
+}
+
+type FinishPasskeyLoginResponseObject interface {
+	VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error
+}
+
+type FinishPasskeyLogin200JSONResponse LoginEnvelope
+
+func (response FinishPasskeyLogin200JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin400JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin400JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin401JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin401JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin403JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyLogin403JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FinishPasskeyLogin413JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response FinishPasskeyLogin415JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response FinishPasskeyLogin429JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin500JSONResponse struct{ InternalJSONResponse }
+
+func (response FinishPasskeyLogin500JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyLogin503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FinishPasskeyLogin503JSONResponse) VisitFinishPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistrationRequestObject struct {
+	Body *BeginPasskeyRegistrationJSONRequestBody
+}
+
+type BeginPasskeyRegistrationResponseObject interface {
+	VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error
+}
+
+type BeginPasskeyRegistration200JSONResponse PasskeyCeremonyEnvelope
+
+func (response BeginPasskeyRegistration200JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response BeginPasskeyRegistration400JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration401JSONResponse ErrorEnvelope
+
+func (response BeginPasskeyRegistration401JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration409JSONResponse ErrorEnvelope
+
+func (response BeginPasskeyRegistration409JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response BeginPasskeyRegistration413JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response BeginPasskeyRegistration415JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response BeginPasskeyRegistration429JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration500JSONResponse struct{ InternalJSONResponse }
+
+func (response BeginPasskeyRegistration500JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BeginPasskeyRegistration503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response BeginPasskeyRegistration503JSONResponse) VisitBeginPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistrationRequestObject struct {
+	Body *FinishPasskeyRegistrationJSONRequestBody
+}
+
+type FinishPasskeyRegistrationResponseObject interface {
+	VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error
+}
+
+type FinishPasskeyRegistration200JSONResponse PasskeyEnvelope
+
+func (response FinishPasskeyRegistration200JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration400JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyRegistration400JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response FinishPasskeyRegistration401JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration409JSONResponse ErrorEnvelope
+
+func (response FinishPasskeyRegistration409JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response FinishPasskeyRegistration413JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response FinishPasskeyRegistration415JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response FinishPasskeyRegistration429JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration500JSONResponse struct{ InternalJSONResponse }
+
+func (response FinishPasskeyRegistration500JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishPasskeyRegistration503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FinishPasskeyRegistration503JSONResponse) VisitFinishPasskeyRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskeyRequestObject struct {
+	Id   string `json:"id"`
+	Body *DeletePasskeyJSONRequestBody
+}
+
+type DeletePasskeyResponseObject interface {
+	VisitDeletePasskeyResponse(w http.ResponseWriter) error
+}
+
+type DeletePasskey200JSONResponse MessageEnvelope
+
+func (response DeletePasskey200JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeletePasskey400JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey401JSONResponse ErrorEnvelope
+
+func (response DeletePasskey401JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey404JSONResponse ErrorEnvelope
+
+func (response DeletePasskey404JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeletePasskey413JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DeletePasskey415JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeletePasskey429JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey500JSONResponse struct{ InternalJSONResponse }
+
+func (response DeletePasskey500JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response DeletePasskey503JSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskeyRequestObject struct {
+	Id   string `json:"id"`
+	Body *RenamePasskeyJSONRequestBody
+}
+
+type RenamePasskeyResponseObject interface {
+	VisitRenamePasskeyResponse(w http.ResponseWriter) error
+}
+
+type RenamePasskey200JSONResponse PasskeyEnvelope
+
+func (response RenamePasskey200JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RenamePasskey400JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RenamePasskey401JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey404JSONResponse ErrorEnvelope
+
+func (response RenamePasskey404JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RenamePasskey413JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RenamePasskey415JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RenamePasskey429JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey500JSONResponse struct{ InternalJSONResponse }
+
+func (response RenamePasskey500JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response RenamePasskey503JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterRequestObject struct {
 	Body *RegisterJSONRequestBody
 }
@@ -6961,6 +8144,27 @@ type StrictServerInterface interface {
 	// UpdateMe Change the caller's name
 	// (PATCH /api/auth/me)
 	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
+	// ListPasskeys The caller's passkeys, oldest first
+	// (GET /api/auth/passkeys)
+	ListPasskeys(ctx context.Context, request ListPasskeysRequestObject) (ListPasskeysResponseObject, error)
+	// BeginPasskeyLogin Start signing in with a passkey
+	// (POST /api/auth/passkeys/login/begin)
+	BeginPasskeyLogin(ctx context.Context, request BeginPasskeyLoginRequestObject) (BeginPasskeyLoginResponseObject, error)
+	// FinishPasskeyLogin Sign in with a passkey's assertion (both factors)
+	// (POST /api/auth/passkeys/login/finish)
+	FinishPasskeyLogin(ctx context.Context, request FinishPasskeyLoginRequestObject) (FinishPasskeyLoginResponseObject, error)
+	// BeginPasskeyRegistration Start adding a passkey (re-authentication required)
+	// (POST /api/auth/passkeys/register/begin)
+	BeginPasskeyRegistration(ctx context.Context, request BeginPasskeyRegistrationRequestObject) (BeginPasskeyRegistrationResponseObject, error)
+	// FinishPasskeyRegistration Finish adding a passkey with the browser's new credential
+	// (POST /api/auth/passkeys/register/finish)
+	FinishPasskeyRegistration(ctx context.Context, request FinishPasskeyRegistrationRequestObject) (FinishPasskeyRegistrationResponseObject, error)
+	// DeletePasskey Remove one of the caller's passkeys (re-authentication required)
+	// (DELETE /api/auth/passkeys/{id})
+	DeletePasskey(ctx context.Context, request DeletePasskeyRequestObject) (DeletePasskeyResponseObject, error)
+	// RenamePasskey Rename one of the caller's passkeys
+	// (PATCH /api/auth/passkeys/{id})
+	RenamePasskey(ctx context.Context, request RenamePasskeyRequestObject) (RenamePasskeyResponseObject, error)
 	// Register Create an account with a 14-day Solo trial
 	// (POST /api/auth/register)
 	Register(ctx context.Context, request RegisterRequestObject) (RegisterResponseObject, error)
@@ -7696,6 +8900,213 @@ func (sh *strictHandler) UpdateMe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListPasskeys operation middleware
+func (sh *strictHandler) ListPasskeys(w http.ResponseWriter, r *http.Request) {
+	var request ListPasskeysRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPasskeys(ctx, request.(ListPasskeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPasskeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListPasskeysResponseObject); ok {
+		if err := validResponse.VisitListPasskeysResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BeginPasskeyLogin operation middleware
+func (sh *strictHandler) BeginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	var request BeginPasskeyLoginRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BeginPasskeyLogin(ctx, request.(BeginPasskeyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BeginPasskeyLogin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BeginPasskeyLoginResponseObject); ok {
+		if err := validResponse.VisitBeginPasskeyLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishPasskeyLogin operation middleware
+func (sh *strictHandler) FinishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	var request FinishPasskeyLoginRequestObject
+
+	var body FinishPasskeyLoginJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishPasskeyLogin(ctx, request.(FinishPasskeyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishPasskeyLogin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishPasskeyLoginResponseObject); ok {
+		if err := validResponse.VisitFinishPasskeyLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BeginPasskeyRegistration operation middleware
+func (sh *strictHandler) BeginPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+	var request BeginPasskeyRegistrationRequestObject
+
+	var body BeginPasskeyRegistrationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.BeginPasskeyRegistration(ctx, request.(BeginPasskeyRegistrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BeginPasskeyRegistration")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(BeginPasskeyRegistrationResponseObject); ok {
+		if err := validResponse.VisitBeginPasskeyRegistrationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishPasskeyRegistration operation middleware
+func (sh *strictHandler) FinishPasskeyRegistration(w http.ResponseWriter, r *http.Request) {
+	var request FinishPasskeyRegistrationRequestObject
+
+	var body FinishPasskeyRegistrationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishPasskeyRegistration(ctx, request.(FinishPasskeyRegistrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishPasskeyRegistration")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishPasskeyRegistrationResponseObject); ok {
+		if err := validResponse.VisitFinishPasskeyRegistrationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeletePasskey operation middleware
+func (sh *strictHandler) DeletePasskey(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeletePasskeyRequestObject
+
+	request.Id = id
+
+	var body DeletePasskeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePasskey(ctx, request.(DeletePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePasskey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeletePasskeyResponseObject); ok {
+		if err := validResponse.VisitDeletePasskeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RenamePasskey operation middleware
+func (sh *strictHandler) RenamePasskey(w http.ResponseWriter, r *http.Request, id string) {
+	var request RenamePasskeyRequestObject
+
+	request.Id = id
+
+	var body RenamePasskeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RenamePasskey(ctx, request.(RenamePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RenamePasskey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RenamePasskeyResponseObject); ok {
+		if err := validResponse.VisitRenamePasskeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Register operation middleware
 func (sh *strictHandler) Register(w http.ResponseWriter, r *http.Request) {
 	var request RegisterRequestObject
@@ -8033,191 +9444,215 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3pcts4uuiroHjPrbaraFlesliuqXucxOl2T7rjcZzpc26rrwmJkIQxBbAJ0Iom5ap5iPsM82D9JKfw",
-	"fQAJUtTiRU4yo1+JRRLLhw/fvnwO+nKcSsGEVkHnc5AxlUqhGPzxisYX7PecKW3+6kuhmYD/0jRNeJ9q",
-	"LsXu35QU5jf2iY7ThOGbMQs6wQ1NeAwvXQ0oT1gchAHLMpkFneCcKjWRWUzGudKkx8jLnb39l6Q/ohnt",
-	"a5apIAzkddAZ0ESx2zBQ/REbUzP4f2RsEHSC/7VbLnwXn6rdUzP6qbhhiUxZcHt7GwYxU/2Mp2YVQSc4",
-	"E7AowkWaa7IVzSwxCknE8aUrs7NoO7gNg7cy6/E4ZuJecBgUX5f7/2+ZE5oxIqQmNEnkhMVESxJLokd8",
-	"TZu/HDHSp0nCMsIVUXwomIEE6eUa1yEIjcdckK2oWDLu/0xolgmarLD9R1rriSC5YJ9S1tcsJoplNywj",
-	"A5on5tS4XU60fUyEJDHTlCcK4Mk+pVKx2Cz6nE4TSeNLKd/RbMiebu0Gzj0ZTw2UpVn380PyZ/6KbEUp",
-	"LulKS3mVmEUheC+oZu/4mGsWP+EqpSRjKqYkwyuuyFaUUc2uElxJtB2EwYjR2FzGzufggulsunMy0Cwz",
-	"f1YH+2UkE0YU60sRK4PIE8rNtR7IjJHMfMnFMPAxWU9TczfMUQ5ZZhZ4GwYfBc31iAlt9rwSMGZvW14b",
-	"o7xzJ+XvXArYN8/gjTVctp+4UlwMQzKmyUBmYxaHBjnNhCHJ2I28ZjGRGRnIbAh3/5qZi1dbPeLHR0Fv",
-	"KE9oL3lCLD4hMUuZiJnoT4nK+yNCFdEjRmKqaY8qZtA7L1eGi3d/masJ504SajAGdqHyNJWZZvFPLOb0",
-	"EjDgS1xKQ+yi+lwRbKBY4tXYrPHKoKk5hAIx4C6c9DW/4Xpq/p9mMmWZ5sgy2Y3jpFyzsVq2bDfQqfnM",
-	"AMleC5pldGr+FuyTfp1nSsKlE3lisUBnOSveVjoz18ssskDqzq9uLZVBfis+kr2/sT7MWSzCgW9mV+bI",
-	"V92KGdHcp88BE/k46PxqllpO25MyYVTMLFZeByHOs3CJNxZTquujfS0bqFKkWDIwHB3YWqebt9sH/Vxl",
-	"V3/845/wB4vMFYzUVGk2joIZgIYB1cv2fcnHLAB0M1wIVhPH3KyAJufeKisnVu6MxxUyFrAbfdXe2z84",
-	"fPb8xcsj2uvHbOD+blogTz1qWv6s7eUqB07kkIumEXLFspOhhWvj07N4FrbmPtF+X+ZCA1UAZDOXi/Zk",
-	"ro+JFMnUCBfmGUoVNI+5DpYhLY/dKwB82KC/xtAediOWmHk+qiYGdSKK1VJVSjqKMUW4bpFIMaW4FK/N",
-	"K5HZh1u7UBOW2W0RKYpdh0BGuCAJV1q1grCGk/2MGQp+sjICsbHFn5kzgCd/ZRkfcGSK9bvk0Gjmy4Qq",
-	"/c4c/PJl/Gxpi1vOmPZHXKBcMgtPQ4nImFFheICVGAylaSZQBZcPA0HHrHGpaULFKTBIdffFZhJZoyU5",
-	"gC8GVcwhe6hSzuYfd5M4EgYqV8D+5gC8eHz3xRafXjBqmdwSwh4GmiNWL0YkXLmWOj0VZrg5a9cZp8mp",
-	"iO8B6DyN74LVTZcb8dxigt2ZPcE6qlf34p9J6N2vKprXMLe62zqa+RuqnunsMS2kOA/knQXhWgvzdKOr",
-	"2dXdSb5AOnwH6cbfVlWyqW0Ax10uqRQ7eSR4q/UAPE0zecPesBveZ54FpSa04FuztNUsAdRzK2/DMISL",
-	"YwI6ComZ4MC2grDhchtQvgZV6HMwpp/eMTHUo6BzsL+M8xYfhsXSmjb3ivav89S82IBOverDAktSqo3K",
-	"HnSC//cr3fl7e+fot8977dv/aJJHFiKKP8GS1T0MRfxtrgNHXo+oGLJTQ+7mYki52UaOKdjkdK7MkFoD",
-	"W7N0KHUxrH80cC7Pm46ltrdiam+i+bt0xr77brSfZxkT+nzRlgSb+M89zN/bfxkGYy7c3y/DNQCkvsTq",
-	"gppAs4Q69BPOhP7ZSkt1awvVPmkAo15MuDb6DtnCT68Mf90OjYLDtSL2x1K8rgiYq8pdTgxAraNBI4jj",
-	"jKkK3aLqmsVkkMlx08zW+HQXOdkncKV68+r1m7c73//w45+DO9A5D8hW0fDX48Nl6Qk+jNpUkWEd9OYN",
-	"VyDHSZ3e9xquTFKqeHFh10gmXI8AM9xAZEtmhJJy2m2gJ/e4fguJUNU2NHvTGlf9QYNRSwl6za76VDGS",
-	"oRgYFkpGk3/D9x14f/YzFjOhOU2MlDNronTvGShe9RE53W8ZU0xfgYHQ+zUtKQ1NMkbj6RUr5GQYRkh9",
-	"pZjOU/eDZ/AsXii/8W2/uMbC5hgGzuJu6JrUVwOZC/OS79noSzFIeF/7u0ZJzt8ebgKk/CtN8S+rUF/5",
-	"0v2MpRyW1GSdMwI/0yMZw36sL6VR57N24PpJ/5CPqdgxIIQT1+yTPiZjOiV9YF5NVKtyO0EoW/F64hJC",
-	"xLlGXL1hQjvLqEO0jA250gyPztlx4N8S8RI5lDmoLajZXlkbs8ehr3BDlZ8AuRxC1BAoRpJh/sYrCpip",
-	"rjI2ZIJlFnW9R1e5YoWGd3VTanH4A05/VZDY2gO3rms2vaJxXPk7Y2N5A78gV7myEqr3C0jFsSWBV+wT",
-	"IorV+LwpfCwzGFX+ZS+JuW09s4QxwNnCUzmA+s8c5sYsYTiZUWOLyZqQ8BQW1mjCLEzKj2M6diBYnbNa",
-	"aK+u4J3aKc7xw6ZVOPCtPOYH/OBMDGTTeHoi3xbm3oWbci9+yMdjmk2d6LDsO9RX66b0EpahMy4VOwvL",
-	"w/PX58Gz8abDkA8TGywyrUNeqB/tLNu8q31zgYnyo3IDDWQ2pjromIWxHc1BMltslgiDTztDueMQJeXm",
-	"q9Ylflo82uHj4uJRowYEKRXDnGZxi/Jdw493VXy9az8HYM0xVTbZtKwtq26Tsvtqgu9bmQ2lXqoZzTMK",
-	"1/ETXmua50zoTKqU9fXcOZArV5Wmw/bR82VCF363eFKO9s0GWseabZMLrOCfGpQOMOWBo8E5nxUXfYYu",
-	"iVT2RyGhhS3/x18uUWhBFONCPz8MmozUi23fJz3FhDaKFVjBtyYjJgjuafteNnHF5zhYLIkhzVqbynvN",
-	"nxkCNeeb1e3ItcO2Z7b0tB9G0KqIsw66Bmbihy0ShrhgKk/0+pa4opJWPfz3ghE5AFxXXAwTtpMrZvUr",
-	"AsJbo/b/cCNSTXfin3ZiPuQa5gTdH31ppdZjFL80va+6x1axPfnHNEtXfYtHI9N5IiZTEN9GW/u9hBUr",
-	"nxTK1kIjxk9MKTpkD7sRdpA13onqDDOLHOPj5YzSvdg0R8XX9ZXJIucJnU8SZlyndXMhQ/5n3iPMMMkt",
-	"yxEHuc4ztn2MnMxcSuRtA8PcpHnXZ5hfARwc/6rusC/H41xwPQ2JkokMSZrJkPRyxQVTyuyLCc2yNOOK",
-	"LSUuMEUTfpxncsCTB16VtXn50Es5F0eywtfsSXnP2u2KaXxvGWyy+a7QC2YOzJu/bgXcodX4uwEY/xQT",
-	"ihvRgpjVwpMW+YXrEdl/e0KkCAklkWM1EK5DSVTyQAjVcCskWsrZQIzHsmo+vmHyojCkeN6mfzfr7IU1",
-	"bj3sWrlR1siCyimW6WpVCP8VIs7hofOPHJNc8N9zFpI+VWyHi+IWNMlnotEJtLez1257AfOEDjTLiM74",
-	"eIwk2PeBLb3oVQSqTtUQm38n/9oc6c0qzSthR8n4q0t7Czgq2MSFZXVIZOSfKDRU45qJiFARk6gQgqIW",
-	"gW+EPRE9oppYCzoZQWxYVxRjQRSbuRRwUXmfRFaAiFpdMUNpvhqhcr449GgCZ8NJKbbcnvFQN61d+6zO",
-	"G2VKX/3xj39GNpS6UDoctq1iy1jutb2wVvUG/lo8mAltr/NQfHPB8A+lhTjBOoigb519uEnQes0XGz/G",
-	"9JqLIeTFuFyFxsCXuzuxa6G3iqm5obfu7zuE4CZU6Q+MidUXhH4s3/PjefmsMblweICzGp03zj/U6HBY",
-	"FN7bZMqs2zDtFnz4NgTlupMsNrEAeRrihh7XS1DbVjH4ojU97MoVO1vHnbu0Oo9DikLbCcLAqDvIh4Iw",
-	"cAoP+KgLfacJKRaquE/EpC4Nyb2TURpYxH1t0i7ywby5PBjAwbrqOF/oVXaf7L89ubo4/cvHs4vTN41f",
-	"rOQ9Rpn9otjafTCq4m2uDTgPRB+YztOHXYZimDUK4/U5niASMQykTg0mf8yaraWK9TPWwMxeUcUO9snl",
-	"+8tzYt9ZhsbFa96U4dLgRwCKpjpfHJl5YUQiYaadWepHkSsWVyzGZKtNJiOeMFDIuSJyMNhu9JqwRTHn",
-	"KRNx45QnBIJUCJ1QrhXBqAE0EQRLkaSMWHDjh807XQyuR8B3BPtaUL3uyF75bO90RHMhuzI8P0Io/U/z",
-	"YxqdInsnxbQeeWrGaJx9hbwfg2ByIljmEn9C9JXQMSNcEHbDsqnN+EHFsE+zjDNFpGBLMny+JCe9Q+bQ",
-	"rJiN8DCaL0bU2IwtjOPcopULSRIurkM0woHwSfQok/kQDUdmrp78tN0onc/x/n/xLKMGUzklKeVxaS23",
-	"1vHSJk7wf+aFr8w8fuc8qHXmFX1NgKnkLX25u7p6PlQ18WlhSpOvsfnpTPVcKptiVb0CTaQUvpkuDBV+",
-	"sGG8GGB2AShK5RnX0w8GBS2TYzRj2UluwOz+eusOEiM7AGEBJ+FpuYaR1ilKaJlRnf+M8Uy1MVIFbHhG",
-	"OIFPyDWbkq0oVddgZNomYxoz0kPjIHouZIY29MjhADg83AA7ZgA8KfLzyU+n0fL1GkBwa2ipLcuxNBGT",
-	"mlfFrbfHRlwgMT+36yGv353BJzFVo540WNoVXXEKXM/lxgPNQ2moRT7k/T5TqkOiz91AXneDDoFbS7og",
-	"rpi/P7dardvbqNUVbylP8oz5L4NyY94GTcT80g0wC3uUj6mAWFtMxO4G5jUjcPpvobvJvXEbkcmIZYxE",
-	"fef5oV2h5gRqr1TdxfvbC9E2P9cLMYRdEVWUQf/bImzb/9GL2/Z/diYdGLEWuo1Waz92u/KL91alUkdI",
-	"GiqLmOHn1DMISVREcZs/ZuOn4etqGHd1v3ZTXiC3+bMsGxOaQ8KAcNxoPcbbwrioFwGju7IuLQImXcCa",
-	"CLDEC8g+ducfSwa1HACLDWlWmo5TrANz8fY1OTg4OCIfL1/jtRzzJOE2SKxFLGEzaG/kO/OJhSbR0hZs",
-	"aXXFiY8DpYdSEbNlEpnHMuN/hx875BVcY4K4CzCyVQbQWaC5BjtjcR/N5+Tk/CwIgxuWKevXabVbbVAk",
-	"UiZoyoNOcNBqtw7Q+TYCWrjbmrAk2bkWciJ2pUFUoDXFUnawYE7Q+XwbBob97IIEsIsp+J3PwbBJT/1g",
-	"iS7m8htFz0nERcY7mxigDXimdEgY7Y9Kt2GElQIiwr0yAAYH7c/ghgH0I4JmmZyA+B0B1COSsoykdMjI",
-	"VsywzM+z9naLnFObTIRC+XeqK6IyRzQyMn1k0RPkM/OqeQ5jHdulYGwDBjwkVOFDPJLiRM/ioBO840qf",
-	"2CoFKc3omIG3q/Pr54AbAP2es2zqOHXHlUbwS8Z4ms3zwwYW2DyQTWNYsdJJkSEwd7zEignlgBaoQedZ",
-	"G3x3fGzkQ6d82b/CBs9Fo6vFPwEbbpZm7IbLXAFsIeNjdllFOkgjvPbNYuoA+y2sViTbb7cfrWTMTNmT",
-	"xiI4gJR4E4RWPtIbZdJht7mvh4+4thWq8xR1hVy4Z2h4dy6AKBADSNTTABmIzLXiMSPoNW5ijdth8TKo",
-	"vrZODhXEogMU3vIro1lFEI8VFWkrfMQ8xuoYSuXM+85e1W0E1948KBRHvlsvCAXfHSz/rizYZr7YW+GL",
-	"erUw+O7ZKitsqGpkPt4/Wv6xX/jrNgyeIQYt/qaoxQYfHKwEwyKTy5etga75UvWvv5n7ppyV6Y78gGwB",
-	"j1HgMwcbAB0qiBxG5fO2yoqKSgKNrCgC0hGRMdX9EVOlI5c4Ik/HDCq5zERQEJX3kH6EwKVFVyRcs4wm",
-	"iZHg/7eRNK6QHf2eS22Zv8xiLmg29aIctlskMspYRAY8gQgL5CFdwQYDBuHQxDw3XGpoh7lmUyMnCJT0",
-	"jTxuFL+QKOmApqwSEINdAw2rwoC1K9SIDzRYH+azp4+2UMIK7Mn92Uxtn92BPaFGuhrlcsHjG870AM40",
-	"W+ZiIW9yqPX0XMhjOJxlhoMAZLHs4f6zQz8+acONNtzoAdzoLRdxgekPZz27n3l8iwQoYbohvu40o8py",
-	"HudBYJ9oXyfTqicBvudiaJSNicyTmGwpxkiE41pLTbR9jKwjcx4UEtWSRyNbQs2QJFWWTWuRE1esrE+F",
-	"QWN837zBM7OGIlwNQ2QmdEq2DttH200s5A18+xGtwjUeMre+23eK8JhsRbZyXnRMqJjqkdkES7AOJCWH",
-	"7fa2o65gCy2IKxg5S9Mfmn1XVpnWSWfruQ9zykY68HJFhlKwYysFYZwZVyRmNP6iCgCcTgMNfWLC1j58",
-	"uu3/LG1NUns2W55Fy+776GmLi8Id/Q6ogreqwgi2vaH996f9QIuhamPpy/Xprh6xsWLJDVOOBC9hCGGz",
-	"2uHf9oYykaE18FdqRYbACxLQPGwUWBPl/Z7pDdmtibcrEt4Nbf3aaOuGjN2LjL0vq8eWJkSfchAL8HuK",
-	"s7sQkdD5HKSyKQXrPNdVeVYKZ+HIheYJiSqu4aieJQgaFqzbhkFA4jvY2LuimkDYIicYRGGGx5RDKqYE",
-	"/Nbgv7ERrFFlPKzyoopcxZBQEXeF+RO+LDw+pC/HmNeMnqKSYoLx30aJI9lGl8CE1Iw2DST6A9PnGNLx",
-	"7ZBo2OgrGU8fjTz4maa1gAWzwNuviDG4lKcRc7WavrwBBEKGXGno8vKEpMB5RHl80RotlrObY0Jnrqdv",
-	"GHH+TjsgePP951D+4sP7nwkGWRDcRo/FM3aUDWPbMLa7MrbzXPvSuRSEIuVHvmIvRUw1uz9vg3CKnf0B",
-	"nc/gbGIf2mUmI0kSqbQ1lFRqT3QqrAaDrUPgUDaM2MUkixiV/a7wQqJD/H0MTWe0C6EETsSzQgkgStNp",
-	"ixy2jxoiOJB16hHLWFfgFQWuoSXGVTaxJ0iwM9TxUur035xJVZPdN2xqqUJjY6J8lrC386ySQHwHXrTh",
-	"Md+KYWoidwaQPFCPE7RnJkVIhMxIj1mqR/KUbM0SrA17fAB7vABm43iNFDFxZyJquTZy4PHR45K5mOPS",
-	"cgXD1gL2eSOv2Y6faNnMRE+NsoYW7opqat2pBU0zuNNnZMuFXTXYP0M7jhSM9HKNmlyfJgniGoxrY/1s",
-	"0oV1kesRGzezQLMJQ3o/lMUX/+3tafWk8QY68IOcYLO3QjqZMOjMVmSKbwxsGz3k2/cTOHndp1qeYnJv",
-	"6mnDludTzQ/4QsW+1qmtBSONkW460ghaBIshscpQoBvJYxaH0P5jh4uucP2nDtsHpCGKGliIsFqDDZHi",
-	"ikARL1S+MAbWq3Tc6gq7WkP6KCkeFGDCJBLcCwqOs15o+1WTG3qu99lO+835QTb6y0Z/2egvG8f6v2CI",
-	"r6XivtIxn2ndn38W7Gc+B33Hat4pwwIJF4QOKRfHGHGVxFX7GsTeIHMqYqCKC90teR5mthlOymKSC1ug",
-	"v4lHfXQfbbz13y632GgXG+3i8YnlOwzPR/oAxHFlepjr0a7f4WOl/DtsOauLrv3fqfJMofuLCsnAqg/2",
-	"z6J2p1EL9t+edC2pU2FJN63SH5I//vHP7XpO34r5eE4v+U6RmXw87Pr+aPl4ZWuNFXIevtL8AgTJN535",
-	"9gWo+L9crsCG7t6L7l76FNB9RRw5rVIwnwjb6MEaGUaCuFPUzGmWRj2bNFdlkaDJiOkRy7AAjC5ii1y5",
-	"HK7IIGPsmAhZWHSKeuoU09FcLaEqqfPagQbrMTk0NBx9YrvDiuH2LnoLyn32ZRZXDNSLcewVjb0mivai",
-	"PpXYpQ0bHhqhUxhFoFZAYjskk0yKoVdfe7YmxHZoy547ux400NiqVZ7YRvKFw9k3ZktRbGS9B9CcE3VN",
-	"tLQaTLUkVjZTyd4dDERpwb0fSqbM9zUCsTJ18mtxNxOoaj19pmxoeq0PbUS2qIht3PpqBfW3Q/DTCaKM",
-	"Qh55BZEjslWvBG69dzWfHqjmylkSJFBM+wiiXQoJ1L6Qa6UpmqPBjh1Wi44V0TY79jjqxnIog9MVQmpo",
-	"lK2cVb1Jpqx2JF4rra0Xw/46yW1Bjriy6B4fEz3vULFgHhwpZjzPuhA3FHpDoZ+AQr8uSXN5XgtpcwM5",
-	"IiU18mhz2ZGgRpylGPBsvEx2fC2Fyl0SZ8TGSWNdeiBiIBzO8gmyBahC9shI5tl2x7eLdoWNXJS2dwF+",
-	"EhIhJ8T1XG0irTBhLYqjIKIYad+TeuQGtBUNtEziSoiGFYdtoTmSYlOcFsHSiQLBW1hjpby29gK7s7Lq",
-	"ga6Medg+ghtVgsaQG5JDC9pGQo6HsU6RuVKh+ompd73Z0FznSKF5WOINUCx6735B22voQuNDAkWFZUaw",
-	"hHyMVwGUcIkd6xzeXHMRV0jlNROP57B7cscVns2IKtJjTFj9r7wBW5X6aRtusJAbVIm/HKeQBV/0cbGi",
-	"YVmObBHdXS6HY5L9jnt6RzG8ypTuLYGz2RIERUQ6upaw3oyWYFkF0wLRGRWK9rEinZ+pbj15XYHxJ75O",
-	"M6ZT4ppIoL+tcPmBbE2GUsa9qavBA9qNzHWLvBfJFDrmzKtmUIDDFqlCGs/HRnAcU96cK/vGL50QrC0C",
-	"w2tX9nWK5qsUHiiYZs0GtRHINwL5l0jSX5FYLZLUV6HO0AFnniPN3J2ixu13ioD/wEq++CmplMskw4wK",
-	"TbYu3r4mL5/vv9zuEDWSExcAB5ejK7yKuoBAFOrpxlyliZFU//jH/8dnCWeYikrHlsyenZstU3XNYuRD",
-	"1CXPmo+URAkZKGSfCtIfsf619ZVBeJ0RHwYyY4SmaSZvuBhas4tZhpH86iXQHE0wQOgKCXChSYt8dAKZ",
-	"E8TMpbC9z2LWB0UAA9FB9HdW78P2YYt8nxuVSQwh21ePMql1YuR/lpGz8xD+9c/dlT2eGNhvHe4f1WrW",
-	"NgYIvpPyOk/fuP5GNYdf2anp1es3b3e+/+HHP8/xtxlQvsamJyvFVBzsP5YDrlhj2ToCEeJnXFnq12KW",
-	"gvRynsQ7Pfmp0mCpE+y395/vtA922i8u9/Y7e+1Ou91qt9v/F3svmecHrXZrb++g9aJkkFjfvPZt2/+2",
-	"AIwPQ9u0wjK91Wg7npFlHEtNTMwZ9zw+c1/WdI9wjacNvqjt1olA5p4i39mEYzxO7NpITlDStgA3V8rG",
-	"Tbvy5xTlTtcAyXIVyz4amcou0lg2X+Q/cUQYJlM+V+HCGXPqERsdiF/DUAiZJIYbRVi5eReV3K4YMq1Q",
-	"H3a1KJ2RastW6O7YeaB2tmu+FpE/zfKd7ZAkRpqPu4JCYYUb2Ycy6Qm/ZpDoCvp2i+BmaOJ727CuZoRz",
-	"XVl4FBI9GIpc2LrdLeYowWfuANAYf0xiJjhNyFZkx7FF4aNtiBWxc5iXsOh4wbkQoAATo1swpdxb92Bj",
-	"XVHwsQaugzBgb8q2endRNzyKX6AOspp5xHbFIA1/VY+upzTwqaJpaPDGykj25DsubkdO4HhRXNeSTGVe",
-	"MP3WvdjICorQGzzQDdPYMI3H8OsiThuKETMxtUK8JVpLWQT75Nq9zNU7JiOZMEtKyYgl8UwYH9myNvOw",
-	"WjUs9EJajEZrF40E13b/VNshktkBWNAlUdSQ1Og14unOG65SaZQAKSJbSZLrFvnZaGFQWdjq0SOqRmFX",
-	"uMoHWNUA7QoyM4oaKhi4X8O6WDKos4jIEI4rfMWQ5QbKegoPfUPOmgwqONEyOdQ/m2OsujwDFDIfJkEY",
-	"jBiNbd3qBpBX11uqK1Rr2h+NmdDHcHDmYP7UDco+MQigHYRly2y9GzR00LndBJ89vVWjtF803mZ7H2M5",
-	"EQZ0y20XA5kNpV4hwuMkmdCpS1tQZL/dLq2pIM5Yhh02RaWVJWu50mo23uwtrOLeYRCe+GCdoSDt/Kf9",
-	"vdWX49UlnepanlbUOavkh1r4UpdJidALi2534Jgs3DlQ6GxdYs+l13Se9o28m7B4yAwRua8otKEAq7iW",
-	"wKHss4Xy6FcIEeBCZ1KlrK8Xlymy5jFl20yCxQ94DfRXTbhg6IdRmkSVbj9/m1wr4BCY+ksTJcmECt0V",
-	"5mUqtFX2zFyG8bMYtLJqF7OVGpQZDQ1LNiB9JGWHrGO4KYYQUoKRCuB5qjn098hkRDVwWSjhZ7bX6ooT",
-	"L/4L9beQGKKIelyZslW4ORQfp8nUqIGalwpkk7xxVkJ/PV6jcoIv5DkqF8ClWEY/AILfQaac/kYcQhad",
-	"qvg64xfakLPFAo3f57Au0PxihQVaXjBQQ4SchNYxIZWt64JBGUW/Mke0fA+N1V7qdBASkuaTwF+qbj0z",
-	"raujaF3M/KbigNhrbtRnw44q4VGGPxv9yZYuQrcg47AVz+0uZFbxurtY/bBGx364vDw3wldXYIStvHYU",
-	"KMRGdB1SdTXaTmdes3XsmhiFzkMJgD8GxmLgzfWoKwwBRVVfWVMABGMVaaOVJNeyMHVZu6GsEzGn3Z6Z",
-	"XIpk6ox2GR+OdHEGze6YISjFjy8bhiUD7SDqsvP/VGrSzuLV5UZY3rrERfgCndNn8PsNTfKKENnornk5",
-	"43KBww46AZv+OOp93+fv+Y9nH/9+tvczP1Nn4uJZ//XZ87Pr9L/++vrHo1arZZ00tf7Si3w6C4Bca/+M",
-	"Zkkew8vZVXtv/+Dw2fMXL49orx+zgfu73m+2c1A41k4SQ5Vfj5iYaSTbEXmSuA7ErvEwthcOlExkradt",
-	"B3uDVnsGF9vc35t1XZUdfOdD49aXxm3L4osCKbxD7KNdtnJzDcAMhzITvD25ujj9y8ezi9M3AQ7p1lsZ",
-	"EeepYKwU7P0AqPBS3C1ZYbi8w7ybtPzotwYO+s6FU9gUt2q9MbDg2LWvUxzwSIAFdAPx9sB9hk/LFl9p",
-	"qZgWsF+ZLiwVM5D7zEzmp/t5PAZCRzBwpArN+REkyMDvDKQZqu2B6HLElR8QVLxzTMw8tK+JFVnWA7N6",
-	"qgByj17uMSPDeD3x3bNCbDUwpI0Qt7pO+k4OCRdongC0rWZ6hxhMYoQermyA4eX7y3ODuF55wZWkNpkv",
-	"jHY0ipurmovOSRQXC1kyBalGG7zkWtnflZapIhOZXUPJKVcCSwpXXTdjcD/Q6mx4x3eqGqivyDVjqRti",
-	"jrBi1v74JiJLUo22q7Af9iBPkuk6DT+z2QnHRRDlYshs8pO/RHlPc0SuGABivzud5XduvDiObab0A1WG",
-	"FPi5LFZXQUsSzTLOII6g45o72IyNagOErqC2YdhYjhnUxiMJTZWh3NBrwTDGhAqSMRorv2XDNio4vogY",
-	"YUiw7WnRdDt/Yo92M2fF4r2dvWeX7Zedg6cVi/faK8nFZpEv5iyyUVpOsxlhGZdYkZVR3G6Uivcu9w47",
-	"+/ulVHwPSrVi/ol1ZW7Izhcqi4Dpvo4xFI7l6l2HC2txl7gSKbNuKmgw3x81FaaxpblssCt2393Cihxe",
-	"h09b+Snj47Hh85MR14yolPaxIoK56plM/PRhDPhxtosyWaCWXNZUpwte+YmtydDrhv+6s79qcHrqGJnN",
-	"xX1o5mrB3YGPLPUduxydBbmnwBwVoZhO6jfk2DvciemUREomMrJMHoMDdZ4JVRiEBzIjfDw2QNcgcra6",
-	"4sJODOK7s9Fi+qmNuxvZfnmFhbLmtaaFN9NK1hjXUlpDQUT5xBX09PMU3VxomfdH1pBrdIqRTGK0zbow",
-	"xNJbtwPeuq7AEgFCaUZjskU1GUtlM5pSlpG9Z2TMRa6Z2m6uM27hvB7bZ6PQ8HB7qFv1Wk2iVvr6F7GI",
-	"WqPev5NJNM7xgFnjEZZqL2JT5nJz+ozfsLhFzgaoNSAJaL79YbP7vBo5gYlA1fiJ2zvj+sJcZEtEXMP9",
-	"LZmFlUpM1pSivVALu//tTYzFWtN3McygHnlT8KgPMpHIoVbhiYqtEk51idEVSKOsqIr1FdDrKbNr4A8t",
-	"8gGtPNb0omYryjtTTKu5R9NjRFV5ZXeCjvnrQ8EUPAqaKX316Wj68u8vJs9vnuWHd+EV3kKfNuTqvEoZ",
-	"nsqm1lDnpkxQbKoHsnLphPneDtghVjHwTPkA+9Jial8mMgMCaWNi1mPFPwGxsACFX0yhXtppfqnFB9Rh",
-	"qNdoX1YjwhvAg+XGd3AHWvuBaasNFMduiW2tMILXQmKFQDe/kVCj8fK0bCG0lYsi0isX9n5t1ymqi6eF",
-	"1U1GLMM81pGcEK7LxJNWV7gqZxEZ0+y66o4YU/AxgIxiqe+80rJeD6G1KfJujmXUqZIJsFHKn14p/wUQ",
-	"zsvSgMBDi3Nza4zOsem7g3Rdt7Be2oLuMUUioZ1c5hoZE94DlihW7ybTs2HoUrAmpIc0bXvVnMft7q22",
-	"3puFP8U9eaQeVps78wUcX43ysUXknpcsYVBUCnaH6/OZx7d4WxKGCmuzP9pWkdLVQsEWS3pTsBpBJwDF",
-	"FBQFCpHtRd+fXpLZeaPt465Y4r1uEZgcr91ssUTztsJsW3Sqt8iJ6Iq8lrkaOvQFucgWwbLGfB5XSg/P",
-	"SV5FEHwovI1NRdK/lVYT9/aOf0uZntCbofGyfKeqeZ7HdYxIpLwuMWJDuR5MuRbSja3Kz3LScKlXCITW",
-	"Uqe7GISzAznpi2uOy8SlrhuqM0t0Lm2hyDK9XY3M0iCwFzrOw61AADXZJ8DQRTV7VUQ+q4fYKR7HbD27",
-	"pqcwSfQ8EHR+Deheb79/EB+yZ0EYDJ4PX4xe8qO/tYMwuN5L9scH4lCaJ+nz319kL9WRNk/yvZv9ycGn",
-	"w6l5cvN88uLTy+nR380T2u4d9V/GL9hzM9qz4eHogO//bc+M1k6Oxi/FC2mepM9+P8wO1L7eAwfsnY0f",
-	"HsiWkU2DNn6z2SevDflK6pFDbiY0piv60ZdrsjfYuDjzpcsJmNvh+Fssf7ZSzTND6jYlzx6djaQJ7TsJ",
-	"2LtcaMTYa8Olk4JB2Xg4FlUpDukzEHMmjdwj5lAEd1FYpi0JjA2mM+aVXvNXBeXpqYbYQZ2n2OQEqglk",
-	"TBmhRM9yjDc4+aVZ3JflE95KntZgPb+Juj2ZeF12axfROxhsiPV9ifV867yXZOBM8+eek4CLvswyzCVd",
-	"gyl+Q/2/+QC8PMOgezkYPIS+AzFeNaTHFQqydH7L3hd3V0AP6E2xAPgUQ3X32kRxMUzYTq6Y5QddAXe7",
-	"rCO5XJloauhsVl6whq9PJv8tDKRODaQ/ZknQcX90dhHwLrG1Uw8U+T8I3T/9+OrDL/998Ob89IfzPx+c",
-	"/9d5N2+3958D28z+5L4OAGUypoNOUP/gXozBABQgu2pdRVeyBlqk4hbJx4t3RRnQWan/vqaSo/vlNWGU",
-	"iKPeflbTXNbKVRFcUn62BjJs709tLrIV1Ra9IZUPqtWoaaaxqhVIntYDaQiaJ7BW8HQVwqmpzud7ICN3",
-	"dGBHzXKG8X/AJ3eRQEbE9vSAIEJY2zGJ7L2KCJbptw8InVAwCo+oNuQTvrN1NrxEcnUBhc3h+9LHQnIB",
-	"Dm5/i2SrbWco5bzGcMTvmQaagNtdA6ktlhx0jsKAVbMOLDTKm3c/ggaLX27a7UsRO5Jgz3fj2fkS3lAw",
-	"PPsphdYXDy64ChobwSFhA73KlcVrt0DYGbH+tZF1QKZ1LVarMg+6bkrRKbKmWpsLcdDesXm6SrPUdRnp",
-	"uhIQiscM5SIMe8bi8aUgBPVSWOpXuwttjW50xMDK+lRY5UZ0RY9h9IqWRqLHGIWZSwxBp9OH6tGufkXQ",
-	"CQ5f7h/tvVhdfy4X8LWoz47ZPkUIWFVOfozgrkKLakhkh+xb86xFzhMGdfGzKVZ0aq0rsstqehkZcyzU",
-	"Pr/NAWiN5a0yzM1TsvFSuVitB3fdWaesuRECv6W8FxSZmki6lQcdCcf+CiK2J2Fo9BLmgnzlbp3ZbgbT",
-	"xg5BleaTELhu27HtH0K8sNq2CXU29qxsbubabrXIiS1k5ZquQZEEfMlhmXsZyR/UaROxDU1V0M1yBJ0e",
-	"TlwR0nqbLNsr0+9/tG3QuNY+az4z+lftnbZqe52yY86mX1oD5d6QuVXia/EqVVowlU3I5pGY1ZqQ+URt",
-	"F6uFzadtcJmdlXCWhOUiMUsz+DMBe36uCfyiR1SQIh2O0KFEcdq8qZjQUCgg85OBuOgnecxisDDXWk/V",
-	"idtxrZqak6ILcXxCp81hTWa3f/W2EXxZgvFGChbaCrtQDVhLEsuNbvoFbEnMmjUrSG7z0aB3nZfv6Xyz",
-	"BYLXEZJilWWHl/ObT0mvSchVpX1U0PlcvmBTcz7jlrIbF4g3y37YuMfimMUkZgOaJ5psffjLO65ZSKDo",
-	"+kG73TarycFyPdI67ezuJrJPk5FUumMeQ92w8rnq7ALdaLn6ri3KAwM7u6FZt3F5qUNbvsTVDwBoznTh",
-	"RiHDL1RvK8SbhxCkiRfVRho6AJplzpYpg15SOK7MbdnFmSgstDvYXBm/9ikp61O6spTlxC4Wa3ZirDWt",
-	"mdipJSiaaYqfcJ/leIWncHbA+dotyrTC/9m8lKZky6iH200mTzsfSLizc70HEikzBR6aY0PrpdjB4lvQ",
-	"KeWwfUCigcx6PI6ZiLyTMO80rX5OpzTFhwLizqA9AriCMpkPkav1MjlRLCNb83upbZdT204Ks3OfJ+au",
-	"vjeXnOy32nCgr9+dqbIP24JmbSGBlw73DsmYaRpTTbc7XWEkqR0Gvq3YRcKrkChBr9lV3+jhLjHdAN8M",
-	"8fzF4REB9V2R6HMXNflu0CF//OOftxE0aHOiE7PsoeuhOFz64Pa32/8JAAD//w==",
+	"7L37cts4ti/8Kih++6tIVbQsX3KTa+psx0m63ZPueNvO9N5n1MeEREhCmwLUBGhFnUrVPMR5hnmweZJT",
+	"WAsgQYq6+CI73aO/Eos3XBbWff3Wl6AvxxMpmNAq6HwJUqYmUigGf7yh8Tn7LWNKm7/6Umgm4L90Mkl4",
+	"n2ouxe6vSgrzG/tMx5OE4Z0xCzrBDU14DDddDShPWByEAUtTmQad4IwqNZVpTMaZ0qTHyKudvf1XpD+i",
+	"Ke1rlqogDOR10BnQRLGvYaD6Izam5uX/kbJB0An+v91i4Lt4Ve2+M29/J25YIics+Pr1axjETPVTPjGj",
+	"CDrBqYBBES4mmSaNaG6IUUgijjddmZlFzeBrGLyXaY/HMRN3WodB/nQx//+RGaEpI0JqQpNETllMtCSx",
+	"JHrENzT5yxEjfZokLCVcEcWHgpmVIL1M4zgEofGYC9KI8iHj/E+FZqmgyRrTf6CxHguSCfZ5wvqaxUSx",
+	"9IalZECzxOwat8OJmkdESBIzTXmiYD3Z54lULDaDPqOzRNL4UsoPNB2yxxu7WeeejGdmlaUZ94tD8lf+",
+	"hjSiCQ7pSkt5lZhB4fKeU80+8DHXLH7EUUpJxlTMSIpHXJFGlFLNrhIcSdQMwmDEaGwOY+dLcM50Ots5",
+	"HmiWmj/LL/t5JBNGFOtLEStDyFPKzbEeyJSR1DzJxTDwKVnPJuZsmK0cstQM8GsYfBI00yMmtJnzWosx",
+	"f9qyyjuKM3dc/M6lgHnzFO7YwGH7kSvFxTAkY5oMZDpmcWiI03wwJCm7kdcsJjIlA5kO4exfM3PwKqNH",
+	"+vgk6A3lCe0lj0jFxyRmEyZiJvozorL+iFBF9IiRmGrao4oZ8s6KkeHg3V/maMK+k4QaioFZqGwykalm",
+	"8Y8s5vQSKOApDqVhdlH1WxFMIB/i1diM8cqQqdmEnDDgLBz3Nb/hemb+P0nlhKWao8hkN06Scs3GatWw",
+	"3YvemcfMItljQdOUzszfgn3WJ1mqJBw6kSWWCnSasfxupVNzvMwgc6Lu/N2NpfSSX/KHZO9X1odv5oNw",
+	"yzc3K7Pl607FvNGcpy8BE9k46PzdDLX4bE/KhFExN1h5HYT4naVDvLGUUh4f7WtZw5UixZKBkegg1jrd",
+	"rN0+6GcqvfrXP/4Jf7DIHMFIzZRm4yiYW9AwoHrVvC/5mAVAbkYKwWjimJsR0OTMG2Vpx4qZ8bjExgJ2",
+	"o6/ae/sHh89fvHz1mvb6MRu4v+sGyCceNy1+1vZwFS9O5JCLujdkiqXHQ7uutVdP4/m1NeeJ9vsyExq4",
+	"AhCbOVy0JzN9RKRIZka5MNdQq6BZzHWwimh57G6BxYcJ+mMM7WbXUon5zidVJ6CORT5aqgpNRzGmCNct",
+	"EimmFJfixNwSmXm4sQs1ZamdFpEin3UIbIQLknClVSsIKzTZT5nh4MdrExAbW/qZ2wO48jeW8gFHoVg9",
+	"S46M5p5MqNIfzMavHsZPlre44Yxpf8QF6iXz62k4ERkzKowMsBqD4TT1DCqX8mEg6JjVDnWSUPEOBKS6",
+	"/WBTiaLRshygF0MqZpM9Uim+5m93nToSBipTIP4WLHh++faDzR89Z9QKuRWMPQw0R6peTkg4ci315J0w",
+	"r1swdp1ymrwT8R0WOpvEt6HqusONdG4pwc7M7mCV1Mtz8fck9M5XmcwrlFuebZXM/AmV93R+m5ZynHvK",
+	"zpxxbUR4urer+dHdSr9APnwL7cafVlmzqUwA37taU8ln8kDrrTaz4JNJKm/YW3bD+8zzoFSUFrxrnrea",
+	"IYB5bvVteA3h4oiAjUJiJjiIrSCsOdxmKU/AFPoSjOnnD0wM9SjoHOyvkrz5g2E+tLrJvaH962xibqwh",
+	"p175Yk4lE6qNyR50gv/zd7rze3vn9S9f9tpf/6NOH1lKKP4HVozufiTiT3MTNHIyomLI3hl2t5BCisnW",
+	"SkzBpu8W6gwT62Cr1w6lzl/rbw3sy4u6banMLf+096HFs3TOvrtOtJ+lKRP6bNmUBJv61z3K39t/FQZj",
+	"Ltzfr8INLEh1iOUB1S3NCu7QTzgT+ierLVW9LVT7rAGcejHh2tg7pIGPXhn52gyNgcO1IvbHQr0uKZjr",
+	"6l1ODUCro8YiiOOUqRLfouqaxWSQynHdl63z6TZ6ss/gCvPmzcnb9zvfff/DX4Nb8Dlvka2h4Y/HX5eV",
+	"O3g/blMmhk3wm7dcgR4n9eSux3BtllKmi3M7RjLlegSU4V5EGjIllBSfbQI/ucPxW8qEyr6h+ZNWO+oL",
+	"DU4tJeg1u+pTxUiKamCYGxl18Q0/duD92U9ZzITmNDFazryL0t1nVvGqj8TpfkuZYvoKHITer5OC09Ak",
+	"ZTSeXbFcT4bXCKmvFNPZxP3gOTzzG4pnfN8vjjH3OYaB87gbvib11UBmwtzkRzb6UgwS3tf+rFGT86eH",
+	"kwAt/0pT/Msa1Fe+dj/nKYch1XnnjMLP9EjGMB8bS6ks1DWb+cMaGX4phqzWMrTe4io9fJ+NqdgxCw10",
+	"odlnfUTGdEb6IOLqeFvpDIPqtuYhxiGESJm1FH3DhHb+U0eOKRtypRlusPP2wL8FeSZyKDMwbtD+vbKe",
+	"aE+OX+GESj8BCTqyqZBZjIzF/I0HGehXXaVsyARLLYF7l64yxXI78OqmsPXwB/z8Vc6IKxfcuK7Z7IrG",
+	"cenvlI3lDfyCsufK6rHeL6A7x5ZRXrHPSE7WLvQ+4dOiobviL3uUzJnsmSGMYZ3teiq3oP41R98xSxh+",
+	"zBi7+cfqiPAdDKzW0Zk7nh/GweyWYH35a1d7fTPwnf3EmT2JNaNwy7f2Oy/wgVMxkHXv01P5PncKL52U",
+	"u/EiG49pOnMKxqrn0KqtOtyLtQydCyqfWVhsnj8+bz1rTzq88n7KhSWmTWgV1a2dF6639YIucWR+Uu5F",
+	"A5mOqQ46ZmBsR3PQ35Y7L8Lg885Q7jhCmXDzVOsSH80v7fBxfvCoMRaCCRXDjKZxi/JdI7V3VXy9ax+H",
+	"xVrg0KzzfFmPV9VzZedVt77vueBqZFcXPFyLDQYn1U6rBtCLwxoOU2gkq3bmZ9Y7zvRI/HDx8ad5u8f7",
+	"aumlK2dzDuIqBf3pqSdV7KL3hcN2e6XVd6vZy3Qo9UpbeFEYoMpr4La675wKnUo1YX298Buoh1Wn+/rF",
+	"qvnic8s/ytGjXSO3WL03eknc43ONmQnOWwgtuXQDxUWfYRBqIvujkNA8evPDz5eopiK74EK/OAzqwhLL",
+	"ox3HPcWENqY0xD0a0xETBOfUvFMURPEFITUrLki9na6yXv1jRtgseGb9yEFls+2erdzt+wmnMuFsQkYB",
+	"27zfIC3nVVmiNzfENc3y8uZ/FIzIAdC64mKYsJ1MMWtRE1DEa/0993cbVqxl/nkn5kOu4Zvg7cHoaWHn",
+	"GlN/Mrmrgc/W8Tb62zTPV30fV60C8UgKQ858a6Mrd1I8ra6Zm9dL3VY/MqXokN3vRNiXbPBMlL8wN8gx",
+	"Xl4tKN2Ndd8oRTe/Mb3SqkknzFi1YrZSN5p3P8DhVA+o3rk31i1lZbj3o67q3DdBX/Ybqwda/nVSWDq3",
+	"snlrHJbm97qRbWqq6o5zfUBLv34V1CMtQ0IXC9m59JNqyIWhRmnuI8yonQ2rYw4ynaWseYS6oRFzqC0O",
+	"jLoozb2+CvoNcBanEZZn2JfjcSa4noVEyUSGZJLKkPQyxQVTysyLCc3SScoVWymu4RO1e5DKAU/uKXw2",
+	"limBmR4LaSTN83U8u+m5MRO98OLeqrVJF6eTnDOzYd73q5GUHVrOYR5AAEUxobhR1okZLVxpkZ+5HpH9",
+	"98dEipBQEjnlDVIeKYkKrRLS3dwIiZZyPpntoSJDDx/cOc/dzF7E/t8twnVuXf/3O1buLRtU6opPrPJ+",
+	"lFf4b1C1AxddjPmIZIL/lrGQ9KliO1zkp6DO4hG1gfS9nb122ys6InSgWUp0ysdjZMF+HsHKg14moPKn",
+	"auqbbpWjsMAesi7FtaijUKXLQ3sPNCrY1KW2dkhkLIooNFzjmomIUBGTKDcrohaBZ4TdET2imtgoJBlB",
+	"fm1X5O+CTGBzKOCg8j6JrEoetbpijtN8M2baYgPjwUy4mp0y+5k7SBeckbv5KuGpevJQbLVb8r75NXbB",
+	"5l1XUar01b/+8c/I1sDkvgNH4uu4JFen25zbQGeNUM8vzNUkVQU33rnk9fdlwPiBTXBeP2B2/yiNTXda",
+	"7sMc02suhlDQ6IrMajMWb599VKmZUEwtrJlwf9+idiKhSl8wJtYfECYg+MF4Lz2jSEDAGDRkGWE83YXs",
+	"a2PAy+oy6qJL1bCSnYK/vjXVFG4n80ksIZ6ahM+HDdxWppW/fNmY7nfk8plt4sxdWkPLEUVuYgVhYGws",
+	"FH5BGDgrC5KLciOrjiiWeqoeSTJeGpZ7q9gSiIi7hpZcypq5c3UWl1vrcsbT0kQf98j+++Or83f/9en0",
+	"/N3b2ifWSuhBQ+E8n9pdKKqUAFR54aIlumA6m9zvMOSv2aAFUP3GI6SQh4HUE0PJn9L6oIdi/ZTVCLM3",
+	"VLGDfXL58fKM2HtWkXF+m/fJcGXWOiyKpjpbnlJ/blQiYT47N9RPIlMsLgV+SKNNpiOeMPACcEXkYNCs",
+	"DX6yZcVCEybi2k8eE8guJHRKuVYEE7nQLxGsJJIiicy9P6yf6fLlegB6x2XfCKlXc4vW3ttbbdHClV17",
+	"PT9BDdSP7DYWx95t3V4L7Y91CjYNgcmpYKmr2Awx5EnHjHBB2A1LZ7ZUE63RPk1TzhSRgq0ozXxKSXqL",
+	"ks95NRvXw5jbmORoS20xAb9BSweSJFxch+j5A+WT6FEqsyF6q8y3evJzs1Y7X5CQ9eTloTX+eUomlMeF",
+	"i9665AtHPMH/mRu+MZ/8rQtYN1kQ+i0tTKng9OnO6vqFrOWK1aW1qL7F5tehVotgbW1s+QjUsVJ4Zra0",
+	"xuPe3vj8BXUDKAWTV0AhVA6wfZKYRwn7TPs6mTnIkV4qp4ql5vgC22cplBZNU6kZ4Zo0elSxF4dZioe9",
+	"xwVNZ+SGJhlTHlez4yyTyK9KitY5ndp8A4T6YP0s5Xp2YQ6SFdWMpiw1Qyz+eu/IEdPM4NjByYKrxXdH",
+	"Wk9Qz4Rx/xXDx5V3TBQoE3MqFk71ms1II5qoa3CVNcmYxoz00K+KQR+ZYvghcpQMsSL3gh3zAqQ38tPx",
+	"j++i1eM1C8Gtu6gyLCeYRUwqASk33h4bcYEi6cyOh5x8OIVHYqpGPWnOWld0xTuQ3Q6aBTg36nQtcpH1",
+	"+0ypDom+dAN53Q06BEiHdEHpMn9/abVaX79Gra54T3mSpcy/GUw0czfYU+aXboAgIKNsTAUUcSAOSDcw",
+	"txm12b8LI3Xujq8RmY5YykjUd0Ez2hVqQZ3QWuBi3t9ehZD5uYoDFHZFVDJp/WfzqiH/R69syP/ZOabg",
+	"jZXKIXT4+6VDpV+8u0pAUSGpAbYyr18ApxOSKC8iMn/Ml+/A0+UqovJ87aS8OiLzZ4FaFppNwnoknGi1",
+	"xKi6JNdsVtoNl/di9yKHNYJ7HPpYi4ADG6grAmryKoKOHJ3EkgHkEFC7EURK0/EE4crO35+Qg4OD1+TT",
+	"5Qke3zFPEm4zW1vEsnFzPIw2ax6xq060tLhira449mmlCAIrYpaGROayTPnv8GOHvIHjTpDGYS0tGA7G",
+	"YzTX4FXNz615nByfnQZhcMNSZUNnrXarjWlGTNAJDzrBQavdOsD45gh45m5rypJk51rIqdiVhqCBJ+VD",
+	"2UFct6Dz5WsYGGG7C/rOLiLFdL4Ewzqr/MIyZ4ScMWat0/9zYBY2NYs24KnSIWG0PyoisxEC2kRGbORo",
+	"NYZW7c8Q6QIyJYKmqZyCsRHBqkdkwlIyoUNGGjFDNLrn7WaLnFFb84omyDPVFVEBZRAZMRZZMgYBZW41",
+	"1+FdR3YomD6COSUJVXgRtyTf0dM46AQfuNLHFkxnQlM6ZhBQ7Pz9S8DNAv2WsXTm9JKOQ/Dxkc2W59F/",
+	"DetfZKvt1gTkykvUFr4vsUpR8UK7qEHneRvCo3xstGFnatq/wpo4TW1gyd8BmyM7SdkNl5mCtYWSwPlh",
+	"5VWLteu1Xxdp+yUsA2fut9sPhmw2h85Vi9UGRIknQWjlE70xnR11m/N6+IBjWwNELoe/cznqoZHxmQCm",
+	"QMxColUKxEBkphWPGcHAfJ0IbYb5zWDoWzg3KoglB8CH9AE8rdmL21rSH2MeI4iTUhnznrNHtYnLtbdo",
+	"FfIt363iFsJzB6ufK3BFzRN7azxRBbWE556vM8Ia8D3z8P7r1Q/7+JRfw+A5UtDyZ3LIUHjgYK01zAuO",
+	"fR0c+Jqvff/9F3PelPOp3VIekAbIGAVpCWAb0KGCcgc0tb+WRVEOeFMriiJgHREZU90fMVWErZ2lYlgK",
+	"AI7NJakQlfWQf4QgpUVXJFyzlCaJ0fT/f6NpXKE4+i2T2gp/mcZo2xSJJM0WiYzpGZEBTyCJBWVIV7DB",
+	"gEENBzHXjZQa2tdcs5nREwRaBEZvN2ZuSJR0i6assRCDFwfdyMIsa1eoER9o8LUsFk+fLJ7PGuLJ/VnP",
+	"bZ/fQjyh/b0e53IVL1vJdA/JNI/GtFQ2OdJ6fCnkCRzOUiNBYGURnXf/+aGfAraVRltpdA9p9J6LOKf0",
+	"+4ue3S88/ooMKGG6JoXxXUqVlTwuXuI5z4q4CTzPxdAYG1OZJTFpKMZIhO+1Hp2oeYSiI3XxIhJV0Asi",
+	"i/RpWJIq0D1b5NhhavapMGSM95s7eGrGkGcEYkLQlM5I47D9ulknQt7Cs5/QB16RIQthSJ8pwmPSiCzA",
+	"a3REqJjpkZkESxCumJLDdrvpuCt4fnPmCi7dwtGJPsq1TaZN8tlqwdYCdGO3vFyRoRTsyGpBmFXHFYkZ",
+	"jZ/UAIDdqeGhj8zY2oePN/2fpIXOtnvT8Dxfdt6vHxcDG87oM+AK3qhyZ1lzy/vvzvuBFwO4cBG59vmu",
+	"HrGxYskNU44FrxAIYb3Z4Z/2GjTj0AYCSpDGIciCBCwPm/NWx3m/Y3rLdivq7ZqMd8tbvzXeumVjd2Jj",
+	"HwuQ88KF6HMOYhf8jursLuRfdL4EE1lX5XaW6bI+K4XzcGRC84REpUB4VC3EBAsLxm2TPgCtA3zsXVGu",
+	"0WyRY0wZMa/Hqk4qZgSi9BC/sfm6Uel9CDOm8nLQkFARd4X5E57MIz6kL8cIxoCRooJjgvPf5sQj28aQ",
+	"wJRUnDY1LPqC6TNMYPnjsGiY6BsZzx6MPfjFvJX0DDPAr9+QYHBVZSPmwAKf3gECCVKug0FxeEKS0zyS",
+	"PN5onRarxc0RoXPH03eMuHinfSFE/f3rgNlz8fEngqkaBKfRY/GcH2Ur2LaC7baC7SzTvnYuBaHI+VGu",
+	"2EMRU83uLtsg7WJnf0AXCzhbO4l+melIkkQqbR0lJcCcTknUYGp5CBLKJk27DGwRo7HfFV4CeIi/j6E3",
+	"mnYJoyCJeJobAURpOmuRw/brmkwPFJ16xFLWFXhEQWpoiVmkdeIJygkNd7yUevJvLqTKeAJbMbXSoLG5",
+	"U75I2Nt5XqrRvoUs2sqYP4pjaip3BlAqUc0ntHsmRUiETEmPWa5HsglpzDOsrXi8h3g8B2HjZI0UMXF7",
+	"IiqVRXLgydGjQriY7dJyDcfWEvF5I6/Zjl9WWi9E3xljDT3cJdPUhlNznmZop89Iw6Vd1fg/Q/seKRjp",
+	"ZRotuT5NEqQ1eK/N9bMlJjZErkdsXC8CzSQM670o0H//7f1p1RL5Gj7wvZxiT9JcO5kyaCCa18VvHWxb",
+	"O+SPHydw+rrPtTzD5M7c06Y3L+aaF3hDyb/WqYwFM42RbzrWCFYEi6GMzHCgG8ljFofQpWqHi65wbRIP",
+	"2wekJtsaRIiwVoNNkeKKAE4aGl+YA+tB7be6wo7WsD5K8gv5MmHJDM4FFcf5KLR9qi4MvTD6bD/7h4uD",
+	"bO2Xrf2ytV+2gfU/YYqv5eK+0bFYaN1dfubiZ7EE/cAq0SkjAgkXhA4pF0eYcZXEZf8a5N6gcMpzoPID",
+	"3S1kHlbAGUnKYpIJ2yGmTkZ9cg9to/V/XGmxtS621sXDM8sPmJ6P/AGY49r8MNOjXb/F1Fr1d9gZ3flM",
+	"WPpMFXsK7cdUSAbWfLB/5vCoxizYf3/ctaxOhQXftEZ/SP71j382qzV9a9bjObvkmSJz9Xg9NpApe7B6",
+	"vKK30xo1D99ofQEuyR+68u0JuPifrlZgy3fvxHcvfQ7oniKOnZY5mM+EbfZghQ0jQ9zJEYLqtVHPJ81V",
+	"AYk0HTE9QrwMZzECvK8FB+KKDFLGjoiQuUcnh6ynWI7mkJPKrM7rWh1sxuVQ0xf7kf0Oa6bbu+wtADft",
+	"yzQuOaiX09gbGnu9fu1BfSy1SxsxPDRKpzCGQAVoohmSaSrF0IMwn8eOaIYWWd759aDrT6OCUNFE9oWv",
+	"s3fMQ1Zsdb178JxjdU20tBZMGQAsnWsW4DYGsrTg3A8lU+b5CoNYmzv5cOf1DKrcsoApm5peaZcekQYV",
+	"sc1bX69nQTOEOJ0gyhjkkQf/HJFGFWzdRu8qMT0wzZXzJEjgmPYSZLvkGqi9IdNKU3RHgx87LEOs5dk2",
+	"O3Y7qs5ygMvpCiG1EeFcOa96nU5Zbpy/UV5bhf7+Ntltzo64suQeHxG9aFMRHhC2FCue50OIWw695dCP",
+	"wKFPCtZc7NdS3lzDjkjBjTzeXDR9qDBnKQY8Ha/SHU+kUJkr4ozYOKlF4QcmBsrhvJwgDSAVskdGMkub",
+	"Hd8v2hU2c1Ha9hD4SEiEnBLX9LuOtcIHK1kcORPFTPue1CP3QotooGUSl1I0rDpsYfXIBPsOtQgCRQpc",
+	"3twbK+W19RfYmRWoB7r0zsP2azhRxdIYdkMy6IFey8hxMzapMpfwuB+Ze1f7OS0MjuSWh2XesIp58/cn",
+	"9L2GLjU+JAChLFOCgPkxHgUwwiW22XR0c81FXGKV10w8XMDu0QNXuDcjqkiPMWHtv+IENEo4a1tpsFQa",
+	"lJm/HE+gCj5vlWNVwwKObBnfXa2HY5H9jrt6SzW8LJTurIGzeQiCPCMdQ0uIN6MleFbBtUB0SoWifUSk",
+	"8yvVbSSvKzD/xLdpxnRGXMsMjLflIT/QrclQyrg3cxg8YN3ITLfIR5HMoCnRIjSDfDksSBXyeD42iuOY",
+	"8vpa2bc+dEKwsQwMryPct6marwM8kAvNig9qq5BvFfKnKNJfk1kt09TX4c7Q72dRIM2cnRwL95kiED+w",
+	"mi8+SkpwmWSYUqFJ4/z9CXn1Yv9Vs0PUSE5dAhwcjq7wkHeBgCjg7sZcTRKjqf7rH/8XryWcYSkqHVs2",
+	"e3pmpkzVNYtRDlFXPGseUhI1ZOCQfSpIf8T61zZWBul1Rn0YyJQROpmk8oaLoXW7mGEYza8KgeZ4glmE",
+	"rsDuwjRpkU9OIXOKmDkUtr1czPpgCGAiOqj+zut92D5ske8yYzKJIVT76lEqtU6M/s9ScnoWwr/+vjt4",
+	"5KlZ+8bh/usKtm1tguAHKa+zyVvXzakS8Cv6Ur05eft+57vvf/jrgnibWcoTbPGyVk7Fwf5DBeDyMRaN",
+	"MpAgfsKRTXzMZilIL+NJvNOTn0vtpDrBfnv/xU77YKf98nJvv7PX7rTbrXa7/b+x05S5ftBqt/b2Dlov",
+	"CwGJaO6VZ9v+s/nC+GtoW3RYobceb8c9soJjpYuJOeeeJ2fuKprukK7xuMkXldk6FcicU5Q723SMh8ld",
+	"G8kpatp2wc2RsnnTDiadot7p2j1ZqWLFR61Q2UUeyxar/MeOCcPHlC9VuHDOnGrGRgfy1zAVQiaJkUYR",
+	"IjfvopHbFUOmFdrDDovSOakaFsm7Y78D2Nmu1VxE/jIvd5ohSYw2H3cFBWCFG9kHOPWEXzModAV7u0Vw",
+	"MjTxo22Iqxnht67seuQaPTiKXNq6nS3WKMFjbgPQGX9EYiY4TUgjsu+x4PFRE3JF7DfMTQhOnksuXFBY",
+	"E2NbMKXcXXcQY12Ry7EaqYNrwN4WTQRvY254HD8nHRQ1i5jtmkka/qge3E6pkVN5X9bgrdWR7M53XN6O",
+	"nML2orquJZnJLBf6rTuJkTUMobe4oVuhsRUaDxHXRZo2HCNmYmaVeMu0VooI9tk1t1lod0xHMmGWlZIR",
+	"S+K5ND7SsD7zsIwaFnopLcaitYNGhmtbKahmiGx2AB50SRQ1LDU6QTrdecvVRCroDBNZJEmuW+QnY4UB",
+	"srC1o0dUjcKucMgHiGqAfgWZGkMNDQycrxFdLBlURURkGMcV3mLYcg1nfQcXfUfOhhwq+KFVeqi/N0eI",
+	"ujy3KGTxmgRhMGI0trjVNUteHm9hrlCtaX80ZkIfwcaZjflLNyj6yeAC7eBatszUu0FNv6Cv2+Szx/dq",
+	"FP6L2tNsz2Msp8Is3WrfxUCmQ6nXyPA4TqZ05soWFNlvtwtvKqgzVmCHdVlpBWQtV1rN55u9h1HcOQ3C",
+	"Ux9sMBS0nf+0v7f6cry+plMey+OqOqel+lC7vtRVUuLqhXlvPwhM5uEcADrblNpz6fX1p32j7yYsHjLD",
+	"RO6qCm05wDqhJQgo+2Kh2Po1UgS40KlUE9bXy2GKrHtM2aaa4PEDWQPdZBMuGMZhlCZRqdvPr9NrBRIC",
+	"S39poiSZUqG7wtxMhbbGnvmWEfwsBqus3O1srUZmxkJDyAbkj6TopHUEJ8UwQkowUwEiT5WA/h6ZjqgG",
+	"KQsQfmZ6ra449vK/0H4LiWGKaMcVJVt5mEPx8SSZGTNQ88KArNM3TovV30zUqPjAE0WOigFwKVbxD1jB",
+	"Z1App/8gASFLTmV6nYsLbdnZcoXG74dYVWh+tsoCLQ4YmCFCTkMbmJDK4rpgUkber8wxLT9CY62XKh+E",
+	"gqTFLPDncljPfNbhKNoQM78pBSD26hv62bSjUnqUkc/GfrLQRRgWZBym4oXdhUxLUXeXqx9W+Nj3l5dn",
+	"RvnqCsywldeOA4XYiK5DyqFG2+nMay2P3RWj0EUoYeGPQLCY9eZ61BWGgaKpr6wrAJKx8rLRUpFrAUxd",
+	"YDcUOBEL2vKZj0uRzJzTLuXDkc73oD4cMwSj+OF1w7AQoB0kXXb2n0pN22m8vt4Iw9uUughPYHD6FH6H",
+	"pqe+Elkbrnk1F3KBzQ46AZv9MOp91+cf+Q+nn34/3fuJn6pTcf68f3L64vR68t9/O/nhdavVskGaSjft",
+	"ZTGdJYtcaXaNbkkew83pVXtv/+Dw+YuXr17TXj9mA/d3tbtu5yAPrB0nhiufjJiYa5vbEVmSuH7Lrs0y",
+	"NlMOlExkpYNvB3uIljsk59Pc35sPXRX9ihevxldfG7cNms9zovA2sY9+2dLJNQtmJJT5wPvjq/N3//Xp",
+	"9Pzd2wBf6cZbeiN+p0SxUrCPA+DCK2m3EIXh6n767qPFQ7/USNAPLp3ClriV8cbAg2PHvkl1wGMBdqFr",
+	"mLe33Kd4tWjxNSkM03zt1+YLK9UMlD5zH/PL/TwZA6kjmDhSXs3FGSQowG+9SHNc21uiyxFXfkJQfs8R",
+	"Md+hfU2syrKZNauWCqD06GWeMDKC11PfPS9Eo0YgbZW49W3SD3JIuED3BJBtudI7xGQSo/RwZRMMLz9e",
+	"nhnC9eAF19LaZLY029EYbg41F4OTqC7muuQEtBpt6JJrZX9XWk4Umcr0GiCnHASWFA5dN2VwPtDrbGTH",
+	"M1VO1FfkmrGJe8UCZcWM/eFdRJalGmtXYd/sQZYks006fuarE47yJMrlK7OtT34KeE+zRQ4MAKnf7c7q",
+	"Mzdensc2B/1AlWEFfi2LtVXQk0TTlDPII+i45g62YqPcAKErqG0YNpZjBth4JKETZTg39FowgjGhgqSM",
+	"xspv2dBEA8dXESNMCbY9LepO54/swU7mvFq8t7P3/LL9qnPwuGrxXnstvdgM8uWCQdZqy5N0TlnGIZZ0",
+	"ZVS3a7Xivcu9w87+fqEV34FTrVl/YkOZW7bzRLAIWO7rBEMeWC6fdTiwlnaJg0iZD1NBg/n+qA6YxkJz",
+	"2WRX7L7bQEQOr8OnRX5K+Xhs5Px0xDUjakL7iIhgjnoqE798GBN+nO+iKBaoFJfV4XTBLT+yDTl63eu/",
+	"7eqvyjo9do7M9uDet3I1l+4gR1bGjl0WyEKN4QNX9qjmb3bP5KeLp5gZYq0GbGhPFaGxrQNFUKZMsbgr",
+	"GpGRM7ZfBWRMNIt0kms2WwTbdOZGuslDYr+xjtkKK9DAjBhXgqRcDggk1mxPwhMj+7htColM4jpAH3vD",
+	"okOBMYfdHlsaeTi2sibCqggVob//LOslvP9XNjvJPT+WQ37E+4ze/TPrmXkIKDrtGJGWBx0MZcWkEXPV",
+	"lzcshVxbz4kU2kJmPIR9KWKONRlkbLbU/L8ZYq6yD31hDGMUOS3ynguuRvACLshzMuYi83A/RmYZxZCd",
+	"1mdivTGrYg9M4dbf7ME8YSkbSzFbdT779j5jqPTYMNu2yV7fM3ShaYpQqVCaY31E1B2mW5+eAVDZ4uMT",
+	"FUSdG5a9VE5R/8RibAsxoBRLzVOhNUpjQtUOV9gaED6KgzVU3xUlxBfbBoIqDIKhv1V1KpE5irCHz1SY",
+	"FzxZG/uZIpgxD3Azkf1c1CKXed0SJMLD83XHBQ/b3Hl5eD1z/kNPpHFWAhLzJ/XCZX4/YZO9eSSBEuPz",
+	"Hfju5xzsb8yxfK0g4JXIsI8IFeAOi9fiEnKCZKYrRa+GkJtQOEiL5oPQS6YEvfFMeTMNCcUz5dxEU2M0",
+	"9mj/ekrTGLBD5oUPCkYMfMiUDzl85vyM8Hj9IMfDkcA2xrBhSWLhtssC5JnyaLPhc+PmLWSLwxZYpZxt",
+	"FE2Brq35naQMqHiR6gfJMV0R1TzamtBUscoL3qdybJ6zqSGC3vAh1TJteRpiC92aUbPTFZQs0CMLgVlG",
+	"SHNiwiWYUK2Z0sUpzntz+PYg+9xPsvhhVctz2Gi8+GcEbngQzXaLynAXVIZHR++xcmUkE9vWZyyVLo4P",
+	"1wCbsu1E8UDVvGDI0Ng2JXIWwpo4EWsLoIezbwSblnXJOmmgpXmk0QQpVDGDDJGhXhWiVhWSnNViRuQc",
+	"n6cpQ73QBoTzujDICNESu1vELDVCZsyieR/9EekGlol1A+sAHE/0rBn6tV1GXrhSNAQAstiaPq5pIVIs",
+	"9MxKQ+oRpMPC7z2twFjTRYkBfyTVJwFv69HYBncW4KxXTLFyCfacBbK+deadJDBQ1jOD7lfh+8gCxZti",
+	"aZtd6TqshN5KnseWPFb7nRM9ue1R8P8yz7+F/PnC468obBKmWZ3hM0ZIieLzAkp38hT4eTmIIRvzkBQs",
+	"RChRaiWWjGcdrN2p5ImtbzctBmY7y32LdR05/hjd97557LeSRBjLmy3E8n1shydov+Q20KqLeZirBOVw",
+	"lAtNm8GRSHldnPotW793020LMFsfEr+1dbEwReacYWx5+ed6M0iKNap+NLkGeNIQEeGi795dknnBETW7",
+	"QkurzYdkRcZNixyXqQmUstxJzGOsyzysb61tvvEnYO3eNL5tnT9lGDR21PXnBrjZ8sRvgieCcbeMSa1W",
+	"ap3lsgQAH1zZilDEtLfmjJHnZO9wJ6YzEimZyMhmGiNCmc5SofKq1IFMCR9jcgTkvbe64tx+GPRkVyiK",
+	"GPgW/GtkdGK/TLICnUFzSAWb3o/gOkVJJuRJf+ZKwzeKaptMaJn1R9bDbni4Mc4wDO2w0ArIgB2ADOgK",
+	"7FMilGY0Jg2q0Y4DWOUJS8le7mlv1nNku86bKcCszVy+f1GmG/VG6zJtCvifpCzTVhb+O9VlxhluMKvd",
+	"wqL2xvfgkZT1Gb9hcYucDrB0AVlA/ekP6zE8yvAtiEZcBnH5emtaX+pTs0zEUg1pyDQstYOz9Vzaw3ux",
+	"829ugV422kMAsU6q8D+5jLqQiUQJtToxF+hrDUynS4R4QR5ltXds8oLQCzK9BvnQIhdYambrv1SlK7eV",
+	"3uY0t2oEh2IPAu3k9f4KOuavi1woeBw0Vfrq8+vZq99fTl/cPM8ObyMrvIE+Lu7TWZkzPFZhX02zrQIl",
+	"va4p0dohgMUl1zBDbKXi1RPD2hdlm/ZmYzEaBmm9+pspJT4GtTBfCr+jS7W/3OJ+r/doBuMSwtZtVOO9",
+	"wFvLrdP9NslFTFtrIN92y2wr3VnwODLb1GkV2pYrgV1YDwHofYhv08hEDjeVCXu+mlWO6kD9YHTTEUsx",
+	"FDuSU8J1gX7b6grXajEiY5pel2uixxQKnUFHsdx3UaHEhZvCBh0S7huruFMJjnRbD/H49vnPQHAeVCyg",
+	"n1maW9joeEFhsdvIXaT1HWzauFg3ucjRzO3HZaZRMOE5YIlinYqk6lksTClYHdFDrwh71FzZf6mZnE30",
+	"1iM2rjeBzaMfzcAf45zg5+Jlx+R7OSVjKmZF9f2UVbtgbs/ME1Tf1+rHlpB7HmKrjZfe4visjt2ihl7n",
+	"VcupJPf8k0akmFri+nePRM2jrlgBodEi8HE8dvMdW83dKq90gIZdx6Irsgp8fujI10/isL5XjBmUOsEs",
+	"PKcXOeTBowQPnjY+u0hX/wN542sPy9Yb/9icaynfaJR+ltOaQ70GGqOWerKLuR070BhjiYfCSPPE9c8w",
+	"XGee6Vy69Me8x4YaQRWKSGbQGgJVAFygOv8EOLqoZm/ydBN1Hz/Fw7it58f0GC6JnrcEnb8HdK+33z+I",
+	"D9nzIAwGL4YvR6/461/bQRhc7yX74wNxKM2VyYvfXqav1GttrmR7N/vTg8+HM3Pl5sX05edXs9e/myu0",
+	"3XvdfxW/ZC/M254PD0cHfP/XPfO2dvJ6/Eq8lObK5Plvh+mB2td7EOK+tfPDW7JVbNOQjQdJpR49x/GN",
+	"hAJcIG4mNGKm++koG/I3WHAu86QDJrUZLYbZ2p+eoPrsoTJ21krTMaxu23fxwcXIJKF9pwF7hwudGHtt",
+	"OHRSMMh3gW1RpZoqX4CYPamVHjGHAvZltVu2LzkoR/2Uef0f/VEdEUoSqgHATGcTwpXKIFY8SJkySome",
+	"lxhv8eOXZnBPKye8kTyuw/pyKncs7mQlY8nuTLwpv7WDFRwMtsz6rsx6sXfeQzp1rvkzL0jARV+mKQLa",
+	"b8AVv+X+f3gIlSxF5E85GNyHvwMzXjelx3Urs3y+Yc+LOytgB/RmWLs0Q7zAvTZRXAwTtpMpZuVBV8DZ",
+	"LprZrjYmapwPF2bkuWj49nTyX8JA6olZ6U9pEnTcH51dXHiHrt+pJor8L1zdv/zw5uLn/zl4e/bu+7O/",
+	"Hpz991k3a7f3X4DYTP/ing6AZFKmg05QfeBOgsEsKKzsus1dXd8srhWxUySfzj/k0BzzWv8m63ZqwJUx",
+	"S8Rxbx9aeaFo5SpPLike2wAbtuen8i3SiCqD3rLK+5eYQms90DxtBNIwNE9hLdHpOoxTU50tjkBGbuvA",
+	"j5pmDPP/QE7uIoOMSF+KAU/HkEQIYzsikT1XEZmOeMLcBUKnFJzCI6oN+4TnbLMfr3pHnbMx5QKeL2Is",
+	"JBMQ4PanSBpt+4VCz6tNR/yOaeAJON0NsNp8yEHndRiwMvSpXY3i5N2NocHgV7t2+1LEjiXY/d1Gdp4i",
+	"GgqOZx/X3MbiIQRXImOjOCRsoNc5snjslig7I9a/VoCZE+e+2YrOg6GbQnWKrKvWArIetHdsswCl2QSM",
+	"CilY1/WhUTxmqBdh2jPWOxWKEDRtYhO/5WZIlCwCMTCyPhXWuBFd0WOYvaKl0ehJPa4VJJ3O7mtHu6rB",
+	"oBMcvtp/vfdyffu5GMC3Yj47YfsYKWBlPfkhkrtyK6qmmwa0ADDXWuQsYVQxotMZtpVrbSqzy8FFFXBb",
+	"CyvzwGosTpURbp6RjYfK5Wrdw6D/w9SIb5XARwHfRZWpjqVbfdCxcKBccGHCuhsevUK4oFzZsZn/C6WL",
+	"FCobWxs9uhnMIBmgmghXwv2AxPUGnur9Q8gXVk2L6m1zz7rConDYJ1ncIse2mx48LrHTqb3JUZm7Gdkf",
+	"NIsUsU1NVV0jXkZYWOg6IQ/yePA1FzFpQMJeaDPx8bmmIWPvxF8zES0WRu9srt8mqgEh3frbrvN2G8KL",
+	"jXsC3I+1c2GdJjNPCJUNbx49DOfesrl18mvxKCF6iCWoHL5iIYuptLRdUNrgM7VdbFm4mLfBYXZewnkW",
+	"lonEDM3QDyBQykwT+EWPqA88R4cS1Wlzp2JCQ7eS1C8G4gLR65o5akpxkKrM7agCHOu06Fwdn9JZfVqT",
+	"me3fvGkET8sw3gLSB7b5hpbkWpJYbm3TJ/AlMevWLBG5rUczGrZf7+liszmBVwmSYqt3R5fNhadSwpGM",
+	"2Q3vsyvzf5ny35EyO1+KG2xpzhecUnrjEvHmxQ8b9xjg/sdsQLNEk8bFf33gmoXE7Bs5aLfbZjQZeK5H",
+	"Wk86u7uJ7NNkJJXumMvQvLC4rjq7wDdarsl0i/LArJ2d0HzYuDjUoe2h5JqYwGqWAdBy5SQkBUQZ+wyD",
+	"NRchSRMPqs00dAtohjnfK9GiZkNv1Mz2fp3LwrL40lgr4zdgJkWTXNcbt/iwy8Wa/zA2vNdM7FQKFM1n",
+	"8p9wnsX78kjh/AsXW7eo0wr/Z3PTZEIaxjxs1rk87fdAw53/1lmOZuEwURGN2A0P+LniQ7EDwRuqF6B5",
+	"lyeGAAjVb30EdixTBdGgI8ChEzuIBDxkGrrdkmgg0x6PYyYib9fNPXUrNWIkpmrUkzSNzRZz9PA4BHVK",
+	"Tj6cYtgpldmwBABFGnjwSOngkWFKBSTh2U/jTXUrlxi+8NGsGdlvtYF4Tj6cKtI4f39CXr3Yf0UWfyAk",
+	"cNPh3iEZM01jqmmz0xVGa9thEEeLXda9CokS9Jpd9Y3N74rgzUabV7x4efiagKtAkehLF70G3aBD/vWP",
+	"f36NYCudmsasKOp6xwkYTPD1l6//LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

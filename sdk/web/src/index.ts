@@ -8,3 +8,4 @@
 export * from "./gen/panguard/auth/v1/auth_pb.js";
 export * from "./gen/panguard/auth/v1/admin_pb.js";
 export * from "./gen/panguard/auth/v1/device_pb.js";
+export * from "./gen/panguard/auth/v1/passkey_pb.js";

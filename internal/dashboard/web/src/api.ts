@@ -5,10 +5,10 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { AdminService, AuthService, DeviceService } from "@panguard/auth-web";
+import { AdminService, AuthService, DeviceService, PasskeyService } from "@panguard/auth-web";
 
 const cookieSession: Interceptor = (next) => (req) => {
-  if (req.method.name === "Login" || req.method.name === "Register") {
+  if (req.method.name === "Login" || req.method.name === "Register" || req.method.name === "FinishPasskeyLogin") {
     req.header.set("Panguard-Session", "cookie");
   }
   return next(req);
@@ -23,6 +23,7 @@ const transport = createConnectTransport({
 export const auth = createClient(AuthService, transport);
 export const admin = createClient(AdminService, transport);
 export const device = createClient(DeviceService, transport);
+export const passkeys = createClient(PasskeyService, transport);
 
 /** The stable reason of a service error: the google.rpc.ErrorInfo detail's `reason`. */
 export function reasonOf(err: unknown): string {
@@ -59,6 +60,8 @@ const reasons: Record<string, string> = {
   conflict: "That cannot be done to your own account.",
   unavailable: "The service is busy. Try again in a moment.",
   internal: "Something went wrong on our side. Try again.",
+  invalid_passkey: "That passkey could not be verified. Try again, or use your password.",
+  invalid_challenge: "The passkey request expired. Try again.",
 };
 
 /** A sentence for the person at the keyboard: never a raw code. */

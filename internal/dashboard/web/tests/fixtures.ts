@@ -31,7 +31,8 @@ async function startService(): Promise<{ svc: Service; stop: () => Promise<void>
   const smtpPort = await mail.listen();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "panguard-e2e-"));
-  const url = `http://127.0.0.1:${port}`;
+  // localhost, not 127.0.0.1: WebAuthn's relying-party id must be a domain (passkeys.spec.ts).
+  const url = `http://localhost:${port}`;
   let out = "";
   const env = {
     PATH: process.env.PATH,
@@ -49,7 +50,7 @@ async function startService(): Promise<{ svc: Service; stop: () => Promise<void>
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`service exited: ${out}`);
     try {
-      if ((await fetch(url + "/readyz")).ok) break;
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
     } catch {
       /* not listening yet */
     }
@@ -142,7 +143,9 @@ export async function signUp(page: Page, email: string, password = PASSWORD, nam
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+  // Exact: the sign-up page's own heading, "Create your account", contains these words, and
+  // a loose match would return before the account exists.
+  await expect(page.getByRole("heading", { name: "Your account", exact: true })).toBeVisible();
 }
 
 export async function signIn(page: Page, email: string, password = PASSWORD) {

@@ -1,5 +1,5 @@
 // Administration: find users and act on them (every action is recorded on the user's activity).
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Tier, type AdminUser } from "@panguard/auth-web";
 import { admin } from "../api";
@@ -15,8 +15,17 @@ function UserActions(p: { user: AdminUser; onChange: (u: AdminUser | null) => vo
   const [until, setUntil] = useState("");
   const [reason, setReason] = useState("");
   const [resetReason, setResetReason] = useState("");
+  const [resetDone, setResetDone] = useState(false);
   const tierId = useId("tier");
-  const load = (before: string) => admin.listAudit({ userId: u.id, limit: 10, cursor: before });
+  // One loader per version of the user: the audit list reloads after an action changed the
+  // user, not on every keystroke in the forms beside it (which would drop older pages).
+  const loadAudit = useMemo(
+    () => async (before: string) => {
+      const r = await admin.listAudit({ userId: u.id, limit: 10, cursor: before });
+      return { events: r.events, nextCursor: r.nextCursor };
+    },
+    [p.user],
+  );
   return (
     <Card title={`${u.name || u.email}`}>
       <dl class="facts">
@@ -49,16 +58,19 @@ function UserActions(p: { user: AdminUser; onChange: (u: AdminUser | null) => vo
         </Form>
       )}
       <Form label="Sign out all sessions" submit="Sign out all sessions" onSubmit={async () => `${(await admin.revokeUserSessions({ userId: u.id })).revoked} sessions signed out.`}>{null}</Form>
-      {u.totpEnabled && (
-        <Form label="Reset two-factor" submit="Reset two-factor" danger onSubmit={async () => { const r = await admin.resetUserTotp({ userId: u.id, reason: resetReason }); setResetReason(""); p.onChange(r.user ?? null); return "Two-factor removed; the user was told by email."; }}>
+      {u.totpEnabled ? (
+        <Form label="Reset two-factor" submit="Reset two-factor" danger onSubmit={async () => { const r = await admin.resetUserTotp({ userId: u.id, reason: resetReason }); setResetReason(""); setResetDone(true); p.onChange(r.user ?? null); }}>
           <Field label="Reason for resetting two-factor" name="resetReason" value={resetReason} onInput={setResetReason} />
         </Form>
+      ) : (
+        // The form goes once two-factor is off, so its confirmation stays here instead.
+        resetDone && <p class="ok" role="status">Two-factor removed; the user was told by email.</p>
       )}
       <Form label="Delete user" submit="Delete user" danger onSubmit={async () => { await admin.deleteUser({ userId: u.id }); p.onChange(null); }}>
         <p class="muted">Erases the account and everything kept about it.</p>
       </Form>
       <h3>Audit</h3>
-      <ActivityList load={async (before) => { const r = await load(before); return { events: r.events, nextCursor: r.nextCursor }; }} />
+      <ActivityList load={loadAudit} />
     </Card>
   );
 }

@@ -4,6 +4,7 @@ import { auth } from "../api";
 import { navigate } from "../router";
 import { Field, Form } from "../ui";
 import type { Session } from "../session";
+import { PasskeySignIn } from "./passkeys";
 
 function safeNext(url: URL): string {
   const n = url.searchParams.get("next") ?? "/";
@@ -35,7 +36,7 @@ export function SignIn(p: { session: Session; url: URL }) {
       <h1>Sign in</h1>
       {step === "password" ? (
         <Form label="Sign in" submit="Sign in" busyText="Signing in…" onSubmit={submit}>
-          <Field label="Email" name="email" type="email" value={email} onInput={setEmail} autocomplete="username" inputMode="email" />
+          <Field label="Email" name="email" type="email" value={email} onInput={setEmail} autocomplete="username webauthn" inputMode="email" />
           <Field label="Password" name="password" type="password" value={password} onInput={setPassword} autocomplete="current-password" />
         </Form>
       ) : (
@@ -57,6 +58,14 @@ export function SignIn(p: { session: Session; url: URL }) {
             {step === "totp" ? "Use a backup code instead" : "Use an authenticator code instead"}
           </button>
         </Form>
+      )}
+      {step === "password" && (
+        <PasskeySignIn
+          onSignedIn={(u) => {
+            p.session.setMe(u);
+            navigate(safeNext(p.url), true);
+          }}
+        />
       )}
       <p class="links">
         <a href="/forgot-password">Forgot your password?</a> · <a href="/sign-up">Create an account</a>

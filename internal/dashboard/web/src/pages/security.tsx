@@ -5,6 +5,7 @@ import type { ActivityEvent, GetTotpStatusResponse, Session as Sess, SetupTotpRe
 import { auth, describe } from "../api";
 import type { Session } from "../session";
 import { Card, Field, Form, Loading, download, fmtDate, useReauth } from "../ui";
+import { Passkeys } from "./passkeys";
 
 function Qr(p: { text: string }) {
   const ref = useRef<HTMLCanvasElement>(null);
@@ -190,6 +191,9 @@ export function Security(p: { session: Session; me: User }) {
       <h1>Security</h1>
       <Card title="Two-factor authentication">
         <TwoFactor session={p.session} me={p.me} />
+      </Card>
+      <Card title="Passkeys">
+        <Passkeys me={p.me} />
       </Card>
       <Card title="Password">
         <ChangePassword me={p.me} />
