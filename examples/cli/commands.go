@@ -164,12 +164,20 @@ func isTOTPCode(s string) bool {
 
 // cmdLogin is "panguard login".
 func (a *app) cmdLogin(args []string) error {
-	fs := a.flagSet("login", "[--email EMAIL] [--code CODE]",
-		"Logs in and saves the session. The password is asked for without echo. When the account\nhas two-factor authentication on, an authentication code (6 digits) or a backup code is\nasked for, unless --code gives it.")
+	fs := a.flagSet("login", "[--email EMAIL] [--code CODE] | --web [--no-browser]",
+		"Logs in and saves the session. The password is asked for without echo. When the account\nhas two-factor authentication on, an authentication code (6 digits) or a backup code is\nasked for, unless --code gives it.\n\nWith --web, signs in through the browser instead: prints a URL and a code to approve in\nthe dashboard (on any device), opens a browser when one is available, and waits.")
 	email := fs.String("email", "", "email address")
 	code := fs.String("code", "", "authentication code or backup code, used if the server asks for one")
+	web := fs.Bool("web", false, "sign in through the browser with a code (no password typed here)")
+	noBrowser := fs.Bool("no-browser", false, "with --web: only print the URL and code, never open a browser")
 	if err := a.parse(fs, args); err != nil {
 		return err
+	}
+	if *web {
+		if *email != "" || *code != "" {
+			return usageErrorf("--web signs in through the browser: --email and --code do not apply")
+		}
+		return a.loginWeb(!*noBrowser)
 	}
 	e, err := a.askEmail(*email)
 	if err != nil {

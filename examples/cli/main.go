@@ -46,7 +46,7 @@ type command struct {
 // commands lists every subcommand in the order the usage text shows them.
 var commands = []command{
 	{"register", "create an account (14-day Solo trial) and log in", (*app).cmdRegister},
-	{"login", "log in; asks for an authentication code when 2FA is on", (*app).cmdLogin},
+	{"login", "log in; asks for an authentication code when 2FA is on (--web: through the browser)", (*app).cmdLogin},
 	{"whoami", "show the account of the current session", (*app).cmdWhoami},
 	{"logout", "end the session on the server and delete the local credentials", (*app).cmdLogout},
 	{"2fa setup", "start two-factor setup: secret, QR code and backup codes", (*app).cmd2FASetup},

@@ -28,6 +28,8 @@ const (
 	EventEmailChanged           = "email_changed"
 	EventDataExported           = "data_exported"
 	EventAccountDeleted         = "account_deleted"
+	EventDeviceApproved         = "device_approved"
+	EventDeviceDenied           = "device_denied"
 )
 
 // Actors of events.

@@ -15,6 +15,8 @@ const (
 	TemplateTOTPDisabled           = "totp_disabled"
 	TemplateBackupCodesRegenerated = "backup_codes_regenerated"
 	TemplateAccountDeleted         = "account_deleted"
+	// TemplateDeviceSignIn tells the owner a device was signed in through the device grant.
+	TemplateDeviceSignIn = "device_signin"
 )
 
 // Messages of the email operations.

@@ -92,6 +92,8 @@ type Email struct {
 	// Address is an address the message is about (an email change's new address, partly
 	// masked in notices to the old one), or "".
 	Address string `json:"address"`
+	// Device names a device signed in to the account (its client name and IP), or "".
+	Device string `json:"device,omitempty"`
 }
 
 // Purpose says what a one-time token is for; each purpose has its own prefix and lifetime.

@@ -61,6 +61,9 @@ type Config struct {
 	// setup, verify and disable, backup-code regeneration); 0 means the default, 60, and a
 	// negative value turns it off.
 	AccountWriteLimit int
+	// DeviceClients are the public clients that may use the device authorization grant
+	// (default DefaultDeviceClient).
+	DeviceClients []string
 }
 
 // Service implements the account and authentication operations.
@@ -90,6 +93,8 @@ type Service struct {
 	serviceKeys *serviceKeyCache
 	// reencryptBatch is how many users ReencryptSecrets reads at a time.
 	reencryptBatch int
+	// deviceClients are Config.DeviceClients after defaults.
+	deviceClients []string
 	// rp is the WebAuthn relying party of PublicURL; nil when its host is not a domain
 	// (passkey operations then answer ErrPasskeysUnavailable).
 	rp *webauthn.WebAuthn
@@ -142,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AccountWriteLimit == 0 {
 		cfg.AccountWriteLimit = 60
 	}
+	if len(cfg.DeviceClients) == 0 {
+		cfg.DeviceClients = []string{DefaultDeviceClient}
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Panguard"
 	}
@@ -163,6 +171,7 @@ func New(cfg Config) (*Service, error) {
 		rateLimit: cfg.RateLimit, writeLimit: cfg.AccountWriteLimit,
 		keyRotation: cfg.KeyRotation, serviceKeys: newServiceKeyCache(),
 		reencryptBatch: defaultReencryptBatch,
+		deviceClients:  append([]string(nil), cfg.DeviceClients...),
 	}
 	// A public URL on an IP address (tests, a quick local run) keeps every other operation.
 	s.rp, _ = newRelyingParty(s.publicURL, cfg.TOTPIssuer)

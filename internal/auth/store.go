@@ -23,6 +23,7 @@ type Store interface {
 	ServiceKeys
 	Settings
 	SealedSecrets
+	DeviceGrants
 	Passkeys
 }
 

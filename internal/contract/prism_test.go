@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"panguard.ai/auth/internal/oathtest"
 	"panguard.ai/auth/internal/webauthntest"
 	"panguard.ai/auth/sdk"
@@ -415,6 +417,45 @@ func TestRESTTrafficKeepsToTheContract(t *testing.T) {
 	fails(t, "finish passkey login with a replayed assertion", err, sdk.ErrInvalidPasskey)
 	fails(t, "delete passkey, wrong password", pkc.DeletePasskey(ctx, pk.ID, "wrong-password"), sdk.ErrInvalidPassword)
 	ok(t, "delete passkey", pkc.DeletePasskey(ctx, pk.ID, pw1))
+	// CLI sign-in through the browser: the OAuth endpoints (a form in, snake_case JSON and
+	// RFC 6749 errors out) through golang.org/x/oauth2, and the dashboard's side.
+	octx := context.WithValue(ctx, oauth2.HTTPClient, r.http)
+	flow := sdk.DeviceFlow(r.proxy, "")
+	da := got(flow.DeviceAuth(octx, oauth2.SetAuthURLParam("client_name", "contract test")))(t, "device authorization")
+	got(a.LookupDevice(ctx, da.UserCode))(t, "lookup device")
+	_, err = a.LookupDevice(ctx, "BBBB-BBBB")
+	fails(t, "lookup an unknown code", err, sdk.ErrNotFound)
+	got(a.ApproveDevice(ctx, da.UserCode, true))(t, "approve device")
+	if tok := got(flow.DeviceAccessToken(octx, da))(t, "device token"); tok.AccessToken == "" {
+		t.Fatal("device token: empty")
+	}
+	denied := got(flow.DeviceAuth(octx))(t, "device authorization")
+	got(a.ApproveDevice(ctx, denied.UserCode, false))(t, "deny device")
+	for _, c := range []struct {
+		what, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"metadata", "GET", "/.well-known/oauth-authorization-server", "", 200, ""},
+		{"an unknown client", "POST", "/oauth/device_authorization", "client_id=evil", 401, "invalid_client"},
+		{"another grant type", "POST", "/oauth/token", "grant_type=password&client_id=panguard-cli", 400, "unsupported_grant_type"},
+		{"a used device code", "POST", "/oauth/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=panguard-cli&device_code=" + da.DeviceCode, 400, "invalid_grant"},
+		{"a denied device code", "POST", "/oauth/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=panguard-cli&device_code=" + denied.DeviceCode, 400, "access_denied"},
+	} {
+		req, _ := http.NewRequest(c.method, r.proxy+c.path, strings.NewReader(c.body))
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		res := got(r.http.Do(req))(t, c.what)
+		var body struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.status || body.Error != c.code {
+			t.Errorf("%s: %d %q, want %d %q", c.what, res.StatusCode, body.Error, c.status, c.code)
+		}
+	}
 
 	// Requests the SDK would never send.
 	for _, c := range []struct {

@@ -19,6 +19,7 @@ var allTemplates = []string{
 	auth.TemplateConfirmEmailChange, auth.TemplateEmailChangeRequested, auth.TemplateEmailChanged,
 	auth.TemplatePasswordChanged, auth.TemplatePasswordResetDone, auth.TemplateTOTPDisabled,
 	auth.TemplateBackupCodesRegenerated, auth.TemplateAccountDeleted, auth.TemplateTOTPResetByAdmin, auth.TemplatePasskeyAdded,
+	auth.TemplateDeviceSignIn,
 }
 
 // sample is an email with every field set, markup included.
@@ -26,6 +27,7 @@ func sample(template string) auth.Email {
 	return auth.Email{
 		To: "alice@example.com", Template: template, Name: "Alice <b>Chen</b>",
 		Link: "https://auth.example.com/x?token=tok_1&a=<b>", ExpiresInMinutes: 1440, Address: "n***@example.org",
+		Device: "panguard CLI on <b>box</b> (from 203.0.113.7)",
 	}
 }
 

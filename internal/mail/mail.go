@@ -47,6 +47,7 @@ var defaultSubjects = map[string]string{
 	auth.TemplateBackupCodesRegenerated: "New {{.Product}} backup codes were generated",
 	auth.TemplateAccountDeleted:         "Your {{.Product}} account was deleted",
 	auth.TemplateTOTPResetByAdmin:       "An administrator removed two-factor authentication from your {{.Product}} account",
+	auth.TemplateDeviceSignIn:           "A new device signed in to your {{.Product}} account",
 	auth.TemplatePasskeyAdded:           "A passkey was added to your {{.Product}} account",
 }
 
@@ -227,7 +228,7 @@ func sampleEmail(name string) auth.Email {
 	return auth.Email{
 		To: "alice@example.com", Template: name, Name: "Alice Example",
 		Link: "https://auth.example.com/reset-password?token=sample", ExpiresInMinutes: 60,
-		Address: "a***@example.org",
+		Address: "a***@example.org", Device: "panguard CLI on build-box (from 203.0.113.7)",
 	}
 }
 

@@ -166,6 +166,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Store:     st,
 		PublicURL: cfg.PublicURL,
 		RateLimit: cfg.RateLimit,
+		// The public clients of the device grant (the CLI's `login --web`).
+		DeviceClients: cfg.DeviceClients,
 		// The domain reads 0 as its default and a negative value as off.
 		AccountWriteLimit:     cmp.Or(cfg.AccountWriteLimit, -1),
 		HashSlots:             cfg.HashConcurrency,

@@ -56,6 +56,8 @@ type Config struct {
 
 	// CORSOrigins are the browser origins allowed to call the Connect/gRPC-web API.
 	CORSOrigins []string `env:"PANGUARD_CORS_ORIGINS" envSeparator:","`
+	// DeviceClients are the public OAuth clients that may sign in through the device grant.
+	DeviceClients []string `env:"PANGUARD_DEVICE_CLIENTS" envSeparator:"," envDefault:"panguard-cli"`
 
 	HashMemoryKiB   uint32 `env:"PANGUARD_HASH_MEMORY_KIB" envDefault:"19456"`
 	HashIterations  uint32 `env:"PANGUARD_HASH_ITERATIONS" envDefault:"2"`
@@ -145,6 +147,11 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.RateLimit < 0 {
 		return c, fmt.Errorf("config: PANGUARD_RATE_LIMIT must be 0 (off) or more")
+	}
+	for _, id := range c.DeviceClients {
+		if id == "" || len(id) > 100 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return c, fmt.Errorf("config: PANGUARD_DEVICE_CLIENTS: %q is not a client id (printable ASCII, no spaces, at most 100 characters)", id)
+		}
 	}
 	if _, err := newClientIPs(c.TrustedProxies); err != nil {
 		return c, fmt.Errorf("config: %w", err)

@@ -389,10 +389,12 @@ func connectHandlers(a *auth.Service, mux *http.ServeMux, secured map[string]str
 	mount(path, withCORS(h))
 	path, h = authv1connect.NewPasskeyServiceHandler(&passkeyServer{auth: a, cookies: cookies}, shared, interceptors)
 	mount(path, withCORS(h))
-	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, authv1connect.AdminServiceName, authv1connect.PasskeyServiceName, grpchealth.HealthV1ServiceName)
+	path, h = authv1connect.NewDeviceServiceHandler(&deviceServer{auth: a}, shared, interceptors)
+	mount(path, withCORS(h))
+	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, authv1connect.AdminServiceName, authv1connect.PasskeyServiceName, authv1connect.DeviceServiceName, grpchealth.HealthV1ServiceName)
 	mount(grpcreflect.NewHandlerV1(reflector, shared))
 	mount(grpcreflect.NewHandlerV1Alpha(reflector, shared))
-	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName, authv1connect.AdminServiceName, authv1connect.PasskeyServiceName), shared))
+	mount(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName, authv1connect.AdminServiceName, authv1connect.PasskeyServiceName, authv1connect.DeviceServiceName), shared))
 }
 
 // Introspect implements RPC Introspect.

@@ -16,6 +16,7 @@ import (
 	"panguard.ai/auth/internal/server/restapi"
 	"panguard.ai/auth/internal/storetest"
 	authv1 "panguard.ai/auth/sdk/gen/panguard/auth/v1"
+	"panguard.ai/auth/sdk/gen/panguard/auth/v1/authv1connect"
 )
 
 // fuzzRoutes is every operation of the contract — each REST method and path in openapi.yaml,
@@ -41,8 +42,30 @@ var fuzzRoutes = func() []struct{ method, path string } {
 	for i := range passkeys.Methods().Len() {
 		routes = append(routes, struct{ method, path string }{"POST", "/" + string(passkeys.FullName()) + "/" + string(passkeys.Methods().Get(i).Name())})
 	}
-	return append(routes, struct{ method, path string }{"GET", rpcPrefix + "Me"})
+	routes = append(routes, struct{ method, path string }{"GET", rpcPrefix + "Me"})
+	// The OAuth endpoints (outside the generated server) and the device RPCs.
+	for route := range oauthOperations {
+		method, path, _ := strings.Cut(route, " ")
+		routes = append(routes, struct{ method, path string }{method, path})
+	}
+	sort.Slice(routes[len(routes)-len(oauthOperations):], func(i, j int) bool {
+		tail := routes[len(routes)-len(oauthOperations):]
+		return tail[i].path < tail[j].path
+	})
+	device := authv1.File_panguard_auth_v1_device_proto.Services().ByName("DeviceService").Methods()
+	for i := range device.Len() {
+		routes = append(routes, struct{ method, path string }{"POST", "/" + authv1connect.DeviceServiceName + "/" + string(device.Get(i).Name())})
+	}
+	return routes
 }()
+
+// oauthBodies are form bodies for the OAuth endpoints.
+var oauthBodies = []string{
+	``, `client_id=panguard-cli`, `client_id=panguard-cli&client_name=` + strings.Repeat("%00", 50),
+	`grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=panguard-cli&device_code=` + strings.Repeat("x", 200),
+	`grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=panguard-cli&device_code=%ff%fe`,
+	`client_id=%zz`, `a=1&a=2&client_id=panguard-cli&client_id=other`,
+}
 
 var fuzzBodies = []string{
 	``, `null`, `{}`, `[]`, `"x"`, `0`, `{"email":null}`, `{"email":5,"password":true}`,
@@ -71,6 +94,13 @@ func FuzzHTTP(f *testing.F) {
 			f.Add(uint8(i), "application/json", []byte(b), "")
 		}
 	}
+	for i, r := range fuzzRoutes {
+		if _, ok := oauthOperations[strings.ToUpper(r.method)+" "+r.path]; ok {
+			for _, b := range oauthBodies {
+				f.Add(uint8(i), "application/x-www-form-urlencoded", []byte(b), "Basic cGFuZ3VhcmQtY2xpOg==")
+			}
+		}
+	}
 	f.Add(uint8(3), "", []byte{}, "Bearer eyJhbGciOiJub25lIn0.eyJzaWQiOiJ4In0.")
 	f.Add(uint8(0), "text/plain; charset=\xff", []byte("{}"), "Bearer \x00")
 	f.Add(uint8(11), "application/proto", []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}, "")
@@ -89,6 +119,12 @@ func FuzzHTTP(f *testing.F) {
 		a.handler.ServeHTTP(rec, req.WithContext(ctx))
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s (%q, %q): %d %s", r.method, r.path, ctype, body, rec.Code, rec.Body)
+		}
+		if strings.HasPrefix(r.path, "/oauth/") && rec.Code != http.StatusOK && rec.Code != http.StatusMethodNotAllowed {
+			var e map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e["error"] == "" || e["error"] == nil {
+				t.Fatalf("%s %s: not an OAuth error: %d %q", r.method, r.path, rec.Code, rec.Body)
+			}
 		}
 		if strings.HasPrefix(r.path, "/api/") {
 			var env map[string]any

@@ -705,6 +705,7 @@ func TestEveryRESTOperationHasAnRPCAndBack(t *testing.T) {
 	for _, svc := range []protoreflect.ServiceDescriptor{
 		authv1.File_panguard_auth_v1_auth_proto.Services().ByName("AuthService"),
 		authv1.File_panguard_auth_v1_admin_proto.Services().ByName("AdminService"),
+		authv1.File_panguard_auth_v1_device_proto.Services().ByName("DeviceService"),
 		authv1.File_panguard_auth_v1_passkey_proto.Services().ByName("PasskeyService"),
 	} {
 		methods := svc.Methods()

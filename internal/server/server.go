@@ -44,6 +44,9 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	for route, name := range oauthOperations {
+		ops[route], ops[name] = name, name
+	}
 	secured, err := securedOperations()
 	if err != nil {
 		return nil, err
@@ -57,10 +60,14 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 		return nil, err
 	}
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.auth))
+	oauthHandlers(d.auth, mux, d.log, d.metrics)
 	health(mux, d.metrics, d.store, d.draining, !d.metricsElsewhere)
 	routes, err := specRoutes()
 	if err != nil {
 		return nil, err
+	}
+	for path, methods := range oauthRoutes {
+		routes[path] = methods
 	}
 	if !d.metricsElsewhere {
 		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}

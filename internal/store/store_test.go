@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -193,6 +194,14 @@ func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		for i, exp := range []time.Time{old, fresh.Add(10 * time.Minute)} {
+			g := auth.DeviceGrant{ID: fmt.Sprintf("dev_%d", i), DeviceCodeHash: fmt.Sprintf("h%d", i), UserCode: fmt.Sprintf("BCDFGHJ%d", i),
+				ClientID: "panguard-cli", ClientName: "cli", IP: "192.0.2.1", State: auth.DevicePending, CreatedAt: exp.Add(-10 * time.Minute),
+				ExpiresAt: exp, Interval: 5 * time.Second}
+			if created, err := s.CreateDeviceGrant(ctx, g); err != nil || !created {
+				t.Fatalf("create device grant: %v %v", created, err)
+			}
+		}
 		if err := fail(ctx, s, "acct:old@example.com", old); err != nil {
 			t.Fatal(err)
 		}
@@ -213,6 +222,9 @@ func TestPurgeDeletesOnlyWhatIsOld(t *testing.T) {
 		}
 		if n := count("SELECT COUNT(*) FROM throttles"); n != 1 {
 			t.Fatalf("%d throttles left, want the recent one", n)
+		}
+		if n := count("SELECT COUNT(*) FROM device_grants WHERE id = 'dev_1'") + 10*count("SELECT COUNT(*) FROM device_grants"); n != 11 {
+			t.Fatalf("device grants left: %d (want only the unexpired one)", n)
 		}
 	})
 }

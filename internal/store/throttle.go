@@ -169,8 +169,8 @@ func (s *Store) ClearFailures(ctx context.Context, keys []string, prefixes []str
 	return wrap("clear failures", err)
 }
 
-// Purge deletes state nobody needs any more: throttles idle since before, sessions,
-// reset tokens and WebAuthn challenges expired before, outbox entries sent before, and the payload of failed outbox
+// Purge deletes state nobody needs any more: throttles idle since before, sessions, reset
+// tokens, WebAuthn challenges and device grants expired before, outbox entries sent before, and the payload of failed outbox
 // entries queued before (which RetryOutbox can then no longer send). Every replica runs it in the
 // background (service's janitor); concurrent runs are harmless.
 func (s *Store) Purge(ctx context.Context, before time.Time) error {
@@ -189,6 +189,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) error {
 	if _, err := s.db.NewDelete().Model((*throttleRow)(nil)).
 		Where("updated_at < ?", b).Where("locked_until < ?", b).Where("tat < ?", b).Exec(ctx); err != nil {
 		return wrap("purge throttles", err)
+	}
+	if _, err := s.db.NewDelete().Model((*deviceGrantRow)(nil)).Where("expires_at < ?", b).Exec(ctx); err != nil {
+		return wrap("purge device grants", err)
 	}
 	if _, err := s.db.NewDelete().Model((*sessionRow)(nil)).Where("expires_at < ?", b).Exec(ctx); err != nil {
 		return wrap("purge sessions", err)

@@ -95,6 +95,21 @@ func (e BackupCodesEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for DeviceRequestEnvelopeOk.
+const (
+	DeviceRequestEnvelopeOkTrue DeviceRequestEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the DeviceRequestEnvelopeOk enum.
+func (e DeviceRequestEnvelopeOk) Valid() bool {
+	switch e {
+	case DeviceRequestEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeCode.
 const (
 	ErrorEnvelopeCodeAccountSuspended     ErrorEnvelopeCode = "account_suspended"
@@ -207,6 +222,7 @@ const (
 	BackupCodesRegenerated EventType = "backup_codes_regenerated"
 	DataExported           EventType = "data_exported"
 	DeviceApproved         EventType = "device_approved"
+	DeviceDenied           EventType = "device_denied"
 	EmailChangeRequested   EventType = "email_change_requested"
 	EmailChanged           EventType = "email_changed"
 	EmailVerified          EventType = "email_verified"
@@ -241,6 +257,8 @@ func (e EventType) Valid() bool {
 	case DataExported:
 		return true
 	case DeviceApproved:
+		return true
+	case DeviceDenied:
 		return true
 	case EmailChangeRequested:
 		return true
@@ -699,6 +717,13 @@ type AdminUsersEnvelope struct {
 // AdminUsersEnvelopeOk defines model for AdminUsersEnvelope.Ok.
 type AdminUsersEnvelopeOk bool
 
+// ApproveDeviceRequest defines model for ApproveDeviceRequest.
+type ApproveDeviceRequest struct {
+	// Approve true signs the device in; false denies it
+	Approve  bool   `json:"approve"`
+	UserCode string `json:"userCode"`
+}
+
 // BackupCodes defines model for BackupCodes.
 type BackupCodes struct {
 	BackupCodes []string `json:"backupCodes"`
@@ -728,6 +753,29 @@ type ChangePasswordRequest struct {
 	NewPassword     string  `json:"newPassword"`
 	TotpCode        *string `json:"totpCode,omitempty"`
 }
+
+// DeviceRequest defines model for DeviceRequest.
+type DeviceRequest struct {
+	// ClientName What the device called itself (client_name), or its client_id
+	ClientName string `json:"clientName"`
+	ExpiresAt  Time   `json:"expiresAt"`
+
+	// Ip The address the device asked from
+	Ip          string `json:"ip"`
+	RequestedAt Time   `json:"requestedAt"`
+
+	// UserCode Example: BCDF-GHJK
+	UserCode string `json:"userCode"`
+}
+
+// DeviceRequestEnvelope defines model for DeviceRequestEnvelope.
+type DeviceRequestEnvelope struct {
+	Data DeviceRequest           `json:"data"`
+	Ok   DeviceRequestEnvelopeOk `json:"ok"`
+}
+
+// DeviceRequestEnvelopeOk defines model for DeviceRequestEnvelope.Ok.
+type DeviceRequestEnvelopeOk bool
 
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
@@ -1224,6 +1272,11 @@ type ListActivityParams struct {
 	Before *string `form:"before,omitempty" json:"before,omitempty"`
 }
 
+// LookupDeviceParams defines parameters for LookupDevice.
+type LookupDeviceParams struct {
+	UserCode string `form:"userCode" json:"userCode"`
+}
+
 // Login200JSONResponseBody defines parameters for Login.
 type Login200JSONResponseBody struct {
 	union json.RawMessage
@@ -1249,6 +1302,9 @@ type ConfirmEmailJSONRequestBody = TokenRequest
 
 // DeleteAccountJSONRequestBody defines body for DeleteAccount for application/json ContentType.
 type DeleteAccountJSONRequestBody = ReauthRequest
+
+// ApproveDeviceJSONRequestBody defines body for ApproveDevice for application/json ContentType.
+type ApproveDeviceJSONRequestBody = ApproveDeviceRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
@@ -1648,6 +1704,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
 	DeleteAccount(ctx context.Context, body DeleteAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupDevice Show the pending CLI sign-in behind a user code
+	//
+	// The dashboard's side of the device authorization grant (RFC 8628): shows the request
+	// behind the code a CLI displays — the client's name, the IP it asked from and when — so the
+	// user can check it is theirs before approving. The code is case-insensitive and the dash
+	// optional. Unknown, expired or already decided codes are the same 404. Guessing is
+	// throttled per IP, per account and service-wide (429 `rate_limited`).
+	//
+	// Corresponds with GET /api/auth/device (the `LookupDevice` operationId).
+	LookupDevice(ctx context.Context, params *LookupDeviceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveDeviceWithBody Approve or deny a CLI sign-in
+	//
+	// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+	// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+	// and revocable like any other. Approval is recorded as a `device_approved` event and
+	// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+	// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+	// same 404.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+	ApproveDeviceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveDevice Approve or deny a CLI sign-in
+	//
+	// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+	// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+	// and revocable like any other. Approval is recorded as a `device_approved` event and
+	// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+	// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+	// same 404.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+	ApproveDevice(ctx context.Context, body ApproveDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportAccount Everything held about the caller, as a download
 	//
@@ -2482,6 +2577,75 @@ func (c *Client) DeleteAccountWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
 func (c *Client) DeleteAccount(ctx context.Context, body DeleteAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupDevice Show the pending CLI sign-in behind a user code
+//
+// The dashboard's side of the device authorization grant (RFC 8628): shows the request
+// behind the code a CLI displays — the client's name, the IP it asked from and when — so the
+// user can check it is theirs before approving. The code is case-insensitive and the dash
+// optional. Unknown, expired or already decided codes are the same 404. Guessing is
+// throttled per IP, per account and service-wide (429 `rate_limited`).
+//
+// Corresponds with GET /api/auth/device (the `LookupDevice` operationId).
+func (c *Client) LookupDevice(ctx context.Context, params *LookupDeviceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupDeviceRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveDeviceWithBody Approve or deny a CLI sign-in
+//
+// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+// and revocable like any other. Approval is recorded as a `device_approved` event and
+// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+// same 404.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+func (c *Client) ApproveDeviceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveDeviceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveDevice Approve or deny a CLI sign-in
+//
+// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+// and revocable like any other. Approval is recorded as a `device_approved` event and
+// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+// same 404.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+func (c *Client) ApproveDevice(ctx context.Context, body ApproveDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveDeviceRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3999,6 +4163,96 @@ func NewDeleteAccountRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewLookupDeviceRequest constructs an http.Request for the LookupDevice method
+func NewLookupDeviceRequest(server string, params *LookupDeviceParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/auth/device")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userCode", params.UserCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApproveDeviceRequest calls the generic ApproveDevice builder with application/json body
+func NewApproveDeviceRequest(server string, body ApproveDeviceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewApproveDeviceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewApproveDeviceRequestWithBody constructs an http.Request for the ApproveDevice method, with any body, and a specified content type
+func NewApproveDeviceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/auth/device/approve")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewExportAccountRequest constructs an http.Request for the ExportAccount method
 func NewExportAccountRequest(server string) (*http.Request, error) {
 	var err error
@@ -5192,6 +5446,47 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/auth/delete-account (the `DeleteAccount` operationId).
 	DeleteAccountWithResponse(ctx context.Context, body DeleteAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteAccountResponse, error)
+
+	// LookupDeviceWithResponse Show the pending CLI sign-in behind a user code
+	//
+	// The dashboard's side of the device authorization grant (RFC 8628): shows the request
+	// behind the code a CLI displays — the client's name, the IP it asked from and when — so the
+	// user can check it is theirs before approving. The code is case-insensitive and the dash
+	// optional. Unknown, expired or already decided codes are the same 404. Guessing is
+	// throttled per IP, per account and service-wide (429 `rate_limited`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/auth/device (the `LookupDevice` operationId).
+	LookupDeviceWithResponse(ctx context.Context, params *LookupDeviceParams, reqEditors ...RequestEditorFn) (*LookupDeviceResponse, error)
+
+	// ApproveDeviceWithBodyWithResponse Approve or deny a CLI sign-in
+	//
+	// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+	// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+	// and revocable like any other. Approval is recorded as a `device_approved` event and
+	// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+	// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+	// same 404.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+	ApproveDeviceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveDeviceResponse, error)
+
+	// ApproveDeviceWithResponse Approve or deny a CLI sign-in
+	//
+	// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+	// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+	// and revocable like any other. Approval is recorded as a `device_approved` event and
+	// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+	// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+	// same 404.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+	ApproveDeviceWithResponse(ctx context.Context, body ApproveDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveDeviceResponse, error)
 
 	// ExportAccountWithResponse Everything held about the caller, as a download
 	//
@@ -7115,6 +7410,214 @@ func (r DeleteAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LookupDeviceResponse429Headers the declared response headers of an HTTP 429 response for LookupDevice
+type LookupDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type LookupDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceRequestEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorEnvelope
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LookupDeviceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LookupDeviceResponse) GetJSON200() *DeviceRequestEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LookupDeviceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LookupDeviceResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LookupDeviceResponse) GetJSON404() *ErrorEnvelope {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LookupDeviceResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r LookupDeviceResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LookupDeviceResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LookupDeviceResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LookupDeviceResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r LookupDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LookupDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LookupDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LookupDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApproveDeviceResponse429Headers the declared response headers of an HTTP 429 response for ApproveDevice
+type ApproveDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ApproveDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorEnvelope
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ApproveDeviceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveDeviceResponse) GetJSON200() *MessageEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApproveDeviceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApproveDeviceResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApproveDeviceResponse) GetJSON404() *ErrorEnvelope {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ApproveDeviceResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ApproveDeviceResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ApproveDeviceResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ApproveDeviceResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApproveDeviceResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveDeviceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9959,6 +10462,65 @@ func (c *ClientWithResponses) DeleteAccountWithResponse(ctx context.Context, bod
 	return ParseDeleteAccountResponse(rsp)
 }
 
+// LookupDeviceWithResponse Show the pending CLI sign-in behind a user code
+//
+// The dashboard's side of the device authorization grant (RFC 8628): shows the request
+// behind the code a CLI displays — the client's name, the IP it asked from and when — so the
+// user can check it is theirs before approving. The code is case-insensitive and the dash
+// optional. Unknown, expired or already decided codes are the same 404. Guessing is
+// throttled per IP, per account and service-wide (429 `rate_limited`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/auth/device (the `LookupDevice` operationId).
+func (c *ClientWithResponses) LookupDeviceWithResponse(ctx context.Context, params *LookupDeviceParams, reqEditors ...RequestEditorFn) (*LookupDeviceResponse, error) {
+	rsp, err := c.LookupDevice(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupDeviceResponse(rsp)
+}
+
+// ApproveDeviceWithBodyWithResponse Approve or deny a CLI sign-in
+//
+// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+// and revocable like any other. Approval is recorded as a `device_approved` event and
+// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+// same 404.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+func (c *ClientWithResponses) ApproveDeviceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveDeviceResponse, error) {
+	rsp, err := c.ApproveDeviceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveDeviceResponse(rsp)
+}
+
+// ApproveDeviceWithResponse Approve or deny a CLI sign-in
+//
+// Approving signs the device in to the caller's account: its next poll of `/oauth/token`
+// gets one ordinary session (`method: device`, `userAgent` = the client's name), listed
+// and revocable like any other. Approval is recorded as a `device_approved` event and
+// emailed to the owner as a sign-in notice; denial (`approve: false`) as `device_denied`,
+// and the device gets `access_denied`. Unknown, expired or already decided codes are the
+// same 404.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/auth/device/approve (the `ApproveDevice` operationId).
+func (c *ClientWithResponses) ApproveDeviceWithResponse(ctx context.Context, body ApproveDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveDeviceResponse, error) {
+	rsp, err := c.ApproveDevice(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveDeviceResponse(rsp)
+}
+
 // ExportAccountWithResponse Everything held about the caller, as a download
 //
 // The whole record held about the caller (profile, live sessions, activity, 2FA summary and
@@ -11993,6 +12555,196 @@ func ParseDeleteAccountResponse(rsp *http.Response) (*DeleteAccountResponse, err
 	switch {
 	case rsp.StatusCode == 429:
 		var headers DeleteAccountResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLookupDeviceResponse parses an HTTP response from a LookupDeviceWithResponse call
+func ParseLookupDeviceResponse(rsp *http.Response) (*LookupDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LookupDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceRequestEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers LookupDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApproveDeviceResponse parses an HTTP response from a ApproveDeviceWithResponse call
+func ParseApproveDeviceResponse(rsp *http.Response) (*ApproveDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ApproveDeviceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

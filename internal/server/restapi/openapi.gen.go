@@ -101,6 +101,21 @@ func (e BackupCodesEnvelopeOk) Valid() bool {
 	}
 }
 
+// Defines values for DeviceRequestEnvelopeOk.
+const (
+	DeviceRequestEnvelopeOkTrue DeviceRequestEnvelopeOk = true
+)
+
+// Valid indicates whether the value is a known member of the DeviceRequestEnvelopeOk enum.
+func (e DeviceRequestEnvelopeOk) Valid() bool {
+	switch e {
+	case DeviceRequestEnvelopeOkTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorEnvelopeCode.
 const (
 	ErrorEnvelopeCodeAccountSuspended     ErrorEnvelopeCode = "account_suspended"
@@ -213,6 +228,7 @@ const (
 	BackupCodesRegenerated EventType = "backup_codes_regenerated"
 	DataExported           EventType = "data_exported"
 	DeviceApproved         EventType = "device_approved"
+	DeviceDenied           EventType = "device_denied"
 	EmailChangeRequested   EventType = "email_change_requested"
 	EmailChanged           EventType = "email_changed"
 	EmailVerified          EventType = "email_verified"
@@ -247,6 +263,8 @@ func (e EventType) Valid() bool {
 	case DataExported:
 		return true
 	case DeviceApproved:
+		return true
+	case DeviceDenied:
 		return true
 	case EmailChangeRequested:
 		return true
@@ -705,6 +723,13 @@ type AdminUsersEnvelope struct {
 // AdminUsersEnvelopeOk defines model for AdminUsersEnvelope.Ok.
 type AdminUsersEnvelopeOk bool
 
+// ApproveDeviceRequest defines model for ApproveDeviceRequest.
+type ApproveDeviceRequest struct {
+	// Approve true signs the device in; false denies it
+	Approve  bool   `json:"approve"`
+	UserCode string `json:"userCode"`
+}
+
 // BackupCodes defines model for BackupCodes.
 type BackupCodes struct {
 	BackupCodes []string `json:"backupCodes"`
@@ -734,6 +759,29 @@ type ChangePasswordRequest struct {
 	NewPassword     string  `json:"newPassword"`
 	TotpCode        *string `json:"totpCode,omitempty"`
 }
+
+// DeviceRequest defines model for DeviceRequest.
+type DeviceRequest struct {
+	// ClientName What the device called itself (client_name), or its client_id
+	ClientName string `json:"clientName"`
+	ExpiresAt  Time   `json:"expiresAt"`
+
+	// Ip The address the device asked from
+	Ip          string `json:"ip"`
+	RequestedAt Time   `json:"requestedAt"`
+
+	// UserCode Example: BCDF-GHJK
+	UserCode string `json:"userCode"`
+}
+
+// DeviceRequestEnvelope defines model for DeviceRequestEnvelope.
+type DeviceRequestEnvelope struct {
+	Data DeviceRequest           `json:"data"`
+	Ok   DeviceRequestEnvelopeOk `json:"ok"`
+}
+
+// DeviceRequestEnvelopeOk defines model for DeviceRequestEnvelope.Ok.
+type DeviceRequestEnvelopeOk bool
 
 // DisableTotpRequest defines model for DisableTotpRequest.
 type DisableTotpRequest struct {
@@ -1230,6 +1278,11 @@ type ListActivityParams struct {
 	Before *string `form:"before,omitempty" json:"before,omitempty"`
 }
 
+// LookupDeviceParams defines parameters for LookupDevice.
+type LookupDeviceParams struct {
+	UserCode string `form:"userCode" json:"userCode"`
+}
+
 // Login200JSONResponseBody defines parameters for Login.
 type Login200JSONResponseBody struct {
 	union json.RawMessage
@@ -1255,6 +1308,9 @@ type ConfirmEmailJSONRequestBody = TokenRequest
 
 // DeleteAccountJSONRequestBody defines body for DeleteAccount for application/json ContentType.
 type DeleteAccountJSONRequestBody = ReauthRequest
+
+// ApproveDeviceJSONRequestBody defines body for ApproveDevice for application/json ContentType.
+type ApproveDeviceJSONRequestBody = ApproveDeviceRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
@@ -1407,6 +1463,12 @@ type ServerInterface interface {
 	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 	// (POST /api/auth/delete-account)
 	DeleteAccount(w http.ResponseWriter, r *http.Request)
+	// LookupDevice Show the pending CLI sign-in behind a user code
+	// (GET /api/auth/device)
+	LookupDevice(w http.ResponseWriter, r *http.Request, params LookupDeviceParams)
+	// ApproveDevice Approve or deny a CLI sign-in
+	// (POST /api/auth/device/approve)
+	ApproveDevice(w http.ResponseWriter, r *http.Request)
 	// ExportAccount Everything held about the caller, as a download
 	// (GET /api/auth/export)
 	ExportAccount(w http.ResponseWriter, r *http.Request)
@@ -1915,6 +1977,53 @@ func (siw *ServerInterfaceWrapper) DeleteAccount(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DeleteAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// LookupDevice operation middleware
+func (siw *ServerInterfaceWrapper) LookupDevice(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LookupDeviceParams
+
+	// ------------- Required query parameter "userCode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "userCode", r.URL.Query(), &params.UserCode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "userCode"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userCode", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LookupDevice(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveDevice operation middleware
+func (siw *ServerInterfaceWrapper) ApproveDevice(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveDevice(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2484,6 +2593,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/revoke-sessions", wrapper.RevokeUserSessions)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/admin/users/{id}/reset-2fa", wrapper.ResetUserTotp)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/admin/audit", wrapper.ListAudit)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/device", wrapper.LookupDevice)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/auth/device/approve", wrapper.ApproveDevice)
 
 	return m
 }
@@ -4519,6 +4630,284 @@ func (response DeleteAccount500JSONResponse) VisitDeleteAccountResponse(w http.R
 type DeleteAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response DeleteAccount503JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDeviceRequestObject struct {
+	Params LookupDeviceParams
+}
+
+type LookupDeviceResponseObject interface {
+	VisitLookupDeviceResponse(w http.ResponseWriter) error
+}
+
+type LookupDevice200JSONResponse DeviceRequestEnvelope
+
+func (response LookupDevice200JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response LookupDevice400JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response LookupDevice401JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice404JSONResponse ErrorEnvelope
+
+func (response LookupDevice404JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response LookupDevice413JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response LookupDevice415JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response LookupDevice429JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice500JSONResponse struct{ InternalJSONResponse }
+
+func (response LookupDevice500JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupDevice503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response LookupDevice503JSONResponse) VisitLookupDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDeviceRequestObject struct {
+	Body *ApproveDeviceJSONRequestBody
+}
+
+type ApproveDeviceResponseObject interface {
+	VisitApproveDeviceResponse(w http.ResponseWriter) error
+}
+
+type ApproveDevice200JSONResponse MessageEnvelope
+
+func (response ApproveDevice200JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveDevice400JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ApproveDevice401JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice404JSONResponse ErrorEnvelope
+
+func (response ApproveDevice404JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ApproveDevice413JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ApproveDevice415JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ApproveDevice429JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice500JSONResponse struct{ InternalJSONResponse }
+
+func (response ApproveDevice500JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveDevice503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response ApproveDevice503JSONResponse) VisitApproveDeviceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7728,6 +8117,12 @@ type StrictServerInterface interface {
 	// DeleteAccount Erase the account and everything keyed to it (re-authentication required)
 	// (POST /api/auth/delete-account)
 	DeleteAccount(ctx context.Context, request DeleteAccountRequestObject) (DeleteAccountResponseObject, error)
+	// LookupDevice Show the pending CLI sign-in behind a user code
+	// (GET /api/auth/device)
+	LookupDevice(ctx context.Context, request LookupDeviceRequestObject) (LookupDeviceResponseObject, error)
+	// ApproveDevice Approve or deny a CLI sign-in
+	// (POST /api/auth/device/approve)
+	ApproveDevice(ctx context.Context, request ApproveDeviceRequestObject) (ApproveDeviceResponseObject, error)
 	// ExportAccount Everything held about the caller, as a download
 	// (GET /api/auth/export)
 	ExportAccount(ctx context.Context, request ExportAccountRequestObject) (ExportAccountResponseObject, error)
@@ -8245,6 +8640,63 @@ func (sh *strictHandler) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(DeleteAccountResponseObject); ok {
 		if err := validResponse.VisitDeleteAccountResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// LookupDevice operation middleware
+func (sh *strictHandler) LookupDevice(w http.ResponseWriter, r *http.Request, params LookupDeviceParams) {
+	var request LookupDeviceRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LookupDevice(ctx, request.(LookupDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LookupDevice")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LookupDeviceResponseObject); ok {
+		if err := validResponse.VisitLookupDeviceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveDevice operation middleware
+func (sh *strictHandler) ApproveDevice(w http.ResponseWriter, r *http.Request) {
+	var request ApproveDeviceRequestObject
+
+	var body ApproveDeviceJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveDevice(ctx, request.(ApproveDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveDevice")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveDeviceResponseObject); ok {
+		if err := validResponse.VisitApproveDeviceResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -8992,198 +9444,215 @@ func (sh *strictHandler) ResendVerification(w http.ResponseWriter, r *http.Reque
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3ti/8Kqj+9leRqloUdbFjU7XrbMWxZ5RxEm1Jnux9whw1yAZJRE2AAdCiOS5XzUOcZ9gPNk9y",
-	"CmsB3ehm86ILJXuGf9li33BZWPf1W5+ivhxPpGDC6KjzKVJMT6TQDP74jqYX7I+caWP/6kthmID/0skk",
-	"431quBT7v2sp7G/sIx1PMoZ3pizqRLc04yncdD2gPGNpFEdMKamiTnROtZ5KlZJxrg3pMfJq7+DwFemP",
-	"qKJ9w5SO4kjeRJ0BzTT7HEe6P2Jjal/+b4oNok70/+2XA9/Hq3r/rX37W3HLMjlh0efPn+MoZbqv+MSO",
-	"IupEZwIGRbiY5IbsJHNDTGKScLzp2s4s2Y0+x9E7qXo8TZm41zoMiqfL+f+3zAlVjAhpCM0yOWUpMZKk",
-	"kpgR39Dkr0aM9GmWMUW4JpoPBbMrQXq5wXEIQtMxF2QnKYaM8z8ThilBszWm/0hjPRUkF+zjhPUNS4lm",
-	"6pYpMqB5ZneNu+EkuydESJIyQ3mmYT3Zx4nULLWDPqezTNL0Ssr3VA3Z043drnNPpjO7ytKO++Ux+Qv/",
-	"juwkExzStZHyOrODwuW9oIa952NuWPqEo5SSjKmYEYVHXJOdRFHDrjMcSbIbxdGI0dQexs6n6IIZNds7",
-	"HRim7J/Vl/0ykhkjmvWlSLUl5Cnl9lgPpGJE2Se5GEYhJZvZxJ4Nu5VDpuwAP8fRB0FzM2LC2DmvtRjz",
-	"py2vvaM8c6fl71wKmDdXcMcGDtuPXGsuhjEZ02wg1ZilsSVO+8GYKHYrb1hKpCIDqYZw9m+YPXi10SN9",
-	"fBD0lvKM9rInpOJTkrIJEykT/RnReX9EqCZmxEhKDe1RzSx55+XIcPD+L3s0Yd9JRi3FwCx0PplIZVj6",
-	"I0s5vQIKeI5DaZldUv9WAhMohng9tmO8tmRqN6EgDDgLp33Db7mZ2f9PlJwwZTiKTHbrJSk3bKxXDdu/",
-	"6K19zC6SOxZUKTqzfwv20bzJlZZw6ESeOSowKmfF3dooe7zsIAui7vzqx1J5yW/FQ7L3O+vDN4tB+OWb",
-	"m5Xd8nWnYt9oz9OniIl8HHV+tUMtP9uTMmNUzA1W3kQxfmfpEG8dpVTHR/tGNnClRLNsYCU6iLVON2+3",
-	"j/q5Vtf/+Pv/wB8ssUcw0TNt2DiJ5hY0jqhZNe8rPmYRkJuVQjCaNOV2BDQ7D0ZZ2bFyZjytsLGI3Zrr",
-	"9sHh0fGLl9++ek17/ZQN/N9NA+STgJuWPxt3uMoXZ3LIRdMbcs3U6dCta+PVs3R+be15ov2+zIUBrgDE",
-	"Zg8X7cncnBApsplVLuw11CponnITrSJanvpbYPFhguEYY7fZjVRiv/NBNwmoU1GMlupS09GMacJNiySa",
-	"ac2leGNvSew8/NiFnjLlpkWkKGYdAxvhgmRcG92K4hpN9hWzHPx0bQJiY0c/c3sAV/7KFB9wFIr1s+TJ",
-	"aO7JjGrz3m786mH85HiLH86Y9kdcoF4yv56WE5Exo8LKAKcxWE7TzKAKKR9Hgo5Z41AnGRVvQUDquw9W",
-	"SRSNjuUAvVhSsZsckEr5tXC7m9SRONK5BvG3YMGLy3cfbPHoBaNOyK1g7HFkOFL1ckLCkRtpJm+Ffd2C",
-	"sRvFafZWpPdY6HyS3oWqmw430rmjBDczt4N1Uq/OJdyTODhfVTKvUW51tnUyCydU3dP5bVrKcR4oOwvG",
-	"tRHh6d+u50d3J/0C+fAdtJtwWlXNpjYBfO9qTaWYySOtt97Ign9H+zf55I1MWcOK96oXi4WcUGOt2qgT",
-	"/Z9f6d7f2nuvf/t00P78b00ie+lahh9YMbqHrWI4zU0s45sRFUP21nKEwA21aDUbhYpg07cLxerE+aCa",
-	"FShpiteGWwP78rJpW2pzKz4dfGjxLL0/7L4T7edKMWHOl01JsGl4fUw/vmdiaEZR5+DwVRyNufB/v4o3",
-	"sCD1IVYH1LQ033MNskeayX3XZe09rqo3F27cZMrNCPRA/yKyIxWhpPzsLmzwPdZjKVVU7dm5WfcbR31p",
-	"wBDXgt6w67410RWKrrhQjJp8sqG/M/izr1jKhOE0s5x53q3i77OreA0DKn9TTDNzDU6N4NdJufU0U4ym",
-	"s2tWyHZ4jZDmWjOTT/wPgZOmuKF8JvRX4RgLP0kceS+hJTRprgcyF/am0Bvbl2KQ8b4JZ43SJ5weTgI0",
-	"k2tD8S9nBFyHGsmcdw+G1ORRsEoKMyOZwnyc/7e2UDdsFg5rRLOMiSFr1Gadh6tOD3/Ox1Ts2YUGujDs",
-	"ozkhYzojfeA5TZKlwsTBJbYmF8chxEiZjRRtDUTv8/HkqNiQa8Nwg72FCv+W5JnJocxBIUOd/dp5zwLG",
-	"eo0TqvwEJOjJpkZmKTIW+zceZKBffa3YkAmmHIEHl65zzQrd9fq21E/xB/z8tfOkzl3w47phs2uappW/",
-	"FRvLW/glZbe8z67pZKL8L9TQa/YRycfprsErQ9qzdFb+5Y6OPYM9+8kxrKtbP+0XMLzm6TllGcOPWYW8",
-	"+FgT0b2FgTU6Ywrn2OM4wfwSrG9Lu9VdX1V96z5x7k5ewyj88q39zkt84EwMZNP7zFS+KxxXSyflb7zM",
-	"x2OqZl4RX/Ucat51p2C5lrE3k4uZxeXmheML1rPxZMMrH6ZLOmLahBpZ39p5YXpXT80SZ8sH7V80kGpM",
-	"TdSxA2N7hoOxu9zAiqOPe0O55wllwu1TrSt8tLi0x8fFwaNWW4smVAxzqtIW5ftWSu/r9GbfPQ6LtcDp",
-	"0mSdO6u8bl27eTWt7zsuuB651QUrfKGyVkixs7oG+vK4gcOUGsiqnfmF9U5zMxI/XP7807ziGXy18tKV",
-	"s7kA8aRAX3ruSZW7GHzhuN1eqXbfafZSDaVZaYwsclXWeQ3c1vSdM2GU1BPWNwu/gXpXfbqvX66aLz63",
-	"/KMcvW4Ncos1e8yW+GY/TuYVL3Awgfvbh0Q1F32GjvKJ7I9iQgsP8w+/XKFaiuyCC/PyOGpynS73yJ72",
-	"NBOGSEXAN7szHTFBcE679/LUar7A7e/EBSld9RXPat5rfswKmwXPrO/drG2227OVu/0w4VQlnE3IKGCb",
-	"Dxuk47w6z8zmhrimGV7d/J8FI3IAtK65GGZsL9fMWdAEFO8mmmAP99vUrGP+cS/lQ27gm2Sg5BgjPKVd",
-	"a037yeS+Bj1bx90TbtM8Xw3jH40KxBMpDAXzbfQA30vxdLpmYU4XU21apR+Z1nTIHnYi3Es2eCaqX5gb",
-	"5BgvrxaU/samb1QiMF+YXunUpDfMWrFitlI3mnc3wOHUj6je+Tc2LWVtuA+jrvrcN0Ff7hurB1r9dVJa",
-	"OneyeRsclPb3ppFtaqr6nnN9REu/eRX0Ey1DRhcL2bkQeT0Jj6FGae8jzKqdO07HHOQmV2z3BHVDK+ZQ",
-	"WxxYdVHae0MV9AvgLF4jrM6wL8fjXHAzi4mWmYzJRMmY9HLNBdPazosJw9REcc1Wimv4ROMeKDng2QOF",
-	"z8aiuRiNXkgjqsgpCOymF9ZMDOI7B6vWRi0OeV8wu2HB9+uRkz1azbMcQMBEM6G5VdaJHS1caZFfuBmR",
-	"w3enRIqYUJJ45Q3SsihJSq0SUnL8CImRcj7h5rEiQY8fzLko3MpByPRfLaJ14Vz9DztW/i0bVOrKT6zy",
-	"flRX+K9QWQAXCU1TxbQ+Ibngf+QsJn2q2R4XxSlosni8f6f62oO9g3Y7KIwgdGCYIkbx8RhZcBjIXXnQ",
-	"qwRU/VRDDcadgsQL7CHnUlyLOkpVujq0d0Cjgk19+l2HJNaiSGLLNW6YSAgVKUkKsyJpEXhGuB0xI2qI",
-	"izqSEeQAdkXxLshWtIcCDirvk8Sp5EmrK+Y4zRdjpi02MB7NhGvYKbufhYN0wRm5n68SnmomD81WuyUf",
-	"muDgFmzedZUoba7/8ff/SVyefuE78CS+jktydb7DhQtsNgj14sJc3URdcOOdS17/UAaMH9gE5w0DZg+P",
-	"0rh8k+U+zDG94WIIRVe+ECaKmxzA62amVmNEZfq1ZnphXrf/+w753RnV5pIxsf6AMOEgDL4H6RhlwgFG",
-	"oSO7bRg/9yH6xhjwstzxpuhSPazkphCub0PGt9/JYhJLiKch4+5xA7e1aRUvXzamhx25YmabOHNXztDy",
-	"RFGYWFEcWRsLhV8UR97KgmSiwshqIoqlnqonkoxXluXeKbYEIuK+oSWfombvXJ215de6muG0NLHHP3L4",
-	"7vT64u1/fji7ePt94xNrJfCgoXBRTO0+FFVJ+Km9cNESXTKTTx52GIrXbNACqH/jCXJ440iaiaXkD6o5",
-	"6KFZX7EGYfYd1ezokFz9fHVO3D2ryLi4LfhkvDJtGBbFUJMvz2m+sCqRsJ+dG+oHkWuWVgI/ZKdNpiOe",
-	"MfACcE3kYLDbGPxkywoaJkykjZ88JZBNSOiUcqMJJm6hXyJaSSRl0ph/f9w80+XL9Qj0jsu+EVKv5xat",
-	"vbd32qKFK7v2en6AOo0f2V0sjoO7ur0W2h/rFJVZApNTwZSvKosx5EnHjHBB2C1TM1dOhtZonyrFmSZS",
-	"sBXlY88pSe9QljavZuN6WHMbkxpdOSA4R8gOrRxIknFxE6PnD5RPYkZK5kP0Vtlv9eTH3UbtfEFC1rOX",
-	"sDX45ymZUJ6WLnrnki8d8QT/Z2/4wnzydy6y22TR2pe0MJWiuOc7q+sX21Wr6pbWy4UWW1grVy/Uc/V7",
-	"1SPQxErhmdnSmo4He+OLFzQNoBJMXlGuXTvA7kliHyXsI+2bbOZhEXpKTjVT9vgC22fKGtJkqqRhhBuy",
-	"06OavTzOFR72HhdUzcgtzXKmA67mxlklkd+1FK0LOnX5BghHwPq54mZ2aQ+SE9WMKqbsEMu/3nlyxDQz",
-	"OHZwsuBq+d2RMRPUM2Hcf8Hwce0dEw3KxJyKhVO9YTOyk0z0DbjKdsmYpoz00K+KQR+pMPyQeEqGWJF/",
-	"wZ59AdIb+en0x7fJ6vHaheDOXVQblhfMIiW1gJQfb4+NuECRdO7GQ968P4NHUqpHPWnPWld0xVuQ3R4+",
-	"Ajg36nQtcpn3+0zrDkk+dSN50406BEiHdEHpsn9/arVanz8nra54R3mWKxbeDCaavRvsKftLN0KgglE+",
-	"pgKKNhCroBvZ26zaHN6FkTp/x+eETEdMMZL0fdCMdoVeUBe0FgBS8HdQEWR/rmOVxF2RVEza8NmiSij8",
-	"MSgTCn/2jil4Y61SCB3+YalQ5ZfgrgqYTUwawHfs6xdAfsQkKYqG7B/z5TrwdLVqqDpfN6mgbsj+WSIr",
-	"xXaTsP4IJ1ovKaovyQ2bVXbD5724vSigV+Aej5DUIuDABupKgJqCCqATTyepZACLAtRuBZE2dDxBSKWL",
-	"d2/I0dHRa/Lh6g0e3zHPMu4yW1vEsXF7PKw2ax9xq06MdNhHra44DWmlDAJrYpeGJPayVPxv8GOHfAfH",
-	"nSCNw1o6wA6MxxhuwKtanFv7ODk9P4vi6JYp7UJnrXarjWlGTNAJjzrRUavdOsL45gh4ppWf+6DC7CNA",
-	"RedTNGwytC8dv0WkC2upepW+wINgU7sOA660iQmj/VEZbE0QRyOxkqAAybDk536G4BVQHhFUKTkF+yGB",
-	"hUzIhCkyoUNGdlKGIFgv2rstck61DkAqvtFdkZQV1ImVTImjTJA59lZ7Hd514oaCGSGYJpJRjRdxlYtN",
-	"OkujTvSea3PqMDwmVNExgxhh59dPEbcL9EfO1MyrGh0PHBICKi1Pjf8cN7/IFcytiQNUVJktfF/m9Jzy",
-	"hW5Ro86LNkQ8+dgquN56dH/FDaGXxlhRuAMu7XWi2C2XuYa1haq++WEVhYeN63XYFDz7La7i9R22248G",
-	"qDQHCtQIEQVEiSdBGB0SvbWGPXXbI3j8iGNbA7uqQN3yaeexFdu5uBFyKohdSDQ0gRiIzI3mKSMYa2+S",
-	"irtxcTPY7g5FigriyAFg6ULcQGfJ4rZWVMKUp4gdo3XOgufcUd3F5TpYtArFlu/X4dLguaPVz5VwhvaJ",
-	"gzWeqGPpwXMv1hlhA+aXffjw9eqHQ1i8z3H0Ailo+TMFUiE8cLTWGhY1w6FaDXwtVKh//c2eN+3dZHeU",
-	"B2QHZIyGTANQ9+lQQwUDWs/204EoKnA2GkVRAqwjIWNq+iOmy0i0Nz4sSwGco7m8E6LzHvKPGASv6IqM",
-	"G6Zollnl/f+3ysM1iqM/cmmcPJcqRXOlzA3ZbZHEWpMJGfAM8lJQhnQFGwwYlGUQe91KqaF7zQ2bWdEv",
-	"UMm3qri1XGOipV807fT/FBwz6BkWdlm7Qo/4wID7ZLF4+uBgRNYQT/7PZm774g7iCU3q9TiXL2LZSqYH",
-	"SKZ5EJilssmT1tNLoUDgcKasBIGVRVDQwxfHYVbXVhptpdEDpNE7LtKC0h8uevY/8fQzMqCMmYasxLeK",
-	"aid5fAgk8IeVoRB4nouhNTamMs9SsqMZIwm+1zlpkt0TFB3Kh4BIUgMkSBzAoGVJugQVbJFTD+XXp8KS",
-	"Md5v7+DKjqFI8sMcnymdkZ3j9uvdJhHyPTz7Ad3aNRmyEP3wG014SnYShyuZnBAqZmZkJ8EyREml5Ljd",
-	"3vXcFZy5BXMFL23pu0S349om0yb5bL0GawGoql9erslQCnbitCBMlOOapIymz2oAwO408NAnZmzt46eb",
-	"/k/SIfa6vdkJnFlu3q+fFnoXzug3wBWCURX+r90t778/7wdeDJimZTA65LtmxMaaZbdMexa8QiDEzWZH",
-	"eNobQFRj59uvIKnGIAsysDxcGlsT5/0TM1u2W1Nv12S8W976pfHWLRu7Fxv7ucRWLl2IIecgbsHvqc7u",
-	"Q0pF51M0kU2Fa+e5qeqzUngPRy4Mz0hSiW0n9dpKsLBg3C6PAwA4wMfeFdWyyxY5xSwQ+3os1KRiRiDw",
-	"DiEZl4KbVN6HSGG6qPCMCRVpV9g/4ckiiEP6coz4Chj8KTkmOP9dmjuybQwJTEnNadPAoi+ZOceclK+H",
-	"RcNEv5Pp7NHYQ1ifW8u4sAP8/AUJBl8oNmIe7+/5HSCQ8+SB08vDE5OC5pHk8UbntFgtbk4InTueoWPE",
-	"hzDdCyGQH14HGJ7Ln38imH1BcBo9ls75UbaCbSvY7irYznMTaudSEIqcH+WKOxQpNez+sg0yKfYOB3Sx",
-	"gHPlkOiXmY4kyaQ2zlFSwcDpVEQNZovHIKFcHrRPqhYpGvtdEeR0x/j7GFoyGZ8DCpKIq8IIINrQWYsc",
-	"t183JG+g6DQjplhX4BEFqWEkJoY2iSeoELTc8Uqayb+4kKpCBGzF1EqDxqVDhSLhYO9Fpez6DrJoK2O+",
-	"FsfUVO4NoPqhniLo9kyKmAipSI85rkfyCdmZZ1hb8fgA8XgBwsbLGilS4vdE1IqF5CCQoyelcLHbZeQa",
-	"jq0l4vNW3rC9sFK0WYi+tcYaergrpqkLpxY8zdJOn5Edn3bV4P+M3XukYKSXG7Tk+jTLkNbgvS59z1WN",
-	"uBC5GbFxswi0k7Cs97IE9P2X96fVq94b+MCf5RRbIRbayZRB38Ki1H3rYNvaIV9/nMDr6yHXCgyTe3NP",
-	"l7G8mGte4g0V/1qnNhZMHka+6VkjWBEshcowy4FuJU9ZGkPv2j0uusJ3ZztuH5GGBGoQIcJZDS5FimsC",
-	"0GdofGEObICe3+oKN1rL+igpLhTLhFUwOBdUHOej0O6ppjD0wuiz++xXFwfZ2i9b+2Vrv2wD6/+EKb6O",
-	"i4dGx2KhdX/5WYifxRL0PatFp6wIJFwQOqRcnGDGVZZW/WuQe4PCqciBKg50t5R5WNRmJSlLSS5c05cm",
-	"GfXBP7SN1n+90mJrXWyti8dnlu8xPR/5AzDHtflhbkb7YdeotervsCGz95kw9Y0u9xQ6iOmYDJz54P4s",
-	"EE+tWXD47rTrWJ2OS77pjP6Y/OPv/7Nbr+lbsx7P2yXfaDJXj9djA6nYo9Xjle2a1qh5+ELrC3BJvurK",
-	"t2fg4v90tQJbvnsvvnsVckD/FPHstMrBQibssgdrbBgZ4l4B+tOsjQY+aa5LlKPpiJkRQmB4ixEQex3e",
-	"D9dkoBg7IUIWHp0ChZ5iOZoHQ6qyuqATcLQZl0NDr+En9jusmW7vs7cAr7QvVVpxUC+nse9ogZ1bHtSn",
-	"UruMFcNDq3QKawjUsCN2YzJVUgwDVPJ5OIjd2IHFe78eNPLZqYFO7CL7wte5O+ZRKLa63gN4zqm+IUY6",
-	"C6aK6aXm8P/9xkCWFpz7oWTaPl9jEGtzpxDBvJlBVbsQMO1S02stqBOyQ0Xq8tbXa0OwG0OcThBtDfIk",
-	"QHROyE4dP91F72oxPTDNtfckSOCY7hJkuxQaqLshN9pQdEeDHzuuoqYV2TZ7bjvqznJAwOkKIY0V4Vx7",
-	"r3qTTlltRr5RXltH8/4y2W3Bjrh25J6eELNoUxHxD7YUK57nQ4hbDr3l0E/Aod+UrLncr6W8uYEdkZIb",
-	"Bby57ONQY85SDLgar9Id30ihc1/EmbBx1gisD0wMlMN5OUF2gFTIARnJXO12Qr9oV7jMRek6PuAjMRFy",
-	"Snzf7ibWCh+sZXEUTBQz7XvSjPwLHaKBkVlaSdFw6rBDyiMTbCXUIoj9KHB5C2+slDfOX+BmVqIemMo7",
-	"j9uv4USVS2PZDcmhjXkjI8fN2KTKXIHYfmLuXW/RtDA4UlgejnnDKhb925/R9xr71PiYACqyVAQx8FM8",
-	"CmCES+yc6enmhou0wipvmHi8gN2TB65wb0ZUkx5jwtl/5QnYqUCnbaXBUmlQZf5yPIEq+KL7jVMNSziy",
-	"ZXx3tR6ORfZ7/uod1fCqULq3Bs7mIQiKjHQMLSHejJHgWQXXAjGKCk37CDIXVqq7SF5XYP5JaNOM6Yz4",
-	"LhgYbytCfqBbk6GUaW/mMXjAupG5aZGfRTaDPkOL0AyK5XAgVcjj+dgqjmPKm2tlvw+hE6KNZWAETd6+",
-	"TNV8HeCBQmjWfFBbhXyrkD9Hkf6azGqZpr6aO7OPHjd6YRn/dCQz5hyIZMSydC6cRnac7hpXq/fjwLVs",
-	"KcvNEDVk3yt1N0b0sQFospJoess6JHmD52bve64nUgPocuIQXbhpkZ/sagDCl6PnEdWjuCt8BRJWF+H5",
-	"lsouGKreOF/CjWbZIHSMQsAtpYZeM9f0NWliqNgRNmSoG2Js+KFVfC3cmxNEP5tbFLJ4TaI4GjGaOvy4",
-	"hiWvjrfsUEWNof3RmAlzAhtnN+bfu1EJ1YwLtIdr2bJT70YNUNyft0Ggp+cuJR9pPM3uPKZyKuzSreYh",
-	"A6mG0qzhaT3NptYS9Ym4h+12qdVAUMj1KIybokMldBTXRs/Hfd7BKO7tjixou+jZCai0/+F+b/XlGCDP",
-	"1zq81bE8umoUjNW3hSm6O0ZnlTxtt77UZzTj6sVF2wxwEBRmFQAO+N4xbnyPqof5lpm0b+3ZjKVDZpnI",
-	"fVWsLQdYx8R7i21mS7FQbv0arjoujJJ6wvpmebmwi/tr169mxPo3KGugUVPGBUN7SBuS7LemLMv2wKex",
-	"//v0RoOEwBR8mmlJplSYrrA3U2HAr9h3baB/YizV0CO60khgrR4Bu4RqLJ1C/khKkPoTOCmWEVKCHkOw",
-	"AGuOtQMyHVEDUhagNOz0Wl1xGsRh0C8TE8sU0VVTpk4W5obm40k2IwmoR8wB+zfqG2fl6m/Geis/8EwW",
-	"XDkALsUq/gEr+A1krJqvxDBz5FSl1zn7bMvOlis0YauRukLzi1MWaHnAwAwRcooRzelIaldfic7RohWA",
-	"Z1qhpeSslzofhMTAxSzwl6p5bT/r8Uycq4f7wlWr6Vhe0tgrw7n/K2EKK5+t/eRKiNE8ZxymEri/hFRz",
-	"bfCtRI9rfOzPV1fnVvnqCox0yxvPgWLs8dAhVZPfdRwIujZi45Ik9p4CWPgTECwC28Z3hWWg6B/QrkIK",
-	"giJF+nYl2bwEiCtrqMp6rQUdL+zHsRs3xn0UH45MsQeNeZCwiZvQDcNe6Ui67Pw/tJ62Vbq+3gjD25S6",
-	"CE+gk+gMfod+QqESGTQujg7bhy/32kd77VdXB4eddrvTbrfa7fb/jorm1xGb/TDq/anPf+Y/nH3429nB",
-	"T/xMn4mLF/03Zy/Pbib/9dc3P7xutVpR2UU8aFRXfuDbuQ8sWeRaHznM7ucp3KwWNk2uN67qHBUJpaeZ",
-	"5cpvRtB0u9aUTeRZ5luZ+Q5m2KfMt7utdCLD9jzV5mPFNA8P5qYZtAJbvBqfQ228oRlrsYnYMLbWJ7bo",
-	"ClttBouv9OOtvBG/U6FYKdjPA+DCK2m3FIXx6laVc01wP//WIEHfe7emSzWt1v27Vtww9k2qAwELcAvd",
-	"wLyD5T7DqyXUftBAu1j7tfnCSjUDpc/cx8K020DGgAsXHbjV1VzsyUUBfudFmuPawRJdjbgOHfPFPSfE",
-	"fof2DXEqy2bWrJ6yg9KjlwfCyAreQH0PvBA7DQJpq8Stb5O+l0PCBbongGyrFRcxwjr5Rr8Q6IO2xVKF",
-	"MB9raW0yXxp1tIabR6/CTBZUFwtdcgJajbF0yY12v2sjJ5pMpbqB0m9fii6FR7lSDM4Hep2t7PhGVxNm",
-	"NLlhbOJfsUBZsWN/fBeRY6nW2tXYkm6QZ9lsk46f+SyhkyKYuXxltnUCzwGzY7fIF+Ug9fvdWX3msOPt",
-	"wnjSXAkW1WXPY5f01Nz5uONBVl3mVBWItCuoA+4fyzEDjAqS0Ym2nBswT61gzKggitFUh9Cpu2jghCpi",
-	"gqF5hy3bdDp/ZI92MufV4oO9gxdX7Vedo6dViw/aa+nFdpDfLhhko7Y8UXPKsmu6G+rKqG43asUHVwfH",
-	"ncPDUiu+B6daMw/MhTK3bOeZypMw7d4LhiKwXD3rcGAd7RJfqjgfpoLejf1RU4GoK5FPuZ5kdIZdsHaw",
-	"Mi7otOMqsBUfj62cn464YURPaB8rk+xRVzIL0/i7ApzYzndRJu3Ukjyb6uVd1/oNOXrrTfG/zCzM2jo9",
-	"zKbbHtynzyAvpLvvIr48duyzQBZqDO+5dke1eLN/pjhdXGFmiLMasLEk1YSmLh8bi6NzzdKu2EmsnHG4",
-	"sZAxsVumk9yw2aLy6XM/0k0eEveNdcxWWIEdzIjxqYDa54BAYs32JDxzha3fppjILG0qrHU3LDoUGHPY",
-	"77GlkYdTJ2sSCb/oBP3953kv4/2/sNmbwvPjOOTPeJ/Vuytd6jtWpBVBB0tZKdlJue7LW6agK3jgRIpd",
-	"QQEewr4UvjE+gc7Y9v+7MeaqhiVo1jBGkdMi77jgGlvAckFekDEXeVB/51tWnzVnYn1nV8UdmNKtv9mD",
-	"+YYpNpZitup89t191lDpsWG+bVe3vmfo0lCFkEXQksj5iKg/THc+PQOgssXHJymJujAse0pOUf/EoghX",
-	"6qM1U/ap2BmlKaF6j2ts0QEfxcFaqu+KSuWlg2OlGoNg6G/VnVpkjiL8yDc6LpKRnY39jSbYVh7KPhPf",
-	"4r1FrkZKGoPAhzcMn286LnjY5s7L4+uZ8x96Jo2zFpCYP6mXfCggsvCMzS7mK3oqjC904Bct/D3oxphr",
-	"bc9IScArEZqesGTHH5ag1QzkBMnc1JLPLSHvkn/8/f+GbbcB07lSAveNDmYaE4pnyruJptZo7NH+zZSq",
-	"FGr45oUPCkYMfEjFhxw+c3FOeLp+kOPxSGAbY9iwJHGwd1UB8o0OaHMn5Ma7d5AtvsZnlXK20aomurbm",
-	"98Y10V6k+kFyTFckDY+2JlRpVnvBOyXH9jmXGiLoLR9SI1Ur0BBb6NZMdjtdQckCPbIUmFWkAi8mfIIJ",
-	"NYZpU57iAiM3tAfZx36Wp4+rWl7ARuPFf8YCqkfRbLfVUfepjnryKlonV0Yyc/DaY6lNeXy4gfLFLSLs",
-	"IyHCgiFDUwcO7i2ENeu11hZAj2ffCDat6pJN0sBI+8jOLkihmhlkiQz1qhi1qpgUrBYzIuf4PFUM9UIX",
-	"EC7qwiAjxEhEmU2ZskJmzJJ5H/0J6UaOiXUj5wAcT8xsNw5ru6y88KVoWIjrMG5CfKFSpLgS0JWG1BNI",
-	"h4Xfe16BsaaLEgP+SKrPAqLQo6kL7izAO6yZYkUKf7MFsr51FpwkMFDWM4Mehqb7xAIlmGJlmwnNFKPp",
-	"DFbCbCXPU0sep/3OiZ7C9ij5f5Xn30H+fOLpZxQ2GTOsyfAZy9vq5wWU7hQp8PNyEEM29iEpWIyQPtRJ",
-	"LJnOOli7U8sTW99uWgyQcF74FpuQcb+OLhhfPAZDRSKM5e0W6uwhtsMzwKD7DXTqYhHmqsCinxRC02Vw",
-	"ZFLelKd+y9Yf3PzOAT01h8TvbF0sTJG5YBhbXv653gySYq2qn0xuACYoRoSg5E9vr8i84Eh2u8JIp83H",
-	"ZEXGTYucVqkJ+9J6JzFPsS7zuLnFnf3GPwFrD6bxZev8imHQ2FPXEyfvbHnivyJPBONuGZNardR6y2UJ",
-	"ECW4sjWhiC0Zduc+ON5L6YwkWmYycZnGVsorZnIldFGVOpCK8DEmR0Dee6srLtyHQU/2haKIRYkWFESH",
-	"aFgmWYPOoAWkgkvvR3CdsiQT8qQ/cm3gG2W1TS6MzPsj52G3PNwaZxiG9q30SsiAPYAM6ArECxbaMJqS",
-	"HWrQjgN4swlT5KDwtO82c2S3zpspwGzMXH54UaYf9UbrMl0K+D9JWaarLPxXqstMc9xg1riFZe1N6MEj",
-	"ivUZv2Vpi5wNsHQBWUDz6Y+bMTyq8C2IClYFcfl8Z1pf6lNzTMRRDdmRKq60ZXD1XCbAe3Hz390CvWwU",
-	"yxOxTurwP4WMupSZRAm1OjEX6GsNTKcrhHhBHuW0dwRbRugFqW5APrTIJZaaufovPd9e1teDtRoEh2aP",
-	"Au0UYPBHHfvXZSEUAg6qtLn++Hr26m/fTl/evsiP7yIrgoE+Le7TeZUzPFVhXwPofYlW2AQOvnYIYHHJ",
-	"NcwQIY2DemJY+7Js091sLUbLIJ1XfzOlxKegFhZLESIr1/s8LO679ABQ5nrD1lWA0cELgrXcOt3vklzE",
-	"jLMGim13zLaGkhz0k14DbcuXwC6shwD0PsS32clFATeVC3e+dusc1YP6weimI6YwFDuSU8IxzxZcm62u",
-	"8C1PEjKm6qZaEz2mUOgMOorjvosKJS79FDbokPDfWMWdKnCk23qIp7fPfwGCC6BiAf3M0dzChmMLCov9",
-	"Ru4jre9h85QlreT5UIS1QxB0BcGE54BlmtVby/ccFqYUrInoCdddf9R82X+lqYNL9DYjNm42ge2jP9uB",
-	"P8U5wc+ly47Jn+WUjKmYldX3U1bvRrM9M89Qfd+oHztC7gWIrS5eeofjszp2ixp6k1etoJLC8092Es30",
-	"Ete/fyTZPemKFRAaLQIfx2M33znJ3q2LSgcAzj8VXVFoO4U89Ec0SOJwvleMGQRAbMeLz+llAXnwJMGD",
-	"543PLtLVvyJvfONh2Xrjn5pzLeUbO5Wf5bThUK+BxmikmexjbseetQ718gakMkshog45hZN5pnPl0x/h",
-	"HqoY0SOoQhHZjHDhVQBcoCb/BDi6qGHfFekm+iF+isdxW8+P6SlcEr1gCTq/RvSgd9g/So/ZiyiOBi+H",
-	"345e8de/t6M4ujnIDsdH4ljaK5OXf3yrXunXxl7JD24Pp0cfj2f2yu3L6bcfX81e/81eoe3e6/6r9Fv2",
-	"0r7txfB4dMQPfz+wb2tnr8evxLfSXpm8+ONYHelDcwAh7js7P4IlW8U2LdkEkFRP3975OwkFuEDcTBjE",
-	"TA/TUTbkb3DgXPZJD0zqMloss3U/PUP12WNl7KyVpmNZ3bb/yaOLkUlG+14DDg4XOjEO2nDopGCQ7wLb",
-	"ois1VaEAsXvSKD1SDgXsy2q3XH9AUI76igV9WMJRQa9aagDAzOQT7HgOLU0U01YpMfMS43v8+JUd3PPK",
-	"iWAkT+uwvprKPYc7WctYcjuTbspv7WEFB4Mts74vs17snQ+QTr1r/jwIEnDRl0ohoP0GXPFb7v/VQ6jk",
-	"CpE/5WDwEP4OzHjdlJ6Jgyh3fH7HnRd/VsAO6M2wdmmGeIEHbaK5GGZsL9fMyYOugLPtenmvZUw0OB8u",
-	"7cgL0fDl6eS/xZE0E7vSH1QWdfwfnX1ceI+u36knivwvXN1//+G7y1/+++j787d/Pv/L0fl/nXfzdvvw",
-	"JYhN9e/+6QhIRjETdaL6A/cSDHZBYWVXhjQrtBCDm8tNkXy4eF9Ac8xr/Zus22kAV8YsEc+9Q2jlhaKV",
-	"6yK5pHxsA2zYnZ/at8hOUhv0llU+vMQUWuuB5ukikJahBQprhU7XYZyGmnxxBDLxWwd+VJUzzP8DObmP",
-	"DDIhrsE3JBHC2E5I4s5VQrBnr7tA6JSCU3hEjWWf8Jxr9hNU7+gL6HIKz5cxFpILCHCHUyQ7bfeFUs9r",
-	"TEf8EzPAE3C6G2C1xZCjzus4YlXoU7ca5cm7H0ODwa927falSD1LcPu7jew8RzQUHM8hrrmLxUMIrkLG",
-	"VnHI2MCsc2Tx2C1Rdkasf6MBMyctfLM1nQdDN6XqlDhXrQNkPWrvuWYB2rCJbzne9X1oNE8Z6kWY9oz1",
-	"TqUiBE2b2CRsuRkTLctADIysT4UzbkRX9BhmrxhpNXrSjGsFSaezh9rRvmow6kTHrw5fH3y7vv1cDuBL",
-	"MZ+9sH2KFLCqnvwYyV2FFdXQTQNaANhrLXKeMWiSq2bYVq61qcwuDxdVwm0trMwDq7E8VVa4BUY2Hiqf",
-	"q/XgFvxfQY34Vgl8EvBdVJmaWLrTBz0LB8oFFyasu+XRK4QLypU9l/m/ULpIofOxs9GT28EMkgHqiXAV",
-	"3A9IXN/BU314DPnCetehervcs67wjdhvXWFBi5y6bnrwuMROp+4mT2X+ZmR/0CxSpC41VXeteBlhYaHv",
-	"hDwo4sE3XKRkBxL2YpeJj8/tWjIOTvwNE8liYfTW5fptohoQ0q2/8F77Zft8vxfPgPuxdi6s12TmCaG2",
-	"4bsnj8O5t2xunfxaPEqIHuIIqoCvWMhiai1tF5Q2hExtH1sWLuZtcJi9l3CeheUis0Oz9AMIlDI3BH4x",
-	"IxoCz9GhRHXa3qmZMNCtRIXFQFwget1ugZpSHqQ6czupAcd6LbpQx6d01pzWZGf712Aa0fMyjO8B6QPb",
-	"fENLciNJKre26TP4kphza1aI3NWjWQ07rPf0sdmCwOsESbHVu6fL3eZTCeNTtz6rbl6WsHGPAYh/ygY0",
-	"zwzZufzP99ywmNhNIEftdtu+Ogc39MiYSWd/P5N9mo2kNh17GToRltd1Zx+YQMt3jG5RHtmFcKObjwGX",
-	"JzR2DZF8RxJYmiqaWaFpxKTEG2MfYbD2ImRc4qlzaYN+Neww5xsfOghsaHSau0aucylVDiwaC1/Cbsqk",
-	"7HjrG92WH/aJVfMfxu71hom9WrWh/UzxE86zfF8R9pt/4WJTFRVUEf5sb5pMyI619Xab/Jfue6Cuzn/r",
-	"vICm8ACnCC3shwfMWfOh2INIDDULoLmrE0M0g/q3fgbeKpWG0M4JgMqJPYT1HTIDrWtJMpCqx9OUiSTY",
-	"dXtP9Pm3z/8vAAD//w==",
+	"7L37cts4ti/8Kih++6tIVbQsX3KTa+psx0m63ZPueNvO9N5n1MeEREhCmwLUBGhFnUrVPMR5hnmweZJT",
+	"WAsgQYq6+CI73aO/Eos3XBbWff3Wl6AvxxMpmNAq6HwJUqYmUigGf7yh8Tn7LWNKm7/6Umgm4L90Mkl4",
+	"n2ouxe6vSgrzG/tMx5OE4Z0xCzrBDU14DDddDShPWByEAUtTmQad4IwqNZVpTMaZ0qTHyKudvf1XpD+i",
+	"Ke1rlqogDOR10BnQRLGvYaD6Izam5uX/kbJB0An+v91i4Lt4Ve2+M29/J25YIics+Pr1axjETPVTPjGj",
+	"CDrBqYBBES4mmSaNaG6IUUgijjddmZlFzeBrGLyXaY/HMRN3WodB/nQx//+RGaEpI0JqQpNETllMtCSx",
+	"JHrENzT5yxEjfZokLCVcEcWHgpmVIL1M4zgEofGYC9KI8iHj/E+FZqmgyRrTf6CxHguSCfZ5wvqaxUSx",
+	"9IalZECzxOwat8OJmkdESBIzTXmiYD3Z54lULDaDPqOzRNL4UsoPNB2yxxu7WeeejGdmlaUZ94tD8lf+",
+	"hjSiCQ7pSkt5lZhB4fKeU80+8DHXLH7EUUpJxlTMSIpHXJFGlFLNrhIcSdQMwmDEaGwOY+dLcM50Ots5",
+	"HmiWmj/LL/t5JBNGFOtLEStDyFPKzbEeyJSR1DzJxTDwKVnPJuZsmK0cstQM8GsYfBI00yMmtJnzWosx",
+	"f9qyyjuKM3dc/M6lgHnzFO7YwGH7kSvFxTAkY5oMZDpmcWiI03wwJCm7kdcsJjIlA5kO4exfM3PwKqNH",
+	"+vgk6A3lCe0lj0jFxyRmEyZiJvozorL+iFBF9IiRmGrao4oZ8s6KkeHg3V/maMK+k4QaioFZqGwykalm",
+	"8Y8s5vQSKOApDqVhdlH1WxFMIB/i1diM8cqQqdmEnDDgLBz3Nb/hemb+P0nlhKWao8hkN06Scs3GatWw",
+	"3YvemcfMItljQdOUzszfgn3WJ1mqJBw6kSWWCnSasfxupVNzvMwgc6Lu/N2NpfSSX/KHZO9X1odv5oNw",
+	"yzc3K7Pl607FvNGcpy8BE9k46PzdDLX4bE/KhFExN1h5HYT4naVDvLGUUh4f7WtZw5UixZKBkegg1jrd",
+	"rN0+6GcqvfrXP/4Jf7DIHMFIzZRm4yiYW9AwoHrVvC/5mAVAbkYKwWjimJsR0OTMG2Vpx4qZ8bjExgJ2",
+	"o6/ae/sHh89fvHz1mvb6MRu4v+sGyCceNy1+1vZwFS9O5JCLujdkiqXHQ7uutVdP4/m1NeeJ9vsyExq4",
+	"AhCbOVy0JzN9RKRIZka5MNdQq6BZzHWwimh57G6BxYcJ+mMM7WbXUon5zidVJ6CORT5aqgpNRzGmCNct",
+	"EimmFJfixNwSmXm4sQs1ZamdFpEin3UIbIQLknClVSsIKzTZT5nh4MdrExAbW/qZ2wO48jeW8gFHoVg9",
+	"S46M5p5MqNIfzMavHsZPlre44Yxpf8QF6iXz62k4ERkzKowMsBqD4TT1DCqX8mEg6JjVDnWSUPEOBKS6",
+	"/WBTiaLRshygF0MqZpM9Uim+5m93nToSBipTIP4WLHh++faDzR89Z9QKuRWMPQw0R6peTkg4ci315J0w",
+	"r1swdp1ymrwT8R0WOpvEt6HqusONdG4pwc7M7mCV1Mtz8fck9M5XmcwrlFuebZXM/AmV93R+m5ZynHvK",
+	"zpxxbUR4urer+dHdSr9APnwL7cafVlmzqUwA37taU8ln8kDrrTaz4JNJKm/YW3bD+8zzoFSUFrxrnrea",
+	"IYB5bvVteA3h4oiAjUJiJjiIrSCsOdxmKU/AFPoSjOnnD0wM9SjoHOyvkrz5g2E+tLrJvaH962xibqwh",
+	"p175Yk4lE6qNyR50gv/zd7rze3vn9S9f9tpf/6NOH1lKKP4HVozufiTiT3MTNHIyomLI3hl2t5BCisnW",
+	"SkzBpu8W6gwT62Cr1w6lzl/rbw3sy4u6banMLf+096HFs3TOvrtOtJ+lKRP6bNmUBJv61z3K39t/FQZj",
+	"Ltzfr8INLEh1iOUB1S3NCu7QTzgT+ierLVW9LVT7rAGcejHh2tg7pIGPXhn52gyNgcO1IvbHQr0uKZjr",
+	"6l1ODUCro8YiiOOUqRLfouqaxWSQynHdl63z6TZ6ss/gCvPmzcnb9zvfff/DX4Nb8Dlvka2h4Y/HX5eV",
+	"O3g/blMmhk3wm7dcgR4n9eSux3BtllKmi3M7RjLlegSU4V5EGjIllBSfbQI/ucPxW8qEyr6h+ZNWO+oL",
+	"DU4tJeg1u+pTxUiKamCYGxl18Q0/duD92U9ZzITmNDFazryL0t1nVvGqj8TpfkuZYvoKHITer5OC09Ak",
+	"ZTSeXbFcT4bXCKmvFNPZxP3gOTzzG4pnfN8vjjH3OYaB87gbvib11UBmwtzkRzb6UgwS3tf+rFGT86eH",
+	"kwAt/0pT/Msa1Fe+dj/nKYch1XnnjMLP9EjGMB8bS6ks1DWb+cMaGX4phqzWMrTe4io9fJ+NqdgxCw10",
+	"odlnfUTGdEb6IOLqeFvpDIPqtuYhxiGESJm1FH3DhHb+U0eOKRtypRlusPP2wL8FeSZyKDMwbtD+vbKe",
+	"aE+OX+GESj8BCTqyqZBZjIzF/I0HGehXXaVsyARLLYF7l64yxXI78OqmsPXwB/z8Vc6IKxfcuK7Z7IrG",
+	"cenvlI3lDfyCsufK6rHeL6A7x5ZRXrHPSE7WLvQ+4dOiobviL3uUzJnsmSGMYZ3teiq3oP41R98xSxh+",
+	"zBi7+cfqiPAdDKzW0Zk7nh/GweyWYH35a1d7fTPwnf3EmT2JNaNwy7f2Oy/wgVMxkHXv01P5PncKL52U",
+	"u/EiG49pOnMKxqrn0KqtOtyLtQydCyqfWVhsnj8+bz1rTzq88n7KhSWmTWgV1a2dF6639YIucWR+Uu5F",
+	"A5mOqQ46ZmBsR3PQ35Y7L8Lg885Q7jhCmXDzVOsSH80v7fBxfvCoMRaCCRXDjKZxi/JdI7V3VXy9ax+H",
+	"xVrg0KzzfFmPV9VzZedVt77vueBqZFcXPFyLDQYn1U6rBtCLwxoOU2gkq3bmZ9Y7zvRI/HDx8ad5u8f7",
+	"aumlK2dzDuIqBf3pqSdV7KL3hcN2e6XVd6vZy3Qo9UpbeFEYoMpr4La675wKnUo1YX298Buoh1Wn+/rF",
+	"qvnic8s/ytGjXSO3WL03eknc43ONmQnOWwgtuXQDxUWfYRBqIvujkNA8evPDz5eopiK74EK/OAzqwhLL",
+	"ox3HPcWENqY0xD0a0xETBOfUvFMURPEFITUrLki9na6yXv1jRtgseGb9yEFls+2erdzt+wmnMuFsQkYB",
+	"27zfIC3nVVmiNzfENc3y8uZ/FIzIAdC64mKYsJ1MMWtRE1DEa/0993cbVqxl/nkn5kOu4Zvg7cHoaWHn",
+	"GlN/Mrmrgc/W8Tb62zTPV30fV60C8UgKQ858a6Mrd1I8ra6Zm9dL3VY/MqXokN3vRNiXbPBMlL8wN8gx",
+	"Xl4tKN2Ndd8oRTe/Mb3SqkknzFi1YrZSN5p3P8DhVA+o3rk31i1lZbj3o67q3DdBX/Ybqwda/nVSWDq3",
+	"snlrHJbm97qRbWqq6o5zfUBLv34V1CMtQ0IXC9m59JNqyIWhRmnuI8yonQ2rYw4ynaWseYS6oRFzqC0O",
+	"jLoozb2+CvoNcBanEZZn2JfjcSa4noVEyUSGZJLKkPQyxQVTysyLCc3SScoVWymu4RO1e5DKAU/uKXw2",
+	"limBmR4LaSTN83U8u+m5MRO98OLeqrVJF6eTnDOzYd73q5GUHVrOYR5AAEUxobhR1okZLVxpkZ+5HpH9",
+	"98dEipBQEjnlDVIeKYkKrRLS3dwIiZZyPpntoSJDDx/cOc/dzF7E/t8twnVuXf/3O1buLRtU6opPrPJ+",
+	"lFf4b1C1AxddjPmIZIL/lrGQ9KliO1zkp6DO4hG1gfS9nb122ys6InSgWUp0ysdjZMF+HsHKg14moPKn",
+	"auqbbpWjsMAesi7FtaijUKXLQ3sPNCrY1KW2dkhkLIooNFzjmomIUBGTKDcrohaBZ4TdET2imtgoJBlB",
+	"fm1X5O+CTGBzKOCg8j6JrEoetbpijtN8M2baYgPjwUy4mp0y+5k7SBeckbv5KuGpevJQbLVb8r75NXbB",
+	"5l1XUar01b/+8c/I1sDkvgNH4uu4JFen25zbQGeNUM8vzNUkVQU33rnk9fdlwPiBTXBeP2B2/yiNTXda",
+	"7sMc02suhlDQ6IrMajMWb599VKmZUEwtrJlwf9+idiKhSl8wJtYfECYg+MF4Lz2jSEDAGDRkGWE83YXs",
+	"a2PAy+oy6qJL1bCSnYK/vjXVFG4n80ksIZ6ahM+HDdxWppW/fNmY7nfk8plt4sxdWkPLEUVuYgVhYGws",
+	"FH5BGDgrC5KLciOrjiiWeqoeSTJeGpZ7q9gSiIi7hpZcypq5c3UWl1vrcsbT0kQf98j+++Or83f/9en0",
+	"/N3b2ifWSuhBQ+E8n9pdKKqUAFR54aIlumA6m9zvMOSv2aAFUP3GI6SQh4HUE0PJn9L6oIdi/ZTVCLM3",
+	"VLGDfXL58fKM2HtWkXF+m/fJcGXWOiyKpjpbnlJ/blQiYT47N9RPIlMsLgV+SKNNpiOeMPACcEXkYNCs",
+	"DX6yZcVCEybi2k8eE8guJHRKuVYEE7nQLxGsJJIiicy9P6yf6fLlegB6x2XfCKlXc4vW3ttbbdHClV17",
+	"PT9BDdSP7DYWx95t3V4L7Y91CjYNgcmpYKmr2Awx5EnHjHBB2A1LZ7ZUE63RPk1TzhSRgq0ozXxKSXqL",
+	"ks95NRvXw5jbmORoS20xAb9BSweSJFxch+j5A+WT6FEqsyF6q8y3evJzs1Y7X5CQ9eTloTX+eUomlMeF",
+	"i9665AtHPMH/mRu+MZ/8rQtYN1kQ+i0tTKng9OnO6vqFrOWK1aW1qL7F5tehVotgbW1s+QjUsVJ4Zra0",
+	"xuPe3vj8BXUDKAWTV0AhVA6wfZKYRwn7TPs6mTnIkV4qp4ql5vgC22cplBZNU6kZ4Zo0elSxF4dZioe9",
+	"xwVNZ+SGJhlTHlez4yyTyK9KitY5ndp8A4T6YP0s5Xp2YQ6SFdWMpiw1Qyz+eu/IEdPM4NjByYKrxXdH",
+	"Wk9Qz4Rx/xXDx5V3TBQoE3MqFk71ms1II5qoa3CVNcmYxoz00K+KQR+ZYvghcpQMsSL3gh3zAqQ38tPx",
+	"j++i1eM1C8Gtu6gyLCeYRUwqASk33h4bcYEi6cyOh5x8OIVHYqpGPWnOWld0xTuQ3Q6aBTg36nQtcpH1",
+	"+0ypDom+dAN53Q06BEiHdEHpMn9/abVaX79Gra54T3mSpcy/GUw0czfYU+aXboAgIKNsTAUUcSAOSDcw",
+	"txm12b8LI3Xujq8RmY5YykjUd0Ez2hVqQZ3QWuBi3t9ehZD5uYoDFHZFVDJp/WfzqiH/R69syP/ZOabg",
+	"jZXKIXT4+6VDpV+8u0pAUSGpAbYyr18ApxOSKC8iMn/Ml+/A0+UqovJ87aS8OiLzZ4FaFppNwnoknGi1",
+	"xKi6JNdsVtoNl/di9yKHNYJ7HPpYi4ADG6grAmryKoKOHJ3EkgHkEFC7EURK0/EE4crO35+Qg4OD1+TT",
+	"5Qke3zFPEm4zW1vEsnFzPIw2ax6xq060tLhira449mmlCAIrYpaGROayTPnv8GOHvIHjTpDGYS0tGA7G",
+	"YzTX4FXNz615nByfnQZhcMNSZUNnrXarjWlGTNAJDzrBQavdOsD45gh45m5rypJk51rIqdiVhqCBJ+VD",
+	"2UFct6Dz5WsYGGG7C/rOLiLFdL4Ewzqr/MIyZ4ScMWat0/9zYBY2NYs24KnSIWG0PyoisxEC2kRGbORo",
+	"NYZW7c8Q6QIyJYKmqZyCsRHBqkdkwlIyoUNGGjFDNLrn7WaLnFFb84omyDPVFVEBZRAZMRZZMgYBZW41",
+	"1+FdR3YomD6COSUJVXgRtyTf0dM46AQfuNLHFkxnQlM6ZhBQ7Pz9S8DNAv2WsXTm9JKOQ/Dxkc2W59F/",
+	"DetfZKvt1gTkykvUFr4vsUpR8UK7qEHneRvCo3xstGFnatq/wpo4TW1gyd8BmyM7SdkNl5mCtYWSwPlh",
+	"5VWLteu1Xxdp+yUsA2fut9sPhmw2h85Vi9UGRIknQWjlE70xnR11m/N6+IBjWwNELoe/cznqoZHxmQCm",
+	"QMxColUKxEBkphWPGcHAfJ0IbYb5zWDoWzg3KoglB8CH9AE8rdmL21rSH2MeI4iTUhnznrNHtYnLtbdo",
+	"FfIt363iFsJzB6ufK3BFzRN7azxRBbWE556vM8Ia8D3z8P7r1Q/7+JRfw+A5UtDyZ3LIUHjgYK01zAuO",
+	"fR0c+Jqvff/9F3PelPOp3VIekAbIGAVpCWAb0KGCcgc0tb+WRVEOeFMriiJgHREZU90fMVWErZ2lYlgK",
+	"AI7NJakQlfWQf4QgpUVXJFyzlCaJ0fT/f6NpXKE4+i2T2gp/mcZo2xSJJM0WiYzpGZEBTyCJBWVIV7DB",
+	"gEENBzHXjZQa2tdcs5nREwRaBEZvN2ZuSJR0i6assRCDFwfdyMIsa1eoER9o8LUsFk+fLJ7PGuLJ/VnP",
+	"bZ/fQjyh/b0e53IVL1vJdA/JNI/GtFQ2OdJ6fCnkCRzOUiNBYGURnXf/+aGfAraVRltpdA9p9J6LOKf0",
+	"+4ue3S88/ooMKGG6JoXxXUqVlTwuXuI5z4q4CTzPxdAYG1OZJTFpKMZIhO+1Hp2oeYSiI3XxIhJV0Asi",
+	"i/RpWJIq0D1b5NhhavapMGSM95s7eGrGkGcEYkLQlM5I47D9ulknQt7Cs5/QB16RIQthSJ8pwmPSiCzA",
+	"a3REqJjpkZkESxCumJLDdrvpuCt4fnPmCi7dwtGJPsq1TaZN8tlqwdYCdGO3vFyRoRTsyGpBmFXHFYkZ",
+	"jZ/UAIDdqeGhj8zY2oePN/2fpIXOtnvT8Dxfdt6vHxcDG87oM+AK3qhyZ1lzy/vvzvuBFwO4cBG59vmu",
+	"HrGxYskNU44FrxAIYb3Z4Z/2GjTj0AYCSpDGIciCBCwPm/NWx3m/Y3rLdivq7ZqMd8tbvzXeumVjd2Jj",
+	"HwuQ88KF6HMOYhf8jursLuRfdL4EE1lX5XaW6bI+K4XzcGRC84REpUB4VC3EBAsLxm2TPgCtA3zsXVGu",
+	"0WyRY0wZMa/Hqk4qZgSi9BC/sfm6Uel9CDOm8nLQkFARd4X5E57MIz6kL8cIxoCRooJjgvPf5sQj28aQ",
+	"wJRUnDY1LPqC6TNMYPnjsGiY6BsZzx6MPfjFvJX0DDPAr9+QYHBVZSPmwAKf3gECCVKug0FxeEKS0zyS",
+	"PN5onRarxc0RoXPH03eMuHinfSFE/f3rgNlz8fEngqkaBKfRY/GcH2Ur2LaC7baC7SzTvnYuBaHI+VGu",
+	"2EMRU83uLtsg7WJnf0AXCzhbO4l+melIkkQqbR0lJcCcTknUYGp5CBLKJk27DGwRo7HfFV4CeIi/j6E3",
+	"mnYJoyCJeJobAURpOmuRw/brmkwPFJ16xFLWFXhEQWpoiVmkdeIJygkNd7yUevJvLqTKeAJbMbXSoLG5",
+	"U75I2Nt5XqrRvoUs2sqYP4pjaip3BlAqUc0ntHsmRUiETEmPWa5HsglpzDOsrXi8h3g8B2HjZI0UMXF7",
+	"IiqVRXLgydGjQriY7dJyDcfWEvF5I6/Zjl9WWi9E3xljDT3cJdPUhlNznmZop89Iw6Vd1fg/Q/seKRjp",
+	"ZRotuT5NEqQ1eK/N9bMlJjZErkdsXC8CzSQM670o0H//7f1p1RL5Gj7wvZxiT9JcO5kyaCCa18VvHWxb",
+	"O+SPHydw+rrPtTzD5M7c06Y3L+aaF3hDyb/WqYwFM42RbzrWCFYEi6GMzHCgG8ljFofQpWqHi65wbRIP",
+	"2wekJtsaRIiwVoNNkeKKAE4aGl+YA+tB7be6wo7WsD5K8gv5MmHJDM4FFcf5KLR9qi4MvTD6bD/7h4uD",
+	"bO2Xrf2ytV+2gfU/YYqv5eK+0bFYaN1dfubiZ7EE/cAq0SkjAgkXhA4pF0eYcZXEZf8a5N6gcMpzoPID",
+	"3S1kHlbAGUnKYpIJ2yGmTkZ9cg9to/V/XGmxtS621sXDM8sPmJ6P/AGY49r8MNOjXb/F1Fr1d9gZ3flM",
+	"WPpMFXsK7cdUSAbWfLB/5vCoxizYf3/ctaxOhQXftEZ/SP71j382qzV9a9bjObvkmSJz9Xg9NpApe7B6",
+	"vKK30xo1D99ofQEuyR+68u0JuPifrlZgy3fvxHcvfQ7oniKOnZY5mM+EbfZghQ0jQ9zJEYLqtVHPJ81V",
+	"AYk0HTE9QrwMZzECvK8FB+KKDFLGjoiQuUcnh6ynWI7mkJPKrM7rWh1sxuVQ0xf7kf0Oa6bbu+wtADft",
+	"yzQuOaiX09gbGnu9fu1BfSy1SxsxPDRKpzCGQAVoohmSaSrF0IMwn8eOaIYWWd759aDrT6OCUNFE9oWv",
+	"s3fMQ1Zsdb178JxjdU20tBZMGQAsnWsW4DYGsrTg3A8lU+b5CoNYmzv5cOf1DKrcsoApm5peaZcekQYV",
+	"sc1bX69nQTOEOJ0gyhjkkQf/HJFGFWzdRu8qMT0wzZXzJEjgmPYSZLvkGqi9IdNKU3RHgx87LEOs5dk2",
+	"O3Y7qs5ygMvpCiG1EeFcOa96nU5Zbpy/UV5bhf7+Ntltzo64suQeHxG9aFMRHhC2FCue50OIWw695dCP",
+	"wKFPCtZc7NdS3lzDjkjBjTzeXDR9qDBnKQY8Ha/SHU+kUJkr4ozYOKlF4QcmBsrhvJwgDSAVskdGMkub",
+	"Hd8v2hU2c1Ha9hD4SEiEnBLX9LuOtcIHK1kcORPFTPue1CP3QotooGUSl1I0rDpsYfXIBPsOtQgCRQpc",
+	"3twbK+W19RfYmRWoB7r0zsP2azhRxdIYdkMy6IFey8hxMzapMpfwuB+Ze1f7OS0MjuSWh2XesIp58/cn",
+	"9L2GLjU+JAChLFOCgPkxHgUwwiW22XR0c81FXGKV10w8XMDu0QNXuDcjqkiPMWHtv+IENEo4a1tpsFQa",
+	"lJm/HE+gCj5vlWNVwwKObBnfXa2HY5H9jrt6SzW8LJTurIGzeQiCPCMdQ0uIN6MleFbBtUB0SoWifUSk",
+	"8yvVbSSvKzD/xLdpxnRGXMsMjLflIT/QrclQyrg3cxg8YN3ITLfIR5HMoCnRIjSDfDksSBXyeD42iuOY",
+	"8vpa2bc+dEKwsQwMryPct6marwM8kAvNig9qq5BvFfKnKNJfk1kt09TX4c7Q72dRIM2cnRwL95kiED+w",
+	"mi8+SkpwmWSYUqFJ4/z9CXn1Yv9Vs0PUSE5dAhwcjq7wkHeBgCjg7sZcTRKjqf7rH/8XryWcYSkqHVs2",
+	"e3pmpkzVNYtRDlFXPGseUhI1ZOCQfSpIf8T61zZWBul1Rn0YyJQROpmk8oaLoXW7mGEYza8KgeZ4glmE",
+	"rsDuwjRpkU9OIXOKmDkUtr1czPpgCGAiOqj+zut92D5ske8yYzKJIVT76lEqtU6M/s9ScnoWwr/+vjt4",
+	"5KlZ+8bh/usKtm1tguAHKa+zyVvXzakS8Cv6Ur05eft+57vvf/jrgnibWcoTbPGyVk7Fwf5DBeDyMRaN",
+	"MpAgfsKRTXzMZilIL+NJvNOTn0vtpDrBfnv/xU77YKf98nJvv7PX7rTbrXa7/b+x05S5ftBqt/b2Dlov",
+	"CwGJaO6VZ9v+s/nC+GtoW3RYobceb8c9soJjpYuJOeeeJ2fuKprukK7xuMkXldk6FcicU5Q723SMh8ld",
+	"G8kpatp2wc2RsnnTDiadot7p2j1ZqWLFR61Q2UUeyxar/MeOCcPHlC9VuHDOnGrGRgfy1zAVQiaJkUYR",
+	"IjfvopHbFUOmFdrDDovSOakaFsm7Y78D2Nmu1VxE/jIvd5ohSYw2H3cFBWCFG9kHOPWEXzModAV7u0Vw",
+	"MjTxo22Iqxnht67seuQaPTiKXNq6nS3WKMFjbgPQGX9EYiY4TUgjsu+x4PFRE3JF7DfMTQhOnksuXFBY",
+	"E2NbMKXcXXcQY12Ry7EaqYNrwN4WTQRvY254HD8nHRQ1i5jtmkka/qge3E6pkVN5X9bgrdWR7M53XN6O",
+	"nML2orquJZnJLBf6rTuJkTUMobe4oVuhsRUaDxHXRZo2HCNmYmaVeMu0VooI9tk1t1lod0xHMmGWlZIR",
+	"S+K5ND7SsD7zsIwaFnopLcaitYNGhmtbKahmiGx2AB50SRQ1LDU6QTrdecvVRCroDBNZJEmuW+QnY4UB",
+	"srC1o0dUjcKucMgHiGqAfgWZGkMNDQycrxFdLBlURURkGMcV3mLYcg1nfQcXfUfOhhwq+KFVeqi/N0eI",
+	"ujy3KGTxmgRhMGI0trjVNUteHm9hrlCtaX80ZkIfwcaZjflLNyj6yeAC7eBatszUu0FNv6Cv2+Szx/dq",
+	"FP6L2tNsz2Msp8Is3WrfxUCmQ6nXyPA4TqZ05soWFNlvtwtvKqgzVmCHdVlpBWQtV1rN55u9h1HcOQ3C",
+	"Ux9sMBS0nf+0v7f6cry+plMey+OqOqel+lC7vtRVUuLqhXlvPwhM5uEcADrblNpz6fX1p32j7yYsHjLD",
+	"RO6qCm05wDqhJQgo+2Kh2Po1UgS40KlUE9bXy2GKrHtM2aaa4PEDWQPdZBMuGMZhlCZRqdvPr9NrBRIC",
+	"S39poiSZUqG7wtxMhbbGnvmWEfwsBqus3O1srUZmxkJDyAbkj6TopHUEJ8UwQkowUwEiT5WA/h6ZjqgG",
+	"KQsQfmZ6ra449vK/0H4LiWGKaMcVJVt5mEPx8SSZGTNQ88KArNM3TovV30zUqPjAE0WOigFwKVbxD1jB",
+	"Z1App/8gASFLTmV6nYsLbdnZcoXG74dYVWh+tsoCLQ4YmCFCTkMbmJDK4rpgUkber8wxLT9CY62XKh+E",
+	"gqTFLPDncljPfNbhKNoQM78pBSD26hv62bSjUnqUkc/GfrLQRRgWZBym4oXdhUxLUXeXqx9W+Nj3l5dn",
+	"RvnqCsywldeOA4XYiK5DyqFG2+nMay2P3RWj0EUoYeGPQLCY9eZ61BWGgaKpr6wrAJKx8rLRUpFrAUxd",
+	"YDcUOBEL2vKZj0uRzJzTLuXDkc73oD4cMwSj+OF1w7AQoB0kXXb2n0pN22m8vt4Iw9uUughPYHD6FH6H",
+	"pqe+Elkbrnk1F3KBzQ46AZv9MOp91+cf+Q+nn34/3fuJn6pTcf68f3L64vR68t9/O/nhdavVskGaSjft",
+	"ZTGdJYtcaXaNbkkew83pVXtv/+Dw+YuXr17TXj9mA/d3tbtu5yAPrB0nhiufjJiYa5vbEVmSuH7Lrs0y",
+	"NlMOlExkpYNvB3uIljsk59Pc35sPXRX9ihevxldfG7cNms9zovA2sY9+2dLJNQtmJJT5wPvjq/N3//Xp",
+	"9Pzd2wBf6cZbeiN+p0SxUrCPA+DCK2m3EIXh6n767qPFQ7/USNAPLp3ClriV8cbAg2PHvkl1wGMBdqFr",
+	"mLe33Kd4tWjxNSkM03zt1+YLK9UMlD5zH/PL/TwZA6kjmDhSXs3FGSQowG+9SHNc21uiyxFXfkJQfs8R",
+	"Md+hfU2syrKZNauWCqD06GWeMDKC11PfPS9Eo0YgbZW49W3SD3JIuED3BJBtudI7xGQSo/RwZRMMLz9e",
+	"nhnC9eAF19LaZLY029EYbg41F4OTqC7muuQEtBpt6JJrZX9XWk4Umcr0GiCnHASWFA5dN2VwPtDrbGTH",
+	"M1VO1FfkmrGJe8UCZcWM/eFdRJalGmtXYd/sQZYks006fuarE47yJMrlK7OtT34KeE+zRQ4MAKnf7c7q",
+	"Mzdensc2B/1AlWEFfi2LtVXQk0TTlDPII+i45g62YqPcAKErqG0YNpZjBth4JKETZTg39FowgjGhgqSM",
+	"xspv2dBEA8dXESNMCbY9LepO54/swU7mvFq8t7P3/LL9qnPwuGrxXnstvdgM8uWCQdZqy5N0TlnGIZZ0",
+	"ZVS3a7Xivcu9w87+fqEV34FTrVl/YkOZW7bzRLAIWO7rBEMeWC6fdTiwlnaJg0iZD1NBg/n+qA6YxkJz",
+	"2WRX7L7bQEQOr8OnRX5K+Xhs5Px0xDUjakL7iIhgjnoqE798GBN+nO+iKBaoFJfV4XTBLT+yDTl63eu/",
+	"7eqvyjo9do7M9uDet3I1l+4gR1bGjl0WyEKN4QNX9qjmb3bP5KeLp5gZYq0GbGhPFaGxrQNFUKZMsbgr",
+	"GpGRM7ZfBWRMNIt0kms2WwTbdOZGuslDYr+xjtkKK9DAjBhXgqRcDggk1mxPwhMj+7htColM4jpAH3vD",
+	"okOBMYfdHlsaeTi2sibCqggVob//LOslvP9XNjvJPT+WQ37E+4ze/TPrmXkIKDrtGJGWBx0MZcWkEXPV",
+	"lzcshVxbz4kU2kJmPIR9KWKONRlkbLbU/L8ZYq6yD31hDGMUOS3ynguuRvACLshzMuYi83A/RmYZxZCd",
+	"1mdivTGrYg9M4dbf7ME8YSkbSzFbdT779j5jqPTYMNu2yV7fM3ShaYpQqVCaY31E1B2mW5+eAVDZ4uMT",
+	"FUSdG5a9VE5R/8RibAsxoBRLzVOhNUpjQtUOV9gaED6KgzVU3xUlxBfbBoIqDIKhv1V1KpE5irCHz1SY",
+	"FzxZG/uZIpgxD3Azkf1c1CKXed0SJMLD83XHBQ/b3Hl5eD1z/kNPpHFWAhLzJ/XCZX4/YZO9eSSBEuPz",
+	"Hfju5xzsb8yxfK0g4JXIsI8IFeAOi9fiEnKCZKYrRa+GkJtQOEiL5oPQS6YEvfFMeTMNCcUz5dxEU2M0",
+	"9mj/ekrTGLBD5oUPCkYMfMiUDzl85vyM8Hj9IMfDkcA2xrBhSWLhtssC5JnyaLPhc+PmLWSLwxZYpZxt",
+	"FE2Brq35naQMqHiR6gfJMV0R1TzamtBUscoL3qdybJ6zqSGC3vAh1TJteRpiC92aUbPTFZQs0CMLgVlG",
+	"SHNiwiWYUK2Z0sUpzntz+PYg+9xPsvhhVctz2Gi8+GcEbngQzXaLynAXVIZHR++xcmUkE9vWZyyVLo4P",
+	"1wCbsu1E8UDVvGDI0Ng2JXIWwpo4EWsLoIezbwSblnXJOmmgpXmk0QQpVDGDDJGhXhWiVhWSnNViRuQc",
+	"n6cpQ73QBoTzujDICNESu1vELDVCZsyieR/9EekGlol1A+sAHE/0rBn6tV1GXrhSNAQAstiaPq5pIVIs",
+	"9MxKQ+oRpMPC7z2twFjTRYkBfyTVJwFv69HYBncW4KxXTLFyCfacBbK+deadJDBQ1jOD7lfh+8gCxZti",
+	"aZtd6TqshN5KnseWPFb7nRM9ue1R8P8yz7+F/PnC468obBKmWZ3hM0ZIieLzAkp38hT4eTmIIRvzkBQs",
+	"RChRaiWWjGcdrN2p5ImtbzctBmY7y32LdR05/hjd97557LeSRBjLmy3E8n1shydov+Q20KqLeZirBOVw",
+	"lAtNm8GRSHldnPotW793020LMFsfEr+1dbEwReacYWx5+ed6M0iKNap+NLkGeNIQEeGi795dknnBETW7",
+	"QkurzYdkRcZNixyXqQmUstxJzGOsyzysb61tvvEnYO3eNL5tnT9lGDR21PXnBrjZ8sRvgieCcbeMSa1W",
+	"ap3lsgQAH1zZilDEtLfmjJHnZO9wJ6YzEimZyMhmGiNCmc5SofKq1IFMCR9jcgTkvbe64tx+GPRkVyiK",
+	"GPgW/GtkdGK/TLICnUFzSAWb3o/gOkVJJuRJf+ZKwzeKaptMaJn1R9bDbni4Mc4wDO2w0ArIgB2ADOgK",
+	"7FMilGY0Jg2q0Y4DWOUJS8le7mlv1nNku86bKcCszVy+f1GmG/VG6zJtCvifpCzTVhb+O9VlxhluMKvd",
+	"wqL2xvfgkZT1Gb9hcYucDrB0AVlA/ekP6zE8yvAtiEZcBnH5emtaX+pTs0zEUg1pyDQstYOz9Vzaw3ux",
+	"829ugV422kMAsU6q8D+5jLqQiUQJtToxF+hrDUynS4R4QR5ltXds8oLQCzK9BvnQIhdYambrv1SlK7eV",
+	"3uY0t2oEh2IPAu3k9f4KOuavi1woeBw0Vfrq8+vZq99fTl/cPM8ObyMrvIE+Lu7TWZkzPFZhX02zrQIl",
+	"va4p0dohgMUl1zBDbKXi1RPD2hdlm/ZmYzEaBmm9+pspJT4GtTBfCr+jS7W/3OJ+r/doBuMSwtZtVOO9",
+	"wFvLrdP9NslFTFtrIN92y2wr3VnwODLb1GkV2pYrgV1YDwHofYhv08hEDjeVCXu+mlWO6kD9YHTTEUsx",
+	"FDuSU8J1gX7b6grXajEiY5pel2uixxQKnUFHsdx3UaHEhZvCBh0S7huruFMJjnRbD/H49vnPQHAeVCyg",
+	"n1maW9joeEFhsdvIXaT1HWzauFg3ucjRzO3HZaZRMOE5YIlinYqk6lksTClYHdFDrwh71FzZf6mZnE30",
+	"1iM2rjeBzaMfzcAf45zg5+Jlx+R7OSVjKmZF9f2UVbtgbs/ME1Tf1+rHlpB7HmKrjZfe4visjt2ihl7n",
+	"VcupJPf8k0akmFri+nePRM2jrlgBodEi8HE8dvMdW83dKq90gIZdx6Irsgp8fujI10/isL5XjBmUOsEs",
+	"PKcXOeTBowQPnjY+u0hX/wN542sPy9Yb/9icaynfaJR+ltOaQ70GGqOWerKLuR070BhjiYfCSPPE9c8w",
+	"XGee6Vy69Me8x4YaQRWKSGbQGgJVAFygOv8EOLqoZm/ydBN1Hz/Fw7it58f0GC6JnrcEnb8HdK+33z+I",
+	"D9nzIAwGL4YvR6/461/bQRhc7yX74wNxKM2VyYvfXqav1GttrmR7N/vTg8+HM3Pl5sX05edXs9e/myu0",
+	"3XvdfxW/ZC/M254PD0cHfP/XPfO2dvJ6/Eq8lObK5Plvh+mB2td7EOK+tfPDW7JVbNOQjQdJpR49x/GN",
+	"hAJcIG4mNGKm++koG/I3WHAu86QDJrUZLYbZ2p+eoPrsoTJ21krTMaxu23fxwcXIJKF9pwF7hwudGHtt",
+	"OHRSMMh3gW1RpZoqX4CYPamVHjGHAvZltVu2LzkoR/2Uef0f/VEdEUoSqgHATGcTwpXKIFY8SJkySome",
+	"lxhv8eOXZnBPKye8kTyuw/pyKncs7mQlY8nuTLwpv7WDFRwMtsz6rsx6sXfeQzp1rvkzL0jARV+mKQLa",
+	"b8AVv+X+f3gIlSxF5E85GNyHvwMzXjelx3Urs3y+Yc+LOytgB/RmWLs0Q7zAvTZRXAwTtpMpZuVBV8DZ",
+	"LprZrjYmapwPF2bkuWj49nTyX8JA6olZ6U9pEnTcH51dXHiHrt+pJor8L1zdv/zw5uLn/zl4e/bu+7O/",
+	"Hpz991k3a7f3X4DYTP/ing6AZFKmg05QfeBOgsEsKKzsus1dXd8srhWxUySfzj/k0BzzWv8m63ZqwJUx",
+	"S8Rxbx9aeaFo5SpPLike2wAbtuen8i3SiCqD3rLK+5eYQms90DxtBNIwNE9hLdHpOoxTU50tjkBGbuvA",
+	"j5pmDPP/QE7uIoOMSF+KAU/HkEQIYzsikT1XEZmOeMLcBUKnFJzCI6oN+4TnbLMfr3pHnbMx5QKeL2Is",
+	"JBMQ4PanSBpt+4VCz6tNR/yOaeAJON0NsNp8yEHndRiwMvSpXY3i5N2NocHgV7t2+1LEjiXY/d1Gdp4i",
+	"GgqOZx/X3MbiIQRXImOjOCRsoNc5snjslig7I9a/VoCZE+e+2YrOg6GbQnWKrKvWArIetHdsswCl2QSM",
+	"CilY1/WhUTxmqBdh2jPWOxWKEDRtYhO/5WZIlCwCMTCyPhXWuBFd0WOYvaKl0ehJPa4VJJ3O7mtHu6rB",
+	"oBMcvtp/vfdyffu5GMC3Yj47YfsYKWBlPfkhkrtyK6qmmwa0ADDXWuQsYVQxotMZtpVrbSqzy8FFFXBb",
+	"CyvzwGosTpURbp6RjYfK5Wrdw6D/w9SIb5XARwHfRZWpjqVbfdCxcKBccGHCuhsevUK4oFzZsZn/C6WL",
+	"FCobWxs9uhnMIBmgmghXwv2AxPUGnur9Q8gXVk2L6m1zz7rConDYJ1ncIse2mx48LrHTqb3JUZm7Gdkf",
+	"NIsUsU1NVV0jXkZYWOg6IQ/yePA1FzFpQMJeaDPx8bmmIWPvxF8zES0WRu9srt8mqgEh3frbrvN2G8KL",
+	"jXsC3I+1c2GdJjNPCJUNbx49DOfesrl18mvxKCF6iCWoHL5iIYuptLRdUNrgM7VdbFm4mLfBYXZewnkW",
+	"lonEDM3QDyBQykwT+EWPqA88R4cS1Wlzp2JCQ7eS1C8G4gLR65o5akpxkKrM7agCHOu06Fwdn9JZfVqT",
+	"me3fvGkET8sw3gLSB7b5hpbkWpJYbm3TJ/AlMevWLBG5rUczGrZf7+liszmBVwmSYqt3R5fNhadSwpGM",
+	"2Q3vsyvzf5ny35EyO1+KG2xpzhecUnrjEvHmxQ8b9xjg/sdsQLNEk8bFf33gmoXE7Bs5aLfbZjQZeK5H",
+	"Wk86u7uJ7NNkJJXumMvQvLC4rjq7wDdarsl0i/LArJ2d0HzYuDjUoe2h5JqYwGqWAdBy5SQkBUQZ+wyD",
+	"NRchSRMPqs00dAtohjnfK9GiZkNv1Mz2fp3LwrL40lgr4zdgJkWTXNcbt/iwy8Wa/zA2vNdM7FQKFM1n",
+	"8p9wnsX78kjh/AsXW7eo0wr/Z3PTZEIaxjxs1rk87fdAw53/1lmOZuEwURGN2A0P+LniQ7EDwRuqF6B5",
+	"lyeGAAjVb30EdixTBdGgI8ChEzuIBDxkGrrdkmgg0x6PYyYib9fNPXUrNWIkpmrUkzSNzRZz9PA4BHVK",
+	"Tj6cYtgpldmwBABFGnjwSOngkWFKBSTh2U/jTXUrlxi+8NGsGdlvtYF4Tj6cKtI4f39CXr3Yf0UWfyAk",
+	"cNPh3iEZM01jqmmz0xVGa9thEEeLXda9CokS9Jpd9Y3N74rgzUabV7x4efiagKtAkehLF70G3aBD/vWP",
+	"f36NYCudmsasKOp6xwkYTPD1l6//LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

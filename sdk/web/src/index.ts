@@ -7,4 +7,5 @@
 //   const { user } = await auth.me({});
 export * from "./gen/panguard/auth/v1/auth_pb.js";
 export * from "./gen/panguard/auth/v1/admin_pb.js";
+export * from "./gen/panguard/auth/v1/device_pb.js";
 export * from "./gen/panguard/auth/v1/passkey_pb.js";

@@ -5,7 +5,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { AdminService, AuthService, PasskeyService } from "@panguard/auth-web";
+import { AdminService, AuthService, DeviceService, PasskeyService } from "@panguard/auth-web";
 
 const cookieSession: Interceptor = (next) => (req) => {
   if (req.method.name === "Login" || req.method.name === "Register" || req.method.name === "FinishPasskeyLogin") {
@@ -22,6 +22,7 @@ const transport = createConnectTransport({
 
 export const auth = createClient(AuthService, transport);
 export const admin = createClient(AdminService, transport);
+export const device = createClient(DeviceService, transport);
 export const passkeys = createClient(PasskeyService, transport);
 
 /** The stable reason of a service error: the google.rpc.ErrorInfo detail's `reason`. */

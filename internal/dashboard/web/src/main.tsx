@@ -9,6 +9,7 @@ import { Loading } from "./ui";
 import { Account, ChangeEmail } from "./pages/account";
 import { Admin } from "./pages/admin";
 import { Data } from "./pages/data";
+import { Device } from "./pages/device";
 import { ConfirmEmail, ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from "./pages/public";
 import { Activity, Security, Sessions } from "./pages/security";
 import "./style.css";
@@ -32,6 +33,7 @@ const routes: Record<string, Route> = {
   "/email": { title: "Change email", signedIn: true, page: (c) => <ChangeEmail me={c.me} /> },
   "/data": { title: "Your data", signedIn: true, page: (c) => <Data session={c.session} me={c.me} /> },
   "/admin": { title: "Administration", signedIn: true, admin: true, page: () => <Admin /> },
+  "/device": { title: "Sign in a device", signedIn: true, page: (c) => <Device url={c.url} me={c.me} /> },
 };
 
 const nav: [string, string][] = [

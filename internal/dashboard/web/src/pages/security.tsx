@@ -292,6 +292,7 @@ const eventNames: Record<string, string> = {
   passkey_added: "Passkey added",
   passkey_removed: "Passkey removed",
   device_approved: "Device approved",
+  device_denied: "Device sign-in denied",
   data_exported: "Data exported",
   plan_changed: "Plan changed",
   suspended: "Account suspended",
