@@ -37,6 +37,26 @@ func environ() map[string]string {
 	return m
 }
 
+// cores is the processors the Go runtime would use on its own (GOMAXPROCS at start).
+var cores = runtime.GOMAXPROCS(0)
+
+// spareProcessors fixes the number of hashing slots (one per core unless configured) and, when
+// hashes run on low-priority threads (PANGUARD_HASH_NICE), gives the Go scheduler one more P per
+// slot unless GOMAXPROCS is set: a hash holds its P for its whole run, and with only as many Ps
+// as cores, requests would wait for a P behind the hashes whatever the kernel's priorities say.
+// With the extra Ps every runnable request has a P, and the kernel runs its thread before the
+// niced hashing threads.
+func spareProcessors(cfg server.Config, log *slog.Logger) server.Config {
+	if cfg.HashConcurrency <= 0 {
+		cfg.HashConcurrency = cores
+	}
+	if cfg.HashNice > 0 && runtime.GOOS == "linux" && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(cores + cfg.HashConcurrency)
+		log.Debug("GOMAXPROCS raised for low-priority hashing", "gomaxprocs", cores+cfg.HashConcurrency)
+	}
+	return cfg
+}
+
 // setMemoryLimit gives the Go runtime a soft memory limit sized to the hashing work, unless
 // GOMEMLIMIT sets one: each argon2id hash allocates its whole memory cost, and without a
 // limit the garbage of finished hashes lets the heap (and RSS) grow to twice what is live
@@ -75,6 +95,7 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 	for _, w := range server.UnknownVariables(environ) {
 		log.Warn(w)
 	}
+	cfg = spareProcessors(cfg, log)
 	setMemoryLimit(cfg, log)
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {

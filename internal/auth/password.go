@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	"panguard.ai/auth/internal/argon2"
 )
 
 // HashParams are argon2id parameters. The defaults follow the OWASP minimum
@@ -32,13 +32,63 @@ var DefaultHashParams = HashParams{MemoryKiB: 19 * 1024, Iterations: 2, Parallel
 // so a burst of logins queues instead of multiplying memory; a caller that waits longer
 // than MaxWait gets ErrBusy.
 type Hasher struct {
-	params  HashParams
-	rand    io.Reader
-	slots   chan struct{}
+	params HashParams
+	rand   io.Reader
+	slots  chan struct{}
+	// scratch holds one argon2 memory per slot, reused hash after hash: a fresh 19 MiB per
+	// hash made the garbage collector run about ten times a second under a login storm,
+	// each time stopping every goroutine (cheap requests too) for up to tens of milliseconds.
+	scratch chan *argon2.Scratch
 	maxWait time.Duration
 	waiting atomic.Int64
 	// onWait, when set, observes how long each hash waited for a slot.
 	onWait func(time.Duration)
+	// observeThread, when set (by tests), runs on the thread that hashes, before the hash.
+	observeThread func()
+	// nice, when positive, is the scheduling niceness (1–19) of the OS threads hashes run on.
+	nice int
+}
+
+// SetNice makes every later hash run on an OS thread of its own at scheduling niceness nice
+// (1–19, Linux; elsewhere the hash runs as before). The kernel then gives the CPU to the
+// service's other threads (cheap requests, the database, at the process's own priority) first,
+// and to hashing whatever they leave: hashing still uses every core when nothing else wants it.
+// Hashes need Go Ps of their own for this to help: the process must run with GOMAXPROCS above
+// the CPU count (service/main.go adds one per hashing slot). 0 turns it off.
+func (h *Hasher) SetNice(nice int) { h.nice = min(max(nice, 0), 19) }
+
+// idKey computes argon2id in a slot's memory at the hasher's niceness; the caller holds a slot.
+func (h *Hasher) idKey(password string, salt []byte, p HashParams, keyLen uint32) []byte {
+	s := <-h.scratch // there are as many as slots
+	defer func() { h.scratch <- s }()
+	derive := s.IDKey
+	if p.MemoryKiB > h.params.MemoryKiB {
+		// A stored hash of a larger memory cost (about to be upgraded) must not leave its
+		// memory held for ever.
+		derive = argon2.IDKey
+	}
+	hash := func() []byte {
+		return derive([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	}
+	if h.nice <= 0 || !lowPriorityThreads {
+		return hash()
+	}
+	var key []byte
+	done := make(chan struct{})
+	go func() {
+		// The goroutine keeps its thread locked to the end, so when it returns the runtime
+		// ends the thread and its lowered priority with it: no other goroutine ever runs on a
+		// niced thread, and an unprivileged process could not raise its priority back anyway.
+		runtime.LockOSThread()
+		lowerThreadPriority(h.nice)
+		if h.observeThread != nil {
+			h.observeThread()
+		}
+		key = hash()
+		close(done)
+	}()
+	<-done
+	return key
 }
 
 // Queue reports how many hashes are running and how many requests wait for a slot.
@@ -54,7 +104,11 @@ func NewHasher(p HashParams, rand io.Reader, slots int, maxWait time.Duration) *
 	if maxWait <= 0 {
 		maxWait = 5 * time.Second
 	}
-	return &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), maxWait: maxWait}
+	h := &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), scratch: make(chan *argon2.Scratch, slots), maxWait: maxWait}
+	for range slots {
+		h.scratch <- new(argon2.Scratch)
+	}
+	return h
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -101,8 +155,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-	return encodePHC(p, salt, key), nil
+	return encodePHC(p, salt, h.idKey(password, salt, p, p.KeyLen)), nil
 }
 
 // Verify reports whether password matches the PHC string encoded, and whether the hash
@@ -118,7 +171,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	got := h.idKey(password, salt, p, uint32(len(key)))
 	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil
 	rehash = p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
 		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLen ||

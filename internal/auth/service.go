@@ -38,6 +38,8 @@ type Config struct {
 	Hash        HashParams
 	HashSlots   int
 	HashMaxWait time.Duration
+	// HashNice, when positive, runs hashes on OS threads at this niceness (Hasher.SetNice).
+	HashNice int
 	// EncryptionKey (32 bytes) seals the secrets kept in the store (TOTP secrets, signing keys,
 	// the code key that keys backup-code hashes).
 	EncryptionKey []byte
@@ -142,6 +144,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	hasher := NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait)
 	hasher.onWait = cfg.OnHashWait
+	hasher.SetNice(cfg.HashNice)
 	sl, err := newSealer(cfg.EncryptionKey, cfg.PreviousEncryptionKey, cfg.Rand)
 	if err != nil {
 		return nil, err

@@ -34,8 +34,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
+	"panguard.ai/auth/internal/argon2"
 	"panguard.ai/auth/internal/auth"
 	"panguard.ai/auth/internal/loadgen"
 	"panguard.ai/auth/internal/store"
@@ -48,7 +47,8 @@ var (
 	rows     = flag.Int("rows", 1_000_000, "users in the large-table scenario")
 	out      = flag.String("out", "BENCHMARKS.md", "report file")
 	trivial  = flag.String("serve-trivial", "", "internal: serve the trivial handler on this address")
-	only     = flag.String("only", "", "run only these comma-separated parts (ceilings, ops, storm, growth, verify); the report is then partial")
+	extraEnv = flag.String("service-env", "", "space-separated NAME=value settings added to every service started (GODEBUG=gctrace=1, …)")
+	only     = flag.String("only", "", "run only these comma-separated parts (ceilings, ops, storm, growth, openloop, sessions, verify); the report is then partial")
 )
 
 func part(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
@@ -82,9 +82,10 @@ type row struct {
 }
 
 type report struct {
-	rows  []row
-	notes []string
-	vals  map[string]float64
+	storms []*stormRun
+	rows   []row
+	notes  []string
+	vals   map[string]float64
 }
 
 func (rp *report) add(scenario, db string, conc int, r loadgen.Result) loadgen.Result {
@@ -161,6 +162,11 @@ func run() error {
 			}
 		}
 	}
+	if part("openloop") {
+		if err := measureOpenLoop(ctx, rp, bin, tmp); err != nil {
+			return err
+		}
+	}
 	if part("verify") {
 		if err := rp.measureVerify(); err != nil {
 			return err
@@ -225,8 +231,9 @@ func parallelHashRate(n int, d time.Duration) float64 {
 		go func() {
 			defer wg.Done()
 			salt := make([]byte, p.SaltLen)
+			var s argon2.Scratch // as the service hashes: memory reused
 			for time.Now().Before(end) {
-				argon2.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+				s.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 				done.Add(1)
 			}
 		}()
@@ -239,9 +246,10 @@ func hashTime() time.Duration {
 	p := auth.DefaultHashParams
 	salt := make([]byte, p.SaltLen)
 	var ds []time.Duration
+	var s argon2.Scratch
 	for range 15 {
 		t0 := time.Now()
-		argon2.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+		s.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 		ds = append(ds, time.Since(t0))
 	}
 	slices.Sort(ds)
@@ -294,24 +302,26 @@ func newDatabase(kind, tmp, name string) (string, func(), error) {
 
 // service is a running service process.
 type service struct {
-	cmd  *exec.Cmd
-	base string
+	cmd     *exec.Cmd
+	base    string
+	metrics string // base URL of its operations port (metrics, profiles)
 }
 
-func startService(bin, dbURL, tmp string) (*service, error) {
-	addr := freeAddr()
+func startService(bin, dbURL, tmp string, env ...string) (*service, error) {
+	addr, maddr := freeAddr(), freeAddr()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), "PANGUARD_METRICS_ADDR="+maddr,
 		"PANGUARD_ADDR="+addr, "PANGUARD_DATABASE_URL="+dbURL, "PANGUARD_RATE_LIMIT=0",
 		// Workers name their own client address (X-Forwarded-For), as many users behind a
 		// load balancer would: one address's attempts at one account are limited by design.
 		"PANGUARD_TRUSTED_PROXIES=127.0.0.1/32",
 		"PANGUARD_LOG_LEVEL=error", "PANGUARD_SMTP_URL=", "PANGUARD_HASH_QUEUE_TIMEOUT=30s", "PANGUARD_REQUEST_TIMEOUT=60s")
+	cmd.Env = append(append(cmd.Env, env...), strings.Fields(*extraEnv)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &service{cmd: cmd, base: "http://" + addr}
+	s := &service{cmd: cmd, base: "http://" + addr, metrics: "http://" + maddr}
 	for range 400 {
 		if res, err := http.Get(s.base + "/readyz"); err == nil {
 			res.Body.Close()
@@ -652,6 +662,9 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	if v["BenchmarkVerify"] > 0 {
 		check("SDK offline verification ≥ 50,000/s per core, warm key cache (sdk/verify)", fmt.Sprintf("%.0f/s for a token seen before; %.0f/s when every token is new", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]), v["BenchmarkVerify"] >= 50000)
 		rp.notes = append(rp.notes, fmt.Sprintf("**Token verification.** A token the verifier has checked before costs a map lookup and the time checks (%.0f/s per core); a token it has never seen costs one Ed25519 signature check and the JSON decoding (%.0f/s per core, about 88%% of it Ed25519 itself). Services see each session's token many times, so the first figure is what they pay per request.", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]))
+	}
+	if err := rp.writeOpenLoop(&b); err != nil {
+		return err
 	}
 	rp.explain(cores)
 	if len(rp.notes) > 0 {

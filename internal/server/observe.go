@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"regexp"
 	"strconv"
 	"strings"
@@ -233,6 +234,20 @@ func health(mux *http.ServeMux, m *metrics, st *store.Store, draining *atomic.Bo
 	if withMetrics {
 		mux.Handle("GET /metrics", m.handler())
 	}
+}
+
+// operationsHandler is what PANGUARD_METRICS_ADDR (an admin network) serves: the Go runtime's
+// profiles under /debug/pprof/ (CPU, heap, allocations, goroutines, block and mutex) and the
+// metrics on every other path. The profiles never reach the public port.
+func operationsHandler(m *metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", m.handler())
+	return mux
 }
 
 // handler serves the metrics in the Prometheus text format.
