@@ -47,9 +47,21 @@ var (
 	rows     = flag.Int("rows", 1_000_000, "users in the large-table scenario")
 	out      = flag.String("out", "BENCHMARKS.md", "report file")
 	trivial  = flag.String("serve-trivial", "", "internal: serve the trivial handler on this address")
+	concs    = flag.String("conc", "16,64", "closed-loop concurrencies of the trivial handler and the ops")
+	profDir  = flag.String("profile", "", "write CPU and allocation profiles of the service during me at c=16 into this directory")
 	extraEnv = flag.String("service-env", "", "space-separated NAME=value settings added to every service started (GODEBUG=gctrace=1, …)")
 	only     = flag.String("only", "", "run only these comma-separated parts (ceilings, ops, storm, growth, openloop, sessions, verify); the report is then partial")
 )
+
+func concurrencies() []int {
+	var out []int
+	for _, f := range strings.Split(*concs, ",") {
+		if c, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && c > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 func part(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
 
@@ -79,6 +91,26 @@ type row struct {
 	scenario, db string
 	conc         int
 	r            loadgen.Result
+	cpuUS        float64 // server CPU per request in µs (0: not measured)
+}
+
+// withCPU runs run (a loadgen.Run of warmup+duration) and measures the CPU time process pid
+// spends in the measured window, per request measured.
+func withCPU(pid int, run func() loadgen.Result) (loadgen.Result, float64) {
+	var c0 time.Duration
+	got := make(chan struct{})
+	go func() {
+		time.Sleep(*warmup)
+		c0, _ = loadgen.CPUTime(pid)
+		close(got)
+	}()
+	r := run()
+	c1, _ := loadgen.CPUTime(pid)
+	<-got
+	if r.Requests == 0 {
+		return r, 0
+	}
+	return r, float64((c1 - c0).Microseconds()) / float64(r.Requests)
 }
 
 type report struct {
@@ -89,9 +121,17 @@ type report struct {
 }
 
 func (rp *report) add(scenario, db string, conc int, r loadgen.Result) loadgen.Result {
-	rp.rows = append(rp.rows, row{scenario, db, conc, r})
-	fmt.Printf("%-34s %-8s c=%-4d %9.1f req/s  p50 %-10v p99 %-10v errors %d/%d\n",
-		scenario, db, conc, r.RPS(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors, r.Requests)
+	return rp.addCPU(scenario, db, conc, r, 0)
+}
+
+func (rp *report) addCPU(scenario, db string, conc int, r loadgen.Result, cpuUS float64) loadgen.Result {
+	rp.rows = append(rp.rows, row{scenario, db, conc, r, cpuUS})
+	cpu := ""
+	if cpuUS > 0 {
+		cpu = fmt.Sprintf("  server CPU %.1f µs/req", cpuUS)
+	}
+	fmt.Printf("%-34s %-8s c=%-4d %9.1f req/s  p50 %-10v p99 %-10v errors %d/%d%s\n",
+		scenario, db, conc, r.RPS(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors, r.Requests, cpu)
 	return r
 }
 
@@ -208,11 +248,16 @@ func (rp *report) measureTrivial(ctx context.Context) error {
 		return err
 	}
 	waitUp("http://" + taddr + "/")
-	for _, c := range []int{16, 64} {
+	for _, c := range concurrencies() {
 		client := loadgen.Client(c)
-		r := rp.add("trivial net/http JSON handler", "-", c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
-			return get(ctx, client, "http://"+taddr+"/", "", 200)
-		}))
+		r, cpu := withCPU(tcmd.Process.Pid, func() loadgen.Result {
+			return loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+				return get(ctx, client, "http://"+taddr+"/", "", 200)
+			})
+		})
+		rp.addCPU("trivial net/http JSON handler", "-", c, r, cpu)
+		rp.vals[fmt.Sprintf("trivial_%d", c)] = r.RPS()
+		rp.vals[fmt.Sprintf("trivial_cpu_%d", c)] = cpu
 		rp.vals["trivial"] = max(rp.vals["trivial"], r.RPS())
 	}
 	tcmd.Process.Kill()
@@ -347,6 +392,20 @@ func (s *service) stop() {
 	}
 }
 
+// saveProfile saves the service's /debug/pprof/<what> into file.
+func (s *service) saveProfile(what, file string) {
+	res, err := http.Get(s.metrics + "/debug/pprof/" + what)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+	}
+}
+
 // peakRSS reads the process's high-water resident set size (-1 when unknown).
 func (s *service) peakRSS() int64 {
 	rss, err := loadgen.PeakRSS(s.cmd.Process.Pid)
@@ -420,7 +479,7 @@ func measureOps(ctx context.Context, rp *report, s *service, db string) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	token := tokenOf(env)
-	for _, c := range []int{16, 64} {
+	for _, c := range concurrencies() {
 		client := loadgen.Client(c)
 		id := runID.Add(1)
 		r := rp.add("register", db, c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, w, seq int) error {
@@ -434,10 +493,26 @@ func measureOps(ctx context.Context, rp *report, s *service, db string) error {
 			return err
 		}))
 		rp.vals["login_"+db] = max(rp.vals["login_"+db], r.RPS())
-		r = rp.add("me", db, c, loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
-			return get(ctx, client, s.base+"/api/auth/me", token, 200)
-		}))
+		var prof sync.WaitGroup
+		if *profDir != "" && c == 16 {
+			prof.Add(1)
+			go func() {
+				defer prof.Done()
+				time.Sleep(*warmup)
+				s.saveProfile(fmt.Sprintf("profile?seconds=%d", int(duration.Seconds())-1), filepath.Join(*profDir, "me-"+db+".cpu.pprof"))
+				s.saveProfile("allocs", filepath.Join(*profDir, "me-"+db+".allocs.pprof"))
+			}()
+		}
+		r, cpu := withCPU(s.cmd.Process.Pid, func() loadgen.Result {
+			return loadgen.Run(ctx, c, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+				return get(ctx, client, s.base+"/api/auth/me", token, 200)
+			})
+		})
+		prof.Wait()
+		rp.addCPU("me", db, c, r, cpu)
 		rp.vals["me_"+db] = max(rp.vals["me_"+db], r.RPS())
+		rp.vals[fmt.Sprintf("me_%s_c%d", db, c)] = r.RPS()
+		rp.vals[fmt.Sprintf("me_cpu_%s_c%d", db, c)] = cpu
 	}
 	return nil
 }
@@ -632,10 +707,14 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	fmt.Fprintf(&b, "The load generator (`internal/loadgen`, closed loop, kept-alive connections, %v warm-up, %v measured) runs on the same machine as the service and the database, so all three share the cores.\n\n", *warmup, *duration)
 	fmt.Fprintf(&b, "## Ceilings\n\n- One argon2id hash (m=%d KiB, t=%d, p=%d): **%.1f ms**, so login cannot exceed %d ÷ %.1f ms = **%.1f/s**.\n- The same hash on all %d cores at once (they share memory bandwidth and caches): **%.1f hashes/s** — the practical login ceiling.\n- A trivial Go `net/http` handler returning a small JSON body: **%.0f req/s** (best of c=16 and c=64).\n\n",
 		auth.DefaultHashParams.MemoryKiB, auth.DefaultHashParams.Iterations, auth.DefaultHashParams.Parallelism, v["hash_ms"], cores, v["hash_ms"], v["login_ceiling"], cores, v["parallel_hash"], v["trivial"])
-	b.WriteString("## Results\n\n| scenario | database | concurrency | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("## Results\n\n| scenario | database | concurrency | req/s | p50 | p99 | errors | server CPU/request |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rp.rows {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %v | %v | %d/%d |\n", r.scenario, r.db, r.conc, r.r.RPS(),
-			r.r.P50.Round(10*time.Microsecond), r.r.P99.Round(10*time.Microsecond), r.r.Errors, r.r.Requests)
+		cpu := "-"
+		if r.cpuUS > 0 {
+			cpu = fmt.Sprintf("%.0f µs", r.cpuUS)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %v | %v | %d/%d | %s |\n", r.scenario, r.db, r.conc, r.r.RPS(),
+			r.r.P50.Round(10*time.Microsecond), r.r.P99.Round(10*time.Microsecond), r.r.Errors, r.r.Requests, cpu)
 	}
 	b.WriteString("\n## Targets\n\n| target | measured | result |\n|---|---|---|\n")
 	check := func(name, measured string, ok bool) {
