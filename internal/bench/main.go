@@ -114,6 +114,7 @@ func withCPU(pid int, run func() loadgen.Result) (loadgen.Result, float64) {
 }
 
 type report struct {
+	plans  map[string]string // query plans by database
 	storms []*stormRun
 	rows   []row
 	notes  []string
@@ -149,7 +150,7 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./service").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	rp := &report{vals: map[string]float64{}}
+	rp := &report{vals: map[string]float64{}, plans: map[string]string{}}
 	ctx := context.Background()
 
 	// Ceiling 1: one argon2id hash at the default parameters, on one core.
@@ -573,9 +574,12 @@ func measureUnderLoginStorm(ctx context.Context, rp *report, s *service) error {
 	return nil
 }
 
-// measureTableGrowth compares me/s on a users table of 1 thousand rows with one of *rows
-// rows: two databases, measured alternately three times each (so drift on a shared machine
-// hits both alike), reporting each one's median round.
+// measureTableGrowth compares me/s and the sessions list on a users table of 1 thousand rows
+// with one of *rows rows, each user holding one live session (so the sessions table grows
+// alike): two databases, measured alternately three times each (so drift on a shared machine
+// hits both alike), reporting each one's median round. Then, on the large database, me and
+// the list for a user holding 1,000 live sessions. The query plans of both reads on the large
+// database go into the report.
 func measureTableGrowth(ctx context.Context, rp *report, bin, db, tmp string) error {
 	sizes := []int{1000, *rows}
 	urls := make([]string, len(sizes))
@@ -599,37 +603,138 @@ func measureTableGrowth(ctx context.Context, rp *report, bin, db, tmp string) er
 		if err != nil {
 			return fmt.Errorf("seed %d users: %w", n, err)
 		}
-		fmt.Printf("seeded %s users to %d rows in %v\n", db, n, time.Since(t0).Round(time.Millisecond))
+		fmt.Printf("seeded %s users and sessions to %d rows in %v\n", db, n, time.Since(t0).Round(time.Millisecond))
 	}
-	rounds := make([][]loadgen.Result, len(sizes))
+	type pair struct{ me, list []loadgen.Result }
+	rounds := make([]pair, len(sizes))
+	measure := func(s *service, token string, sessions bool) loadgen.Result {
+		client := loadgen.Client(16)
+		path := "/api/auth/me"
+		if sessions {
+			path = "/api/auth/sessions"
+		}
+		return loadgen.Run(ctx, 16, *warmup, *duration, func(ctx context.Context, _, _ int) error {
+			return get(ctx, client, s.base+path, token, 200)
+		})
+	}
+	login := func(s *service, email string) (string, error) {
+		setup := loadgen.Client(4)
+		post(ctx, setup, s.base+"/api/auth/register", `{"email":"`+email+`","name":"Bench","password":"bench-password"}`, 200)
+		env, err := post(ctx, setup, s.base+"/api/auth/login", `{"email":"`+email+`","password":"bench-password"}`, 200)
+		return tokenOf(env), err
+	}
 	for range 3 {
 		for i := range sizes {
 			s, err := startService(bin, urls[i], tmp)
 			if err != nil {
 				return err
 			}
-			setup := loadgen.Client(4)
-			post(ctx, setup, s.base+"/api/auth/register", `{"email":"bench@example.com","name":"Bench","password":"bench-password"}`, 200)
-			env, err := post(ctx, setup, s.base+"/api/auth/login", `{"email":"bench@example.com","password":"bench-password"}`, 200)
+			token, err := login(s, "bench@example.com")
 			if err != nil {
 				s.stop()
 				return err
 			}
-			token := tokenOf(env)
-			client := loadgen.Client(64)
-			rounds[i] = append(rounds[i], loadgen.Run(ctx, 64, *warmup, *duration, func(ctx context.Context, _, _ int) error {
-				return get(ctx, client, s.base+"/api/auth/me", token, 200)
-			}))
+			rounds[i].me = append(rounds[i].me, measure(s, token, false))
+			rounds[i].list = append(rounds[i].list, measure(s, token, true))
 			s.stop()
 		}
 	}
-	for i, n := range sizes {
-		rs := rounds[i]
+	median := func(rs []loadgen.Result) loadgen.Result {
 		slices.SortFunc(rs, func(a, b loadgen.Result) int { return cmp.Compare(a.RPS(), b.RPS()) })
-		r := rp.add(fmt.Sprintf("me with %d users (median of 3 alternating rounds)", n), db, 64, rs[1])
-		rp.vals[fmt.Sprintf("me_%s_%d", db, n)] = r.RPS()
+		return rs[len(rs)/2]
 	}
+	for i, n := range sizes {
+		r := rp.add(fmt.Sprintf("me with %d users (median of 3 alternating rounds)", n), db, 16, median(rounds[i].me))
+		rp.vals[fmt.Sprintf("me_%s_%d", db, n)] = r.RPS()
+		r = rp.add(fmt.Sprintf("sessions list with %d users (median of 3 alternating rounds)", n), db, 16, median(rounds[i].list))
+		rp.vals[fmt.Sprintf("list_%s_%d", db, n)] = r.RPS()
+	}
+
+	// One user with 1,000 live sessions, in the large database.
+	s, err := startService(bin, urls[1], tmp)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	token, err := login(s, "many@example.com")
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, urls[1])
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := seedSessionsOf(st, db, "many@example.com", 999); err != nil {
+		return fmt.Errorf("seed sessions: %w", err)
+	}
+	r := rp.add(fmt.Sprintf("me of a user with 1000 sessions, %d users", *rows), db, 16, measure(s, token, false))
+	rp.vals["me_many_"+db] = r.RPS()
+	r = rp.add(fmt.Sprintf("sessions list of a user with 1000 sessions, %d users", *rows), db, 16, measure(s, token, true))
+	rp.vals["list_many_"+db] = r.RPS()
+	rp.plans[db] = queryPlans(st, db)
 	return nil
+}
+
+// seedSessionsOf gives the user with email n more live sessions (created before now, so
+// the session the bench logged in with stays the newest).
+func seedSessionsOf(st *store.Store, db, email string, n int) error {
+	now := time.Now().UnixMilli()
+	series := fmt.Sprintf("generate_series(1, %d) AS g", n)
+	if db == "sqlite" {
+		series = fmt.Sprintf("(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < %d) SELECT g FROM s) AS t", n)
+	}
+	q := fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, expires_at, last_seen_at, ip, user_agent, method)
+		SELECT 'ses_many_' || g, u.id, %d - g * 1000, %d + 86400000, %d - g * 1000, '10.0.0.1', 'bench', 'password'
+		FROM users AS u, %s WHERE u.email = '%s'`, now, now, now, series, email)
+	res, err := st.SQLDB().Exec(q)
+	if err != nil {
+		return err
+	}
+	if got, _ := res.RowsAffected(); got != int64(n) {
+		return fmt.Errorf("inserted %d sessions, not %d", got, n)
+	}
+	_, err = st.SQLDB().Exec("ANALYZE")
+	return err
+}
+
+// queryPlans explains the two reads measured here, as the database plans them on the large
+// table: me's session lookup and the sessions list.
+func queryPlans(st *store.Store, db string) string {
+	var id, user string
+	if err := st.SQLDB().QueryRow(`SELECT s.id, s.user_id FROM sessions AS s JOIN users AS u ON u.id = s.user_id WHERE u.email = 'many@example.com' LIMIT 1`).Scan(&id, &user); err != nil {
+		return err.Error()
+	}
+	now := time.Now().UnixMilli()
+	qs := []string{
+		fmt.Sprintf(`SELECT u.id, s.last_seen_at FROM sessions AS s JOIN users AS u ON u.id = s.user_id WHERE s.id = '%s' AND s.revoked_at IS NULL AND s.expires_at > %d`, id, now),
+		fmt.Sprintf(`SELECT * FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL AND expires_at > %d ORDER BY created_at DESC, id DESC`, user, now),
+	}
+	var b strings.Builder
+	for _, q := range qs {
+		explain := "EXPLAIN QUERY PLAN "
+		if db == "postgres" {
+			explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) "
+		}
+		rows, err := st.SQLDB().Query(explain + q)
+		if err != nil {
+			return err.Error()
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			// SQLite answers (id, parent, notused, detail); PostgreSQL one line of text.
+			fmt.Fprintf(&b, "%v\n", vals[len(vals)-1])
+		}
+		rows.Close()
+		b.WriteString("\n")
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // seedUsers grows the users table to about n rows with set-based INSERTs of up to 100k rows
@@ -652,12 +757,23 @@ func seedUsers(st *store.Store, db string, n int) error {
 		if _, err := st.SQLDB().Exec(q); err != nil {
 			return err
 		}
+		// One live session per seeded user, so the sessions table grows with the users.
+		const scols = "id, user_id, created_at, expires_at, last_seen_at, ip, user_agent, method"
+		svals := fmt.Sprintf("'ses_seed_' || g, 'usr_seed_' || g, 0, %d, 0, '10.0.0.1', 'seed', 'password'", time.Now().Add(48*time.Hour).UnixMilli())
+		if db == "postgres" {
+			q = fmt.Sprintf("INSERT INTO sessions (%s) SELECT %s FROM generate_series(%d, %d) AS g", scols, svals, lo, hi)
+		} else {
+			q = fmt.Sprintf("WITH RECURSIVE s(g) AS (SELECT %d UNION ALL SELECT g + 1 FROM s WHERE g < %d) INSERT INTO sessions (%s) SELECT %s FROM s", lo, hi, scols, svals)
+		}
+		if _, err := st.SQLDB().Exec(q); err != nil {
+			return err
+		}
 	}
 	// Measure the steady state, not the aftermath of a bulk insert: vacuum, analyze and
 	// checkpoint now so autovacuum and the checkpointer do not run during the measurement.
 	stmts := []string{"ANALYZE", "PRAGMA wal_checkpoint(TRUNCATE)"}
 	if db == "postgres" {
-		stmts = []string{"VACUUM (ANALYZE) users", "CHECKPOINT"}
+		stmts = []string{"VACUUM (ANALYZE) users", "VACUUM (ANALYZE) sessions", "CHECKPOINT"}
 	}
 	for _, q := range stmts {
 		if _, err := st.SQLDB().Exec(q); err != nil {
@@ -741,6 +857,11 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	if v["BenchmarkVerify"] > 0 {
 		check("SDK offline verification ≥ 50,000/s per core, warm key cache (sdk/verify)", fmt.Sprintf("%.0f/s for a token seen before; %.0f/s when every token is new", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]), v["BenchmarkVerify"] >= 50000)
 		rp.notes = append(rp.notes, fmt.Sprintf("**Token verification.** A token the verifier has checked before costs a map lookup and the time checks (%.0f/s per core); a token it has never seen costs one Ed25519 signature check and the JSON decoding (%.0f/s per core, about 88%% of it Ed25519 itself). Services see each session's token many times, so the first figure is what they pay per request.", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]))
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		if plan := rp.plans[db]; plan != "" {
+			fmt.Fprintf(&b, "\n### Query plans on %s, %d users (me's session lookup, then the list of a user with 1000 sessions)\n\n```\n%s\n```\n", db, *rows, plan)
+		}
 	}
 	if err := rp.writeOpenLoop(&b); err != nil {
 		return err
