@@ -172,6 +172,14 @@ func run() error {
 		}
 	}
 	for _, db := range []string{"sqlite", "postgres"} {
+		if !part("ops") && !(db == "postgres" && part("storm")) {
+			if part("growth") {
+				if err := measureTableGrowth(ctx, rp, bin, db, tmp); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		dbURL, cleanup, err := newDatabase(db, tmp, "bench")
 		if err != nil {
 			return err
@@ -786,20 +794,23 @@ func seedUsers(st *store.Store, db string, n int) error {
 // explain adds the reasons behind the figures, computed from this run's own numbers.
 func (rp *report) explain(cores int) {
 	v := rp.vals
-	var meC64 float64
-	var meP99 time.Duration
-	for _, r := range rp.rows {
-		if r.scenario == "me" && r.db == "postgres" && r.conc == 64 {
-			meC64, meP99 = r.r.RPS(), r.r.P99
-		}
+	if v["me_postgres_c16"] > 0 {
+		rp.notes = append(rp.notes,
+			fmt.Sprintf("**me vs the trivial handler.** me does what the trivial handler does plus the JWT check (cached after first sight), one prepared, indexed read (session joined with user) and the JSON of the profile; revocation is checked in the database on every request, as the contract requires, so no session state is cached in the process. Server CPU per request (from /proc, measured window only): me %.0f µs on SQLite and %.0f µs on PostgreSQL, the trivial handler %.0f µs. Profiles (`-profile DIR`, from the operations port) put about 40%% of me's CPU in the read — on PostgreSQL mostly the driver's write of Bind/Execute to the loopback socket and the wake-up of the backend — and the rest in net/http, the middlewares and the JSON. The load generator and PostgreSQL share the same %d cores, so their CPU per request lowers me/s too.", v["me_cpu_sqlite_c16"], v["me_cpu_postgres_c16"], v["trivial_cpu_16"], cores))
 	}
-	rp.notes = append(rp.notes,
-		fmt.Sprintf("**me vs the trivial handler.** me does what the trivial handler does plus a JWT check (cached after first sight) and one prepared, indexed read (session joined with user). The load generator, the service and PostgreSQL share %d cores here, so PostgreSQL's own CPU and the round trip bound me/s; the in-process SQLite figure (%.0f/s) shows the service side alone gets closer. A session cache would trade away instant revocation across replicas, which the contract requires.", cores, v["me_sqlite"]),
-		fmt.Sprintf("**login/register vs cores ÷ hash time.** That ceiling assumes %d hashes run side by side as fast as one alone. Measured, %d simultaneous argon2id hashes complete %.1f/s (each touches %d MiB, so they compete for memory bandwidth and cache); login reaches %.2f× and register %.2f× of that measured rate on PostgreSQL — the hashing itself is the limit, not the service around it.",
-			cores, cores, v["parallel_hash"], auth.DefaultHashParams.MemoryKiB>>10, v["login_postgres"]/v["parallel_hash"], v["register_postgres"]/v["parallel_hash"]),
-		fmt.Sprintf("**me p99 while logins run.** Hashing at full rate occupies every core, and PostgreSQL and the 64 closed-loop workers share them. Even with no login running, me at c=64 shows p99 %v at %.0f/s (Little's law: 64 workers ÷ throughput ≈ %.1f ms mean wait), so 10 ms at c=64 is out of reach of a 2-core machine at saturation. `PANGUARD_HASH_CONCURRENCY=1` reserves a core for cheap calls at the cost of half the login rate.", meP99.Round(10*time.Microsecond), meC64, 64/meC64*1000),
-		"**Table growth.** Each table size has its own database; they are measured alternately, three rounds each, and the median round is reported, so the drift of this shared machine (identical workloads vary by about ±20% between runs) hits both alike. The lookup is by primary key (a B-tree: about one more level per 100× rows). Where me/s still falls (SQLite in some runs, by 10–15%), the 1 M-row file (about 150 MB) has outgrown the 16 MiB page cache of each connection, so the session and user lookups reach the operating system's page cache more often: a real, modest cost of SQLite at that size, which PostgreSQL's shared buffers do not show.",
-	)
+	if v["login_postgres"] > 0 {
+		rp.notes = append(rp.notes,
+			fmt.Sprintf("**login/register vs cores ÷ hash time.** That ceiling assumes %d hashes run side by side as fast as one alone. Measured, %d simultaneous argon2id hashes complete %.1f/s (each touches %d MiB, so they compete for memory bandwidth and cache); login reaches %.2f× and register %.2f× of that measured rate on PostgreSQL.",
+				cores, cores, v["parallel_hash"], auth.DefaultHashParams.MemoryKiB>>10, v["login_postgres"]/v["parallel_hash"], v["register_postgres"]/v["parallel_hash"]))
+	}
+	if len(rp.storms) > 0 {
+		rp.notes = append(rp.notes,
+			"**What a login storm made the service wait on, and the cure.** With hashes on ordinary threads and GOMAXPROCS = cores (design *before*), both Go Ps run argon2id, so a cheap request — or a login holding a database connection between two statements of its transaction — waits for a P: the pool fills with connections held by goroutines that cannot run, and me queues for a connection, not for the CPU (see the pool figures above: thousands of waits for a connection in the storm, while the service uses well under its cores). And every hash allocated its 19 MiB, so the garbage collector ran about ten times a second (GODEBUG=gctrace=1), each stop-the-world waiting for the hashing goroutines to reach a safe point. The service now hashes in memory kept per hashing slot (internal/argon2, a copy of x/crypto's with reusable memory: the collector runs every few seconds instead), on OS threads of their own at niceness 19 (`PANGUARD_HASH_NICE`), with one spare P per hashing slot: the kernel runs cheap work, and PostgreSQL, first, and hashing takes every cycle they leave. The price: niced hashing yields to *any* other process on the host as well, so on a shared machine logins slow down when other work runs (design *one-slot*, hashing on fewer cores, is the trade-off the issue rules out, kept for comparison).")
+	}
+	if v["me_postgres_1000"] > 0 {
+		rp.notes = append(rp.notes,
+			"**Table growth.** Each table size has its own database (one live session per user, so the sessions table grows alike); they are measured alternately, three rounds each, and the median round is reported, so the drift of this shared machine hits both alike. me is one primary-key lookup of the session joined with the user by primary key, and the list one range of the (user_id, created_at, id) index (migration 0013): B-trees, about one more level per 100× rows (see the plans above). The list of a user with 1,000 sessions answers all 1,000 (the contract has no pages), so its cost is that of serialising 1,000 sessions, not of the table's size.")
+	}
 }
 
 func (rp *report) write(path string, hash time.Duration, cores int) error {
@@ -820,7 +831,7 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	v := rp.vals
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` on %s. Machine: %d cores (%s), %s, %s %s/%s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cores, cpu, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(&b, "The load generator (`internal/loadgen`, closed loop, kept-alive connections, %v warm-up, %v measured) runs on the same machine as the service and the database, so all three share the cores.\n\n", *warmup, *duration)
+	fmt.Fprintf(&b, "The load generator (`internal/loadgen`: closed loop for throughput, kept-alive connections, %v warm-up, %v measured; open loop at a fixed arrival rate for latency) runs on the same machine as the service and the database, so all three share the cores. Re-run with `make bench` (about 10 minutes); `make bench BENCHFLAGS='-only openloop,growth -out /tmp/partial.md'` runs only some parts (ceilings, ops, storm, growth, openloop, verify).\n\n", *warmup, *duration)
 	fmt.Fprintf(&b, "## Ceilings\n\n- One argon2id hash (m=%d KiB, t=%d, p=%d): **%.1f ms**, so login cannot exceed %d ÷ %.1f ms = **%.1f/s**.\n- The same hash on all %d cores at once (they share memory bandwidth and caches): **%.1f hashes/s** — the practical login ceiling.\n- A trivial Go `net/http` handler returning a small JSON body: **%.0f req/s** (best of c=16 and c=64).\n\n",
 		auth.DefaultHashParams.MemoryKiB, auth.DefaultHashParams.Iterations, auth.DefaultHashParams.Parallelism, v["hash_ms"], cores, v["hash_ms"], v["login_ceiling"], cores, v["parallel_hash"], v["trivial"])
 	b.WriteString("## Results\n\n| scenario | database | concurrency | req/s | p50 | p99 | errors | server CPU/request |\n|---|---|---|---|---|---|---|---|\n")
@@ -840,19 +851,51 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", name, measured, res)
 	}
-	meRatio := v["me_postgres"] / v["trivial"]
-	check("me/s ≥ 0.5 × trivial ceiling (PostgreSQL)", fmt.Sprintf("%.0f/s = %.2f × %.0f/s", v["me_postgres"], meRatio, v["trivial"]), meRatio >= 0.5)
-	for _, db := range []string{"sqlite", "postgres"} {
-		lr := v["login_"+db] / v["login_ceiling"]
-		check(fmt.Sprintf("login/s ≥ 0.9 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s (%.2f × the parallel-hash rate)", v["login_"+db], lr, v["login_ceiling"], v["login_"+db]/v["parallel_hash"]), lr >= 0.9)
-		rr := v["register_"+db] / v["login_ceiling"]
-		check(fmt.Sprintf("register/s ≥ 0.8 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s (%.2f × the parallel-hash rate)", v["register_"+db], rr, v["login_ceiling"], v["register_"+db]/v["parallel_hash"]), rr >= 0.8)
+	// A partial run (-only) checks only the targets it measured.
+	has := func(keys ...string) bool {
+		for _, k := range keys {
+			if v[k] == 0 {
+				return false
+			}
+		}
+		return true
 	}
-	check("p99 of me < 10 ms at c=64 while 500 logins run (PostgreSQL)", fmt.Sprintf("%.2f ms", v["me_p99_storm_ms"]), v["me_p99_storm_ms"] < 10)
-	check("peak RSS < 256 MiB under 1000 concurrent logins (PostgreSQL)", fmt.Sprintf("%.1f MiB", v["rss_mib"]), v["rss_mib"] > 0 && v["rss_mib"] < 256)
 	for _, db := range []string{"sqlite", "postgres"} {
-		small, large := v[fmt.Sprintf("me_%s_%d", db, 1000)], v[fmt.Sprintf("me_%s_%d", db, *rows)]
-		check(fmt.Sprintf("me/s does not fall from 1k to %d users (%s)", *rows, db), fmt.Sprintf("%.0f/s → %.0f/s (%.2f×)", small, large, large/small), large >= 0.9*small)
+		if me, tr := "me_"+db+"_c16", "trivial_16"; has(me, tr) {
+			r := v[me] / v[tr]
+			check(fmt.Sprintf("me/s ≥ 0.5 × the trivial handler at c=16 (%s)", db), fmt.Sprintf("%.0f/s = %.2f × %.0f/s; server CPU %.0f µs/request (trivial %.0f µs)", v[me], r, v[tr], v["me_cpu_"+db+"_c16"], v["trivial_cpu_16"]), r >= 0.5)
+		}
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		if has("login_" + db) {
+			lr := v["login_"+db] / v["login_ceiling"]
+			check(fmt.Sprintf("login/s ≥ 0.9 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s (%.2f × the parallel-hash rate)", v["login_"+db], lr, v["login_ceiling"], v["login_"+db]/v["parallel_hash"]), lr >= 0.9)
+			rr := v["register_"+db] / v["login_ceiling"]
+			check(fmt.Sprintf("register/s ≥ 0.8 × cores ÷ hash time (%s)", db), fmt.Sprintf("%.1f/s = %.2f × %.1f/s (%.2f × the parallel-hash rate)", v["register_"+db], rr, v["login_ceiling"], v["register_"+db]/v["parallel_hash"]), rr >= 0.8)
+		}
+	}
+	for _, r := range rp.storms {
+		if r.d.name != "after" {
+			continue
+		}
+		alone, storm := r.alone.P99, r.storm.P99
+		check("open loop, me at 1,000/s alone: p99 < 10 ms (PostgreSQL)", fmt.Sprintf("p50 %v, p99 %v", r.alone.P50.Round(10*time.Microsecond), alone.Round(10*time.Microsecond)), alone < 10*time.Millisecond)
+		check(fmt.Sprintf("open loop, me at 1,000/s while %d logins run: p99 < 10 ms and ≤ 1.5 × alone (PostgreSQL)", *stormN), fmt.Sprintf("p50 %v, p99 %v = %.2f × alone", r.storm.P50.Round(10*time.Microsecond), storm.Round(10*time.Microsecond), float64(storm)/float64(alone)), storm < 10*time.Millisecond && float64(storm) <= 1.5*float64(alone))
+		check("login/s in that same run ≥ 0.9 × the parallel-hash rate", fmt.Sprintf("%.1f/s = %.2f × %.1f/s", r.logins, r.logins/v["parallel_hash"], v["parallel_hash"]), r.logins >= 0.9*v["parallel_hash"])
+	}
+	if has("rss_mib") {
+		check("peak RSS < 256 MiB under 1000 concurrent logins (PostgreSQL)", fmt.Sprintf("%.1f MiB", v["rss_mib"]), v["rss_mib"] > 0 && v["rss_mib"] < 256)
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, op := range []struct{ key, name string }{{"me", "me"}, {"list", "the sessions list"}} {
+			small, large := v[fmt.Sprintf("%s_%s_%d", op.key, db, 1000)], v[fmt.Sprintf("%s_%s_%d", op.key, db, *rows)]
+			if small > 0 && large > 0 {
+				check(fmt.Sprintf("%s/s does not fall from 1k to %d users (%s)", op.name, *rows, db), fmt.Sprintf("%.0f/s → %.0f/s (%.2f×)", small, large, large/small), large >= 0.9*small)
+			}
+		}
+		if many, large := v["me_many_"+db], v[fmt.Sprintf("me_%s_%d", db, *rows)]; many > 0 && large > 0 {
+			check(fmt.Sprintf("me/s of a user with 1000 sessions ≥ 0.9 × a user with one (%s)", db), fmt.Sprintf("%.0f/s vs %.0f/s (%.2f×); their list: %.0f/s (1000 sessions each)", many, large, many/large, v["list_many_"+db]), many >= 0.9*large)
+		}
 	}
 	if v["BenchmarkVerify"] > 0 {
 		check("SDK offline verification ≥ 50,000/s per core, warm key cache (sdk/verify)", fmt.Sprintf("%.0f/s for a token seen before; %.0f/s when every token is new", v["BenchmarkVerify"], v["BenchmarkVerifyDistinctTokens"]), v["BenchmarkVerify"] >= 50000)

@@ -25,7 +25,7 @@ var (
 	openAlone = flag.Duration("open-alone", 10*time.Second, "open loop: measured time of me alone (after 1 s of warm-up)")
 	openStorm = flag.Duration("open-storm", 10*time.Second, "open loop: measured time of me while the logins run (after 2 s of ramp)")
 	stormN    = flag.Int("storm-logins", 500, "concurrent logins of the storm")
-	designs   = flag.String("storm-designs", "before,after", "hashing designs measured through the login storm, in order (before, after, procs, one-slot)")
+	designs   = flag.String("storm-designs", "before,after,procs,one-slot", "hashing designs measured through the login storm, in order (before, after, procs, one-slot)")
 	svgOut    = flag.String("svg", "internal/bench/storm-latency.svg", "picture of me's latency through the storm (written with the report)")
 )
 
