@@ -114,11 +114,12 @@ func withCPU(pid int, run func() loadgen.Result) (loadgen.Result, float64) {
 }
 
 type report struct {
-	plans  map[string]string // query plans by database
-	storms []*stormRun
-	rows   []row
-	notes  []string
-	vals   map[string]float64
+	loadStart string            // the machine's load average when the run started
+	plans     map[string]string // query plans by database
+	storms    []*stormRun
+	rows      []row
+	notes     []string
+	vals      map[string]float64
 }
 
 func (rp *report) add(scenario, db string, conc int, r loadgen.Result) loadgen.Result {
@@ -150,7 +151,7 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./service").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	rp := &report{vals: map[string]float64{}, plans: map[string]string{}}
+	rp := &report{vals: map[string]float64{}, plans: map[string]string{}, loadStart: loadAverage()}
 	ctx := context.Background()
 
 	// Ceiling 1: one argon2id hash at the default parameters, on one core.
@@ -222,6 +223,15 @@ func run() error {
 		}
 	}
 	return rp.write(*out, hash, cores)
+}
+
+// loadAverage is the machine's 1-, 5- and 15-minute load averages ("unknown" off Linux).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return "unknown"
 }
 
 // verifyBench matches a line of the SDK verifier's benchmarks: its name and verifications/s.
@@ -831,6 +841,7 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 	v := rp.vals
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` on %s. Machine: %d cores (%s), %s, %s %s/%s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cores, cpu, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) at the start of the run: %s; at the end: %s (above the core count, other work shared the machine and absolute figures suffer; the ratios compare figures taken close together).\n", rp.loadStart, loadAverage())
 	fmt.Fprintf(&b, "The load generator (`internal/loadgen`: closed loop for throughput, kept-alive connections, %v warm-up, %v measured; open loop at a fixed arrival rate for latency) runs on the same machine as the service and the database, so all three share the cores. Re-run with `make bench` (about 10 minutes); `make bench BENCHFLAGS='-only openloop,growth -out /tmp/partial.md'` runs only some parts (ceilings, ops, storm, growth, openloop, verify).\n\n", *warmup, *duration)
 	fmt.Fprintf(&b, "## Ceilings\n\n- One argon2id hash (m=%d KiB, t=%d, p=%d): **%.1f ms**, so login cannot exceed %d ÷ %.1f ms = **%.1f/s**.\n- The same hash on all %d cores at once (they share memory bandwidth and caches): **%.1f hashes/s** — the practical login ceiling.\n- A trivial Go `net/http` handler returning a small JSON body: **%.0f req/s** (best of c=16 and c=64).\n\n",
 		auth.DefaultHashParams.MemoryKiB, auth.DefaultHashParams.Iterations, auth.DefaultHashParams.Parallelism, v["hash_ms"], cores, v["hash_ms"], v["login_ceiling"], cores, v["parallel_hash"], v["trivial"])
@@ -881,7 +892,7 @@ func (rp *report) write(path string, hash time.Duration, cores int) error {
 		alone, storm := r.alone.P99, r.storm.P99
 		check("open loop, me at 1,000/s alone: p99 < 10 ms (PostgreSQL)", fmt.Sprintf("p50 %v, p99 %v", r.alone.P50.Round(10*time.Microsecond), alone.Round(10*time.Microsecond)), alone < 10*time.Millisecond)
 		check(fmt.Sprintf("open loop, me at 1,000/s while %d logins run: p99 < 10 ms and ≤ 1.5 × alone (PostgreSQL)", *stormN), fmt.Sprintf("p50 %v, p99 %v = %.2f × alone", r.storm.P50.Round(10*time.Microsecond), storm.Round(10*time.Microsecond), float64(storm)/float64(alone)), storm < 10*time.Millisecond && float64(storm) <= 1.5*float64(alone))
-		check("login/s in that same run ≥ 0.9 × the parallel-hash rate", fmt.Sprintf("%.1f/s = %.2f × %.1f/s", r.logins, r.logins/v["parallel_hash"], v["parallel_hash"]), r.logins >= 0.9*v["parallel_hash"])
+		check("login/s in that same run ≥ 0.9 × the parallel-hash rate (measured just before it)", fmt.Sprintf("%.1f/s = %.2f × %.1f/s", r.logins, r.logins/r.hashRate, r.hashRate), r.logins >= 0.9*r.hashRate)
 	}
 	if has("rss_mib") {
 		check("peak RSS < 256 MiB under 1000 concurrent logins (PostgreSQL)", fmt.Sprintf("%.1f MiB", v["rss_mib"]), v["rss_mib"] > 0 && v["rss_mib"] < 256)

@@ -13,7 +13,7 @@ import (
 // 10 ms target dashed.
 func stormSVG(runs []*stormRun) string {
 	const (
-		w, panelH, left, right, top, gap = 860, 190, 64, 16, 28, 46
+		w, panelH, left, right, top, gap = 860, 190, 64, 16, 40, 62
 		window                           = 250 * time.Millisecond
 		lo, hi                           = 0.1, 10000.0 // ms
 	)
@@ -22,7 +22,7 @@ func stormSVG(runs []*stormRun) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="%d" y="18" font-size="14" font-weight="bold">me latency at a fixed %.0f req/s through a %d-login storm (PostgreSQL; p50 blue, p99 red, per 250 ms)</text>`+"\n", left, *openRate, *stormN)
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">me latency at a fixed %.0f req/s through a %d-login storm (PostgreSQL; p50 blue, p99 red, per 250 ms)</text>`+"\n", left, *openRate, *stormN)
 	for i, r := range runs {
 		y0 := float64(top + i*(panelH+gap) + 20)
 		total := time.Duration(len(r.run.Latency)) * r.run.Interval
@@ -31,7 +31,7 @@ func stormSVG(runs []*stormRun) string {
 			ms = math.Min(math.Max(ms, lo), hi)
 			return y0 + panelH*(1-(math.Log10(ms)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo)))
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%.0f" font-weight="bold">%s</text>`+"\n", left, y0-6, html.EscapeString(r.d.name+": "+r.d.label))
+		fmt.Fprintf(&b, `<text x="%d" y="%.0f" font-weight="bold">%s</text>`+"\n", left, y0-22, html.EscapeString(r.d.name+": "+r.d.label))
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="#f4d7a1" opacity="0.6"/>`+"\n", x(r.stormAt), y0, x(r.stormTo)-x(r.stormAt), panelH)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#8a5a00">%d logins</text>`+"\n", x(r.stormAt)+4, y0+14, *stormN)
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%.0f" height="%d" fill="none" stroke="#999"/>`+"\n", left, y0, plotW, panelH)
@@ -55,8 +55,8 @@ func stormSVG(runs []*stormRun) string {
 			}
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.6" points="%s"/>`+"\n", line.color, strings.TrimSpace(path.String()))
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#444">p99 alone %v · in the storm %v · logins %.1f/s</text>`+"\n",
-			w-right, y0-6, r.alone.P99.Round(10*time.Microsecond), r.storm.P99.Round(10*time.Microsecond), r.logins)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#444">p99 alone %v · in the storm %v · logins %.1f/s (%.2f × the hash rate just before)</text>`+"\n",
+			left, y0-7, r.alone.P99.Round(10*time.Microsecond), r.storm.P99.Round(10*time.Microsecond), r.logins, r.logins/r.hashRate)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
