@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"panguard.ai/auth/internal/argon2"
+	"golang.org/x/crypto/argon2"
 )
 
 // HashParams are argon2id parameters. The defaults follow the OWASP minimum
@@ -32,63 +32,25 @@ var DefaultHashParams = HashParams{MemoryKiB: 19 * 1024, Iterations: 2, Parallel
 // so a burst of logins queues instead of multiplying memory; a caller that waits longer
 // than MaxWait gets ErrBusy.
 type Hasher struct {
-	params HashParams
-	rand   io.Reader
-	slots  chan struct{}
-	// scratch holds one argon2 memory per slot, reused hash after hash: a fresh 19 MiB per
-	// hash made the garbage collector run about ten times a second under a login storm,
-	// each time stopping every goroutine (cheap requests too) for up to tens of milliseconds.
-	scratch chan *argon2.Scratch
+	params  HashParams
+	rand    io.Reader
+	slots   chan struct{}
+	derive  Deriver
 	maxWait time.Duration
 	waiting atomic.Int64
 	// onWait, when set, observes how long each hash waited for a slot.
 	onWait func(time.Duration)
-	// observeThread, when set (by tests), runs on the thread that hashes, before the hash.
-	observeThread func()
-	// nice, when positive, is the scheduling niceness (1–19) of the OS threads hashes run on.
-	nice int
 }
 
-// SetNice makes every later hash run on an OS thread of its own at scheduling niceness nice
-// (1–19, Linux; elsewhere the hash runs as before). The kernel then gives the CPU to the
-// service's other threads (cheap requests, the database, at the process's own priority) first,
-// and to hashing whatever they leave: hashing still uses every core when nothing else wants it.
-// Hashes need Go Ps of their own for this to help: the process must run with GOMAXPROCS above
-// the CPU count (service/main.go adds one per hashing slot). 0 turns it off.
-func (h *Hasher) SetNice(nice int) { h.nice = min(max(nice, 0), 19) }
+// Deriver computes an argon2id key with the arguments of golang.org/x/crypto/argon2.IDKey.
+// The service's binary hands hashing to worker processes (internal/hashworker) so that
+// hashing never stalls cheap requests; the default runs argon2.IDKey in this process. An
+// error (a worker that died) fails the one hash that met it.
+type Deriver func(ctx context.Context, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error)
 
-// idKey computes argon2id in a slot's memory at the hasher's niceness; the caller holds a slot.
-func (h *Hasher) idKey(password string, salt []byte, p HashParams, keyLen uint32) []byte {
-	s := <-h.scratch // there are as many as slots
-	defer func() { h.scratch <- s }()
-	derive := s.IDKey
-	if p.MemoryKiB > h.params.MemoryKiB {
-		// A stored hash of a larger memory cost (about to be upgraded) must not leave its
-		// memory held for ever.
-		derive = argon2.IDKey
-	}
-	hash := func() []byte {
-		return derive([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
-	}
-	if h.nice <= 0 || !lowPriorityThreads {
-		return hash()
-	}
-	var key []byte
-	done := make(chan struct{})
-	go func() {
-		// The goroutine keeps its thread locked to the end, so when it returns the runtime
-		// ends the thread and its lowered priority with it: no other goroutine ever runs on a
-		// niced thread, and an unprivileged process could not raise its priority back anyway.
-		runtime.LockOSThread()
-		lowerThreadPriority(h.nice)
-		if h.observeThread != nil {
-			h.observeThread()
-		}
-		key = hash()
-		close(done)
-	}()
-	<-done
-	return key
+// inProcess is the default Deriver.
+func inProcess(_ context.Context, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen), nil
 }
 
 // Queue reports how many hashes are running and how many requests wait for a slot.
@@ -104,11 +66,16 @@ func NewHasher(p HashParams, rand io.Reader, slots int, maxWait time.Duration) *
 	if maxWait <= 0 {
 		maxWait = 5 * time.Second
 	}
-	h := &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), scratch: make(chan *argon2.Scratch, slots), maxWait: maxWait}
-	for range slots {
-		h.scratch <- new(argon2.Scratch)
+	return &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), derive: inProcess, maxWait: maxWait}
+}
+
+// SetDeriver makes later hashes run through d (nil: in this process). The hasher admits as
+// many hashes at once as it has slots, so a pool of workers needs as many workers.
+func (h *Hasher) SetDeriver(d Deriver) {
+	if d == nil {
+		d = inProcess
 	}
-	return h
+	h.derive = d
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -144,7 +111,8 @@ func (h *Hasher) observe(d time.Duration) {
 func (h *Hasher) release() { <-h.slots }
 
 // Hash returns the PHC string of password under the configured parameters.
-// It returns ErrBusy when no hashing slot frees up in time, or the context's error.
+// It returns ErrBusy when no hashing slot frees up in time, the context's error, or the
+// deriver's error (a hash worker that failed).
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
@@ -155,12 +123,17 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	p := h.params
-	return encodePHC(p, salt, h.idKey(password, salt, p, p.KeyLen)), nil
+	key, err := h.derive(ctx, []byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	if err != nil {
+		return "", fmt.Errorf("auth: hash: %w", err)
+	}
+	return encodePHC(p, salt, key), nil
 }
 
 // Verify reports whether password matches the PHC string encoded, and whether the hash
 // should be replaced because its parameters differ from the configured ones. A malformed
-// hash verifies as false. It returns ErrBusy or the context's error when it cannot run.
+// hash verifies as false. It returns ErrBusy or the context's error when it cannot run, and
+// the deriver's error (a hash worker that failed).
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
 	p, salt, key, perr := decodePHC(encoded)
 	if perr != nil {
@@ -171,7 +144,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
-	got := h.idKey(password, salt, p, uint32(len(key)))
+	got, err := h.derive(ctx, []byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	if err != nil {
+		return false, false, fmt.Errorf("auth: verify: %w", err)
+	}
 	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil
 	rehash = p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
 		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLen ||

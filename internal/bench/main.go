@@ -34,7 +34,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"panguard.ai/auth/internal/argon2"
+	"golang.org/x/crypto/argon2"
 	"panguard.ai/auth/internal/auth"
 	"panguard.ai/auth/internal/loadgen"
 	"panguard.ai/auth/internal/store"
@@ -320,9 +320,8 @@ func parallelHashRate(n int, d time.Duration) float64 {
 		go func() {
 			defer wg.Done()
 			salt := make([]byte, p.SaltLen)
-			var s argon2.Scratch // as the service hashes: memory reused
 			for time.Now().Before(end) {
-				s.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+				argon2.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 				done.Add(1)
 			}
 		}()
@@ -335,10 +334,9 @@ func hashTime() time.Duration {
 	p := auth.DefaultHashParams
 	salt := make([]byte, p.SaltLen)
 	var ds []time.Duration
-	var s argon2.Scratch
 	for range 15 {
 		t0 := time.Now()
-		s.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+		argon2.IDKey([]byte("correct horse battery staple"), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 		ds = append(ds, time.Since(t0))
 	}
 	slices.Sort(ds)
@@ -845,7 +843,7 @@ func (rp *report) explain(cores int) {
 			seen = append(seen, fmt.Sprintf("%s %.0f waits (%.1f s), %.1f connections in use", r.d.name, r.waits.poolWaits, r.waits.poolWaitSeconds, r.waits.poolInUse/float64(max(r.waits.n, 1))))
 		}
 		rp.notes = append(rp.notes,
-			"**What a login storm made the service wait on, and the cure.** With hashes on ordinary threads and GOMAXPROCS = cores (design *before*), both Go Ps run argon2id, so a cheap request — or a login holding a database connection between two statements of its transaction — waits for a P: connections stay checked out by goroutines that cannot run, and me queues for a connection as well as for the CPU (waits for a pool connection during the storm, this run: "+strings.Join(seen, "; ")+"; on a busier machine the *before* design reached thousands of waits and 26 of 32 connections in use while the service used under its 2 cores). And every hash allocated its 19 MiB, so the garbage collector ran about ten times a second (GODEBUG=gctrace=1), each stop-the-world waiting for the hashing goroutines to reach a safe point (up to 25 ms). The service now hashes in memory kept per hashing slot (internal/argon2, a copy of x/crypto's with reusable memory: the collector runs every few seconds instead), on OS threads of their own at niceness 19 (`PANGUARD_HASH_NICE`), with one spare P per hashing slot: the kernel runs cheap work, and PostgreSQL, first, and hashing takes the cycles they leave. What this costs: niced hashing yields to *every* other process on the host too, so where other work shares the machine (as here: see the load average) logins get less than the ceiling measured a moment before; in a container the CPU controller shares the cores between containers whatever the niceness inside, so there only the service's own cheap work goes first. Design *one-slot* (hashing on one core) is the trade-off the issue rules out, kept for comparison.")
+			"**What a login storm made the service wait on, and the cure.** With hashes inside the service and GOMAXPROCS = cores (design *before*), both Go Ps run argon2id, so a cheap request — or a login holding a database connection between two statements of its transaction — waits for a P: connections stay checked out by goroutines that cannot run, and me queues for a connection as well as for the CPU (waits for a pool connection during the storm, this run: "+strings.Join(seen, "; ")+"; on a busier machine the *before* design reached thousands of waits and 26 of 32 connections in use while the service used under its 2 cores). And every hash allocated its 19 MiB in the service's heap, so the garbage collector ran about ten times a second (GODEBUG=gctrace=1), each stop-the-world waiting for the hashing goroutines to reach a safe point (up to 25 ms). The service now hashes in worker processes of its own binary (internal/hashworker; golang.org/x/crypto/argon2 unchanged), one per hashing slot, started at niceness 19 (`PANGUARD_HASH_NICE`): their garbage is collected in their own heaps, the service's Ps stay free for requests, and the kernel runs cheap work, and PostgreSQL, first, while hashing takes the cycles they leave. What this costs: niced hashing yields to *every* other process on the host too, so where other work shares the machine (see the load average) logins get less than the ceiling measured a moment before; in a container the CPU controller shares the cores between containers whatever the niceness inside, so there only the service's own cheap work goes first. Design *procs* (spare Ps, hashing in process at normal priority) separates the two effects; *one-slot* (hashing on one core) is the trade-off the issue rules out, kept for comparison.")
 	}
 	if v["me_postgres_1000"] > 0 {
 		rp.notes = append(rp.notes,

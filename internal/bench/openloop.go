@@ -38,9 +38,9 @@ type design struct {
 func hashDesigns() []design {
 	cores, spare := strconv.Itoa(runtime.NumCPU()), strconv.Itoa(2*runtime.NumCPU())
 	return []design{
-		{"before", "hashes at the service's priority, GOMAXPROCS = cores (PANGUARD_HASH_NICE=0)", []string{"PANGUARD_HASH_NICE=0"}},
-		{"after", "hashes on their own OS threads at niceness 19, a spare P per slot (the default)", nil},
-		{"procs", "a spare P per slot, hashes at normal priority (PANGUARD_HASH_NICE=0 GOMAXPROCS=" + spare + ")", []string{"PANGUARD_HASH_NICE=0", "GOMAXPROCS=" + spare, "PANGUARD_HASH_CONCURRENCY=" + cores}},
+		{"before", "hashes in the service's process at its priority, GOMAXPROCS = cores (PANGUARD_HASH_NICE=0)", []string{"PANGUARD_HASH_NICE=0"}},
+		{"after", "hashes in worker processes at niceness 19, one per slot (the default)", nil},
+		{"procs", "hashes in the service's process with a spare P per slot, at normal priority (PANGUARD_HASH_NICE=0 GOMAXPROCS=" + spare + ")", []string{"PANGUARD_HASH_NICE=0", "GOMAXPROCS=" + spare, "PANGUARD_HASH_CONCURRENCY=" + cores}},
 		{"one-slot", "one hashing slot: hashing on fewer cores (PANGUARD_HASH_CONCURRENCY=1 PANGUARD_HASH_NICE=0)", []string{"PANGUARD_HASH_NICE=0", "PANGUARD_HASH_CONCURRENCY=1"}},
 	}
 }

@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AccountWriteLimit:     cmp.Or(cfg.AccountWriteLimit, -1),
 		HashSlots:             cfg.HashConcurrency,
 		HashMaxWait:           cfg.HashQueueTimeout,
-		HashNice:              cfg.HashNice,
+		Derive:                cfg.Derive,
 		OnHashWait:            func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
 		OnEnqueue:             sender.Wake,
 		JWTSecret:             []byte(secret),
