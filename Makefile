@@ -57,7 +57,10 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s; FuzzHTTP FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzTokenParse$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./sdk/apitime
 
-bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md (several minutes)
+# BENCHFLAGS picks parts, e.g. BENCHFLAGS='-only openloop,growth -out /tmp/partial.md' (a partial
+# report; -only takes ceilings, ops, storm, growth, openloop, verify); `go run ./internal/bench -h`
+# lists the rest (durations, -storm-designs, -profile DIR).
+bench: ## measure against the machine's ceilings on SQLite and PostgreSQL; writes BENCHMARKS.md and internal/bench/storm-latency.svg (about 10 minutes)
 	.ci/with-postgres $(GO) run ./internal/bench $(BENCHFLAGS)
 
 generate: ## regenerate the REST server, SDK and RPC code (Go and TypeScript) from openapi.yaml and proto/, and rebuild the dashboard into internal/dashboard/dist (needs Node.js for the TypeScript)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,11 +17,15 @@ import (
 	"strings"
 	"syscall"
 
+	"panguard.ai/auth/internal/hashworker"
 	"panguard.ai/auth/internal/server"
 	"panguard.ai/auth/internal/store"
 )
 
 func main() {
+	if hashworker.IsWorker() {
+		hashworker.Main() // a child this binary started to hash passwords; never returns
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr)
 	stop() // os.Exit skips deferred calls
@@ -37,13 +42,44 @@ func environ() map[string]string {
 	return m
 }
 
-// setMemoryLimit gives the Go runtime a soft memory limit sized to the hashing work, unless
-// GOMEMLIMIT sets one: each argon2id hash allocates its whole memory cost, and without a
+// startHashWorkers fixes the number of hashing slots (one per core unless configured) and,
+// unless PANGUARD_HASH_NICE is 0, starts as many hash worker processes of this binary at that
+// niceness and has the service hash through them (internal/hashworker says why). The pool is
+// closed when ctx ends; nil means hashing stays in this process.
+func startHashWorkers(cfg server.Config, log *slog.Logger) (server.Config, *hashworker.Pool, error) {
+	if cfg.HashConcurrency <= 0 {
+		cfg.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if cfg.HashNice == 0 {
+		return cfg, nil, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("hash workers: %w", err)
+	}
+	pool, err := hashworker.Start(exe, cfg.HashConcurrency, cfg.HashNice)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.Derive = pool.IDKey
+	log.Debug("hash workers started", "workers", pool.Size(), "nice", cfg.HashNice)
+	return cfg, pool, nil
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit sized to the hashing work when the
+// service hashes in its own process, unless GOMEMLIMIT sets one: each argon2id hash allocates
+// its whole memory cost, and without a
 // limit the garbage of finished hashes lets the heap (and RSS) grow to twice what is live
 // under a burst of logins. 64 MiB for the rest of the service plus 2.5 hashes' worth per
 // hashing slot keeps a burst bounded without making the collector thrash.
 func setMemoryLimit(cfg server.Config, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if cfg.Derive != nil {
+		// The hashes' memory is in the workers: the service itself needs the 64 MiB and
+		// the buffers of a burst of connections.
+		debug.SetMemoryLimit(96 << 20)
 		return
 	}
 	slots := cfg.HashConcurrency
@@ -74,6 +110,13 @@ func run(ctx context.Context, environ map[string]string, ready chan<- string) er
 	store.SetLogger(log) // process-wide: the driver has one logger
 	for _, w := range server.UnknownVariables(environ) {
 		log.Warn(w)
+	}
+	cfg, pool, err := startHashWorkers(cfg, log)
+	if err != nil {
+		return err
+	}
+	if pool != nil {
+		defer pool.Close()
 	}
 	setMemoryLimit(cfg, log)
 	srv, err := server.New(ctx, cfg, log)

@@ -35,10 +35,22 @@ type Hasher struct {
 	params  HashParams
 	rand    io.Reader
 	slots   chan struct{}
+	derive  Deriver
 	maxWait time.Duration
 	waiting atomic.Int64
 	// onWait, when set, observes how long each hash waited for a slot.
 	onWait func(time.Duration)
+}
+
+// Deriver computes an argon2id key with the arguments of golang.org/x/crypto/argon2.IDKey.
+// The service's binary hands hashing to worker processes (internal/hashworker) so that
+// hashing never stalls cheap requests; the default runs argon2.IDKey in this process. An
+// error (a worker that died) fails the one hash that met it.
+type Deriver func(ctx context.Context, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error)
+
+// inProcess is the default Deriver.
+func inProcess(_ context.Context, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen), nil
 }
 
 // Queue reports how many hashes are running and how many requests wait for a slot.
@@ -54,7 +66,16 @@ func NewHasher(p HashParams, rand io.Reader, slots int, maxWait time.Duration) *
 	if maxWait <= 0 {
 		maxWait = 5 * time.Second
 	}
-	return &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), maxWait: maxWait}
+	return &Hasher{params: p, rand: rand, slots: make(chan struct{}, slots), derive: inProcess, maxWait: maxWait}
+}
+
+// SetDeriver makes later hashes run through d (nil: in this process). The hasher admits as
+// many hashes at once as it has slots, so a pool of workers needs as many workers.
+func (h *Hasher) SetDeriver(d Deriver) {
+	if d == nil {
+		d = inProcess
+	}
+	h.derive = d
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -90,7 +111,8 @@ func (h *Hasher) observe(d time.Duration) {
 func (h *Hasher) release() { <-h.slots }
 
 // Hash returns the PHC string of password under the configured parameters.
-// It returns ErrBusy when no hashing slot frees up in time, or the context's error.
+// It returns ErrBusy when no hashing slot frees up in time, the context's error, or the
+// deriver's error (a hash worker that failed).
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
@@ -101,13 +123,17 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	key, err := h.derive(ctx, []byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	if err != nil {
+		return "", fmt.Errorf("auth: hash: %w", err)
+	}
 	return encodePHC(p, salt, key), nil
 }
 
 // Verify reports whether password matches the PHC string encoded, and whether the hash
 // should be replaced because its parameters differ from the configured ones. A malformed
-// hash verifies as false. It returns ErrBusy or the context's error when it cannot run.
+// hash verifies as false. It returns ErrBusy or the context's error when it cannot run, and
+// the deriver's error (a hash worker that failed).
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
 	p, salt, key, perr := decodePHC(encoded)
 	if perr != nil {
@@ -118,7 +144,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	got, err := h.derive(ctx, []byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	if err != nil {
+		return false, false, fmt.Errorf("auth: verify: %w", err)
+	}
 	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil
 	rehash = p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
 		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLen ||

@@ -40,6 +40,9 @@ type Config struct {
 	Hash        HashParams
 	HashSlots   int
 	HashMaxWait time.Duration
+	// Derive, when set, computes the password hashes (Hasher.SetDeriver): the service binary
+	// hands them to low-priority worker processes. Nil hashes in this process.
+	Derive Deriver
 	// EncryptionKey (32 bytes) seals the secrets kept in the store (TOTP secrets, signing keys,
 	// the code key that keys backup-code hashes).
 	EncryptionKey []byte
@@ -155,6 +158,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	hasher := NewHasher(cfg.Hash, cfg.Rand, cfg.HashSlots, cfg.HashMaxWait)
 	hasher.onWait = cfg.OnHashWait
+	hasher.SetDeriver(cfg.Derive)
 	sl, err := newSealer(cfg.EncryptionKey, cfg.PreviousEncryptionKey, cfg.Rand)
 	if err != nil {
 		return nil, err

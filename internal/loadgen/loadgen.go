@@ -1,6 +1,9 @@
-// Package loadgen is a small closed-loop load generator: a fixed number of workers, each
-// issuing one request after another over kept-alive connections, for a fixed time after a
-// warm-up. It is what `make bench` measures with, the service and its ceilings alike.
+// Package loadgen is a small load generator, what `make bench` measures with, the service
+// and its ceilings alike. Run is a closed loop: a fixed number of workers, each issuing one
+// request after another over kept-alive connections, for a fixed time after a warm-up — it
+// finds throughput. RunOpen is an open loop: requests arrive at a fixed rate whatever the
+// answers do, and latency counts from each request's scheduled time — it finds the latency a
+// client sees at a given load, queueing included (no coordinated omission).
 package loadgen
 
 import (

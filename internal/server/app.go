@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,6 +173,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AccountWriteLimit:     cmp.Or(cfg.AccountWriteLimit, -1),
 		HashSlots:             cfg.HashConcurrency,
 		HashMaxWait:           cfg.HashQueueTimeout,
+		Derive:                cfg.Derive,
 		OnHashWait:            func(d time.Duration) { mt.hashWait.Observe(d.Seconds()) },
 		OnEnqueue:             sender.Wake,
 		JWTSecret:             []byte(secret),
@@ -274,14 +276,18 @@ func (a *Server) ListenAndServe(ctx context.Context, ready chan<- string) error 
 	}
 	log.Info("panguard-auth listening", "addr", ln.Addr().String(), "database", string(a.store.Dialect()))
 	if cfg.MetricsAddr != "" {
-		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: a.metrics.handler(), ReadHeaderTimeout: 5 * time.Second}
+		// Sampled, so they cost next to nothing: blocking events of 10 ms or more always and
+		// shorter ones proportionally, and one mutex contention in 100.
+		runtime.SetBlockProfileRate(int(10 * time.Millisecond))
+		runtime.SetMutexProfileFraction(100)
+		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: operationsHandler(a.metrics), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics listener", "err", err)
 			}
 		}()
 		defer ms.Close()
-		log.Info("metrics served separately", "addr", cfg.MetricsAddr)
+		log.Info("metrics and profiles served separately", "addr", cfg.MetricsAddr)
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()

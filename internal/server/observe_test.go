@@ -180,3 +180,21 @@ func TestHealthReadinessAndRequestID(t *testing.T) {
 		t.Fatalf("login with the database closed: %d %v", st, env)
 	}
 }
+
+// TestOperationsPortServesProfilesAndMetrics: PANGUARD_METRICS_ADDR's handler answers the
+// pprof index and profiles, and the metrics everywhere else.
+func TestOperationsPortServesProfilesAndMetrics(t *testing.T) {
+	h := operationsHandler(newMetrics())
+	for _, c := range []struct{ path, want string }{
+		{"/debug/pprof/", "goroutine"},
+		{"/debug/pprof/heap?debug=1", "heap profile"},
+		{"/debug/pprof/block?debug=1", "contention"},
+		{"/metrics", "go_goroutines"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("GET %s: %d, no %q in %.200s", c.path, rec.Code, c.want, rec.Body)
+		}
+	}
+}

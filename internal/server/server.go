@@ -73,8 +73,8 @@ func newHandler(d handlerDeps) (http.Handler, error) {
 		routes["/metrics"] = []string{http.MethodGet, http.MethodHead}
 	}
 	routeFallbacks(mux, routes, dashboard.Handler())
-	h := securityHeaders(d.hsts, withTimeout(d.timeout, restCORS(d.corsOrigins, mux)))
-	return withClientIP(d.ips, observe(d.metrics, d.log, ops, recoverPanics(d.log, h))), nil
+	h := securityHeaders(d.hsts, restCORS(d.corsOrigins, mux))
+	return observe(d.metrics, d.log, ops, d.ips, d.timeout, recoverPanics(d.log, h)), nil
 }
 
 // restCORS lets the browser origins in origins call the REST API (under /api/) as they may
@@ -101,15 +101,6 @@ func restCORS(origins []string, next http.Handler) http.Handler {
 	})
 }
 
-// withTimeout bounds every request, so nothing waits on a stuck dependency for ever.
-func withTimeout(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
 // operationRoutes maps "METHOD /path" of each REST operation, and each RPC name, to the
 // operation's name (as the RPC spells it).
 func operationRoutes() (map[string]string, error) {
@@ -128,14 +119,11 @@ func operationRoutes() (map[string]string, error) {
 	return ops, nil
 }
 
-// withClientIP puts the client's address (for the domain's rate limits and sessions) and its
-// User-Agent (for sessions and the activity log) into the context.
-func withClientIP(ips clientIPs, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := auth.WithClientIP(r.Context(), ips.of(r.RemoteAddr, r.Header))
-		ctx = auth.WithUserAgent(ctx, r.Header.Get("User-Agent"))
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+// clientContext is ctx carrying the client's address (for the domain's rate limits and
+// sessions) and its User-Agent (for sessions and the activity log).
+func clientContext(ctx context.Context, ips clientIPs, r *http.Request) context.Context {
+	ctx = auth.WithClientIP(ctx, ips.of(r.RemoteAddr, r.Header))
+	return auth.WithUserAgent(ctx, r.Header.Get("User-Agent"))
 }
 
 // specHandlers serves the embedded contract at /api/openapi.yaml and /api/openapi.json, so
