@@ -43,26 +43,26 @@ func environ() map[string]string {
 }
 
 // startHashWorkers fixes the number of hashing slots (one per core unless configured) and,
-// unless PANGUARD_HASH_NICE is 0, starts as many hash worker processes of this binary at that
-// niceness and has the service hash through them (internal/hashworker says why). The pool is
+// unless PANGUARD_HASH_WORKERS is off, starts as many hash worker processes of this binary at
+// that priority and has the service hash through them (internal/hashworker says why). The pool is
 // closed when ctx ends; nil means hashing stays in this process.
 func startHashWorkers(cfg server.Config, log *slog.Logger) (server.Config, *hashworker.Pool, error) {
 	if cfg.HashConcurrency <= 0 {
 		cfg.HashConcurrency = runtime.GOMAXPROCS(0)
 	}
-	if cfg.HashNice == 0 {
+	if cfg.HashWorkers == "off" {
 		return cfg, nil, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return cfg, nil, fmt.Errorf("hash workers: %w", err)
 	}
-	pool, err := hashworker.Start(exe, cfg.HashConcurrency, cfg.HashNice)
+	pool, err := hashworker.Start(exe, cfg.HashConcurrency, hashworker.Priority(cfg.HashWorkers))
 	if err != nil {
 		return cfg, nil, err
 	}
 	cfg.Derive = pool.IDKey
-	log.Debug("hash workers started", "workers", pool.Size(), "nice", cfg.HashNice)
+	log.Debug("hash workers started", "workers", pool.Size(), "priority", cfg.HashWorkers)
 	return cfg, pool, nil
 }
 

@@ -21,12 +21,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// arg is the first argument a worker process is started with; the second is its niceness.
+// arg is the first argument a worker process is started with; the second is its Priority.
 const arg = "__panguard-hash-worker"
 
 // Limits a worker enforces on a request, far above anything the service sends, so a
@@ -42,14 +41,14 @@ const (
 // program's main (and a test binary's TestMain) calls Main when it is.
 func IsWorker() bool { return len(os.Args) == 3 && os.Args[1] == arg }
 
-// Main lowers the process to the niceness of its command line, then serves hash requests on
+// Main lowers the process to the Priority of its command line, then serves hash requests on
 // standard input and output until standard input closes (the service ended or closed the
 // pool), then exits the process; it never returns. A malformed request exits with status 2.
 func Main() {
-	if nice, err := strconv.Atoi(os.Args[2]); err != nil || nice < 0 || nice > 19 {
-		fmt.Fprintln(os.Stderr, "hash worker: bad niceness", os.Args[2])
+	if prio := Priority(os.Args[2]); prio != Idle && prio != Low {
+		fmt.Fprintln(os.Stderr, "hash worker: bad priority", os.Args[2])
 		os.Exit(2)
-	} else if err := lowerPriority(nice); err != nil {
+	} else if err := lowerPriority(prio); err != nil {
 		// Hashing at normal priority still works; only the yielding to cheap work is lost.
 		fmt.Fprintln(os.Stderr, "hash worker: cannot lower priority:", err)
 	}
@@ -59,6 +58,19 @@ func Main() {
 	}
 	os.Exit(0)
 }
+
+// Priority is the scheduling class a worker lowers itself to (on Linux; elsewhere workers run
+// at the service's own priority).
+type Priority string
+
+const (
+	// Idle runs hashing under SCHED_IDLE: a core runs it only when nothing else of any
+	// priority wants that core, and a waking request preempts it at once.
+	Idle Priority = "idle"
+	// Low runs hashing at niceness 19: it still gets a small share (about 1.5 %) of a busy
+	// core, but a waking request may wait for the end of the hash's time slice.
+	Low Priority = "low"
+)
 
 // request is one argon2id derivation.
 type request struct {

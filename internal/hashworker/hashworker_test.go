@@ -24,13 +24,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startPool(t *testing.T, n, nice int) *Pool {
+func startPool(t *testing.T, n int, prio Priority) *Pool {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(exe, n, nice)
+	p, err := Start(exe, n, prio)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func pids(p *Pool) []int {
 // TestWorkersDeriveWhatXCryptoDerives: keys from the pool, from several goroutines at once and
 // with several parameter sets, equal golang.org/x/crypto/argon2.IDKey's.
 func TestWorkersDeriveWhatXCryptoDerives(t *testing.T) {
-	p := startPool(t, 2, 19)
+	p := startPool(t, 2, Idle)
 	cases := []struct {
 		time, memory uint32
 		threads      uint8
@@ -82,62 +82,73 @@ func TestWorkersDeriveWhatXCryptoDerives(t *testing.T) {
 	wg.Wait()
 }
 
-// TestWorkersRunNicedWithoutTheServicesEnvironment: the workers run at the niceness asked for,
-// the caller's thread keeps its own, and no worker inherits the environment (the service's
-// secrets live there).
-func TestWorkersRunNicedWithoutTheServicesEnvironment(t *testing.T) {
+// TestWorkersRunLoweredWithoutTheServicesEnvironment: every thread of every worker runs in
+// the scheduling class asked for, the caller keeps its own, and no worker inherits the
+// environment (the service's secrets live there).
+func TestWorkersRunLoweredWithoutTheServicesEnvironment(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("niceness and /proc are Linux only")
+		t.Skip("scheduling classes and /proc are Linux only")
 	}
 	t.Setenv("PANGUARD_JWT_SECRET", "not-for-workers")
-	p := startPool(t, 2, 15)
-	ps := pids(p)
-	if len(ps) != 2 {
-		t.Fatalf("%d workers running, want 2", len(ps))
-	}
-	for _, pid := range ps {
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, task := range tasks {
-			if n := niceOf(t, fmt.Sprintf("%d/task/%s", pid, task.Name())); n != 15 {
-				t.Errorf("worker %d thread %s at niceness %d, want 15", pid, task.Name(), n)
+	for _, c := range []struct {
+		prio         Priority
+		policy, nice int // fields 41 and 19 of /proc/…/stat; SCHED_IDLE is 5
+	}{{Idle, 5, 0}, {Low, 0, 19}} {
+		t.Run(string(c.prio), func(t *testing.T) {
+			p := startPool(t, 2, c.prio)
+			ps := pids(p)
+			if len(ps) != 2 {
+				t.Fatalf("%d workers running, want 2", len(ps))
 			}
-		}
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(env) != 0 {
-			t.Errorf("worker %d has an environment: %q", pid, env)
-		}
-	}
-	if n := niceOf(t, "self"); n != 0 {
-		t.Errorf("the test process itself is at niceness %d, want 0", n)
+			for _, pid := range ps {
+				tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, task := range tasks {
+					policy, nice := schedOf(t, fmt.Sprintf("%d/task/%s", pid, task.Name()))
+					if policy != c.policy || nice != c.nice {
+						t.Errorf("worker %d thread %s: policy %d nice %d, want %d and %d", pid, task.Name(), policy, nice, c.policy, c.nice)
+					}
+				}
+				env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(env) != 0 {
+					t.Errorf("worker %d has an environment: %q", pid, env)
+				}
+			}
+			if policy, nice := schedOf(t, "self"); policy != 0 || nice != 0 {
+				t.Errorf("the test process itself: policy %d nice %d, want 0 and 0", policy, nice)
+			}
+		})
 	}
 }
 
-// niceOf reads the niceness of /proc/ENTRY (a process or one of its threads; field 19 of stat).
-func niceOf(t *testing.T, entry string) int {
+// schedOf reads the scheduling policy and niceness of /proc/ENTRY (a process or one of its
+// threads; fields 41 and 19 of stat).
+func schedOf(t *testing.T, entry string) (policy, nice int) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + entry + "/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces.
+	// The command name (field 2) is in parentheses and may hold spaces; fields from 3 on.
 	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	n, err := strconv.Atoi(fields[16])
-	if err != nil {
+	if nice, err = strconv.Atoi(fields[16]); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	if policy, err = strconv.Atoi(fields[38]); err != nil {
+		t.Fatal(err)
+	}
+	return policy, nice
 }
 
 // TestAKilledWorkerIsReplaced: a worker killed while idle costs no request; the pool starts
 // a new process and the key is still right.
 func TestAKilledWorkerIsReplaced(t *testing.T) {
-	p := startPool(t, 1, 19)
+	p := startPool(t, 1, Idle)
 	before := pids(p)
 	proc, _ := os.FindProcess(before[0])
 	if err := proc.Kill(); err != nil {
@@ -163,7 +174,7 @@ func TestStartRefusesAnExecutableThatIsNotAWorker(t *testing.T) {
 		if _, err := os.Stat(exe); err != nil && exe == "/bin/true" {
 			continue
 		}
-		if p, err := Start(exe, 1, 0); err == nil {
+		if p, err := Start(exe, 1, Low); err == nil {
 			p.Close()
 			t.Errorf("Start(%s) succeeded", exe)
 		}
@@ -172,7 +183,7 @@ func TestStartRefusesAnExecutableThatIsNotAWorker(t *testing.T) {
 
 // TestClosedPoolRefuses: after Close, IDKey answers ErrClosed and the workers are gone.
 func TestClosedPoolRefuses(t *testing.T) {
-	p := startPool(t, 2, 0)
+	p := startPool(t, 2, Low)
 	ps := pids(p)
 	p.Close()
 	if _, err := p.IDKey(context.Background(), []byte("pw"), make([]byte, 16), 1, 64, 1, 32); !errors.Is(err, ErrClosed) {

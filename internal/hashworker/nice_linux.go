@@ -7,11 +7,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lowerPriority sets the niceness of every thread of this process. On Linux niceness belongs
-// to a thread (PRIO_PROCESS with a thread id names one thread) and a new thread inherits its
-// creator's; the runtime may start threads while the loop runs, so it repeats until a pass
-// finds every thread already niced. Raising niceness needs no privilege.
-func lowerPriority(nice int) error {
+// lowerPriority puts every thread of this process in the scheduling class prio. On Linux the
+// class and niceness belong to a thread (a thread id names one thread) and a new thread
+// inherits its creator's; the runtime may start threads while the loop runs, so it repeats
+// until a pass finds every thread already lowered. Lowering needs no privilege.
+func lowerPriority(prio Priority) error {
+	want := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: 0 /* SCHED_OTHER */, Nice: 19}
+	if prio == Idle {
+		want = unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+	}
 	for range 10 {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
@@ -23,11 +27,11 @@ func lowerPriority(nice int) error {
 			if err != nil {
 				continue
 			}
-			// getpriority(2) answers 20 - nice.
-			if p, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-p == nice {
+			if a, err := unix.SchedGetAttr(tid, 0); err == nil && a.Policy == want.Policy && a.Nice == want.Nice {
 				continue
 			}
-			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && err != unix.ESRCH {
+			attr := want
+			if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && err != unix.ESRCH {
 				return err
 			}
 			changed = true

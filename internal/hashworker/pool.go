@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"time"
 )
 
@@ -25,7 +24,7 @@ const hashTimeout = time.Minute
 // hasher admits only as many hashes at once as the pool has workers).
 type Pool struct {
 	exe  string
-	nice int
+	prio Priority
 	idle chan *worker
 	done chan struct{}
 }
@@ -40,13 +39,15 @@ type worker struct {
 }
 
 // Start starts n worker processes of the executable exe (the running service's own binary,
-// whose main calls Main when IsWorker), which lower themselves to scheduling niceness nice
-// (0–19; Linux, ignored elsewhere). It fails when a worker cannot be started or does not answer a first hash.
-func Start(exe string, n, nice int) (*Pool, error) {
+// whose main calls Main when IsWorker), which lower themselves to prio (Idle or Low). It fails when a worker cannot be started or does not answer a first hash.
+func Start(exe string, n int, prio Priority) (*Pool, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("hashworker: %d workers", n)
 	}
-	p := &Pool{exe: exe, nice: min(max(nice, 0), 19), idle: make(chan *worker, n), done: make(chan struct{})}
+	if prio != Idle && prio != Low {
+		return nil, fmt.Errorf("hashworker: priority %q", prio)
+	}
+	p := &Pool{exe: exe, prio: prio, idle: make(chan *worker, n), done: make(chan struct{})}
 	for range n {
 		w := &worker{}
 		if err := p.start(w); err != nil {
@@ -128,9 +129,9 @@ func (p *Pool) Close() {
 	}
 }
 
-// start runs a worker process for slot w at the pool's niceness.
+// start runs a worker process for slot w (which lowers itself to the pool's priority).
 func (p *Pool) start(w *worker) error {
-	cmd := exec.Command(p.exe, arg, strconv.Itoa(p.nice))
+	cmd := exec.Command(p.exe, arg, string(p.prio))
 	// The worker needs nothing from the environment, and must not hold the service's secrets.
 	cmd.Env = []string{}
 	cmd.Stderr = os.Stderr
