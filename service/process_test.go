@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,34 +93,11 @@ func startCommand(t *testing.T, args []string, env ...string) *proc {
 // peakRSS is the high-water resident set size of the process plus that of each of its child
 // processes (the hash workers: their memory is the service's too).
 func (p *proc) peakRSS(t *testing.T) int64 {
-	pid := p.cmd.Process.Pid
-	rss, err := loadgen.PeakRSS(pid)
+	rss, err := loadgen.FamilyPeakRSS(p.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("service: peak RSS %.1f MiB", float64(rss)/(1<<20))
-	children := 0
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		for _, f := range strings.Fields(string(b)) {
-			child, _ := strconv.Atoi(f)
-			r, err := loadgen.PeakRSS(child)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("child %d: peak RSS %.1f MiB", child, float64(r)/(1<<20))
-			rss += r
-			children++
-		}
-	}
-	t.Logf("peak RSS of the service and its %d child processes: %.1f MiB", children, float64(rss)/(1<<20))
+	t.Logf("peak RSS of the service and its %d child processes: %.1f MiB", len(loadgen.Family(p.cmd.Process.Pid))-1, float64(rss)/(1<<20))
 	return rss
 }
 

@@ -101,11 +101,11 @@ func withCPU(pid int, run func() loadgen.Result) (loadgen.Result, float64) {
 	got := make(chan struct{})
 	go func() {
 		time.Sleep(*warmup)
-		c0, _ = loadgen.CPUTime(pid)
+		c0, _ = loadgen.FamilyCPUTime(pid)
 		close(got)
 	}()
 	r := run()
-	c1, _ := loadgen.CPUTime(pid)
+	c1, _ := loadgen.FamilyCPUTime(pid)
 	<-got
 	if r.Requests == 0 {
 		return r, 0
@@ -450,7 +450,7 @@ func (s *service) saveProfile(what, file string) {
 
 // peakRSS reads the process's high-water resident set size (-1 when unknown).
 func (s *service) peakRSS() int64 {
-	rss, err := loadgen.PeakRSS(s.cmd.Process.Pid)
+	rss, err := loadgen.FamilyPeakRSS(s.cmd.Process.Pid)
 	if err != nil {
 		return -1
 	}

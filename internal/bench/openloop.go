@@ -193,7 +193,7 @@ func stormThrough(ctx context.Context, s *service, dbURL string, d design) (*sto
 		}()
 	}
 	time.Sleep(time.Until(mFrom))
-	cpu0, _ := loadgen.CPUTime(s.cmd.Process.Pid)
+	cpu0, _ := loadgen.FamilyCPUTime(s.cmd.Process.Pid)
 	pool0 := s.scrape()
 	var ws waitSample
 	ws.pgWait = map[string]float64{}
@@ -201,7 +201,7 @@ func stormThrough(ctx context.Context, s *service, dbURL string, d design) (*sto
 		ws.sample(s, pg)
 		time.Sleep(100 * time.Millisecond)
 	}
-	cpu1, _ := loadgen.CPUTime(s.cmd.Process.Pid)
+	cpu1, _ := loadgen.FamilyCPUTime(s.cmd.Process.Pid)
 	pool1 := s.scrape()
 	ws.poolWaits = pool1["go_sql_wait_count_total"] - pool0["go_sql_wait_count_total"]
 	ws.poolWaitSeconds = pool1["go_sql_wait_duration_seconds_total"] - pool0["go_sql_wait_duration_seconds_total"]

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +120,36 @@ func TestCPUTimeOfThisProcessGrowsWithWork(t *testing.T) {
 	after, err := CPUTime(os.Getpid())
 	if err != nil || after-before < 50*time.Millisecond {
 		t.Fatalf("CPUTime %v → %v, %v", before, after, err)
+	}
+}
+
+// TestFamilyCountsChildren: a child process is part of the family, its memory in the sum.
+func TestFamilyCountsChildren(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux only")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep command:", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	fam := Family(os.Getpid())
+	if fam[0] != os.Getpid() || !slices.Contains(fam, cmd.Process.Pid) {
+		t.Fatalf("Family = %v, want this process then the child %d", fam, cmd.Process.Pid)
+	}
+	own, err := PeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := PeakRSS(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := FamilyPeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all < own+child {
+		t.Fatalf("FamilyPeakRSS = %d, want at least %d + %d", all, own, child)
 	}
 }

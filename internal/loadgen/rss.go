@@ -48,3 +48,53 @@ func CPUTime(pid int) (time.Duration, error) {
 	// Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture Go supports.
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
+
+// Family is pid followed by its child processes (a service and its hash workers), read from
+// /proc/PID/task/*/children (Linux). A thread that ends meanwhile is skipped.
+func Family(pid int) []int {
+	out := []int{pid}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return out
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// FamilyPeakRSS is the sum of the peak RSS of pid and of each of its children (an upper
+// bound of the family's peak at any one moment). It returns PeakRSS's errors.
+func FamilyPeakRSS(pid int) (int64, error) {
+	var sum int64
+	for _, p := range Family(pid) {
+		rss, err := PeakRSS(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += rss
+	}
+	return sum, nil
+}
+
+// FamilyCPUTime is the CPU time used so far by pid and its living children. It returns
+// CPUTime's errors.
+func FamilyCPUTime(pid int) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range Family(pid) {
+		d, err := CPUTime(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}

@@ -141,6 +141,12 @@ function App() {
       <main id="main" tabIndex={-1}>
         {body}
       </main>
+      <footer class="foot">
+        {/* target="_self": /docs is its own page, not one of the app's, so the router lets it load. */}
+        <a href="/docs" target="_self">
+          API reference
+        </a>
+      </footer>
     </>
   );
 }

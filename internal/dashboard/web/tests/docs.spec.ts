@@ -29,3 +29,10 @@ test("/docs renders the API contract from this origin alone, under the CSP", asy
   expect(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), "axe on /docs").toEqual([]);
   await screenshots(page, "docs");
 });
+
+test("the app links to the API reference, which loads as its own page", async ({ page }) => {
+  await page.goto("/sign-in");
+  await page.getByRole("contentinfo").getByRole("link", { name: "API reference" }).click();
+  await expect(page).toHaveURL(/\/docs$/);
+  await expect(page).toHaveTitle("API reference · Panguard Auth");
+});
