@@ -25,7 +25,7 @@ var (
 	openAlone = flag.Duration("open-alone", 10*time.Second, "open loop: measured time of me alone (after 1 s of warm-up)")
 	openStorm = flag.Duration("open-storm", 10*time.Second, "open loop: measured time of me while the logins run (after 2 s of ramp)")
 	stormN    = flag.Int("storm-logins", 500, "concurrent logins of the storm")
-	designs   = flag.String("storm-designs", "before,after,low,procs,one-slot", "hashing designs measured through the login storm, in order (before, after, low, procs, one-slot)")
+	designs   = flag.String("storm-designs", "before,after,low,idle,procs,one-slot", "hashing designs measured through the login storm, in order (before, after, low, idle, procs, one-slot)")
 	svgOut    = flag.String("svg", "internal/bench/storm-latency.svg", "picture of me's latency through the storm (written with the report)")
 )
 
@@ -39,8 +39,9 @@ func hashDesigns() []design {
 	cores, spare := strconv.Itoa(runtime.NumCPU()), strconv.Itoa(2*runtime.NumCPU())
 	return []design{
 		{"before", "hashes in the service's process at its priority, GOMAXPROCS = cores (PANGUARD_HASH_WORKERS=off)", []string{"PANGUARD_HASH_WORKERS=off"}},
-		{"after", "hashes in worker processes under SCHED_IDLE, one per slot (the default)", nil},
+		{"after", "hashes in worker processes at the service's priority, one per slot (the default)", nil},
 		{"low", "hashes in worker processes at niceness 19 (PANGUARD_HASH_WORKERS=low)", []string{"PANGUARD_HASH_WORKERS=low"}},
+		{"idle", "hashes in worker processes under SCHED_IDLE (PANGUARD_HASH_WORKERS=idle)", []string{"PANGUARD_HASH_WORKERS=idle"}},
 		{"procs", "hashes in the service's process with a spare P per slot, at normal priority (PANGUARD_HASH_WORKERS=off GOMAXPROCS=" + spare + ")", []string{"PANGUARD_HASH_WORKERS=off", "GOMAXPROCS=" + spare, "PANGUARD_HASH_CONCURRENCY=" + cores}},
 		{"one-slot", "one hashing slot: hashing on fewer cores (PANGUARD_HASH_CONCURRENCY=1 PANGUARD_HASH_WORKERS=off)", []string{"PANGUARD_HASH_WORKERS=off", "PANGUARD_HASH_CONCURRENCY=1"}},
 	}

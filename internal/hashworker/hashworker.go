@@ -4,9 +4,9 @@
 // service, a login storm makes every cheap request wait: for the CPU, for a Go P, and above
 // all for the garbage collector, which at ~80 hashes a second collects about ten times a
 // second and stops every goroutine each time. A worker process has a heap of its own (its
-// collections stop nobody else) and runs at a low scheduling priority (the kernel gives the
-// cores to the service first and to hashing whatever is left, so hashing still uses every
-// core when nothing else wants it).
+// collections stop nobody else), and the service's Go processors stay free for requests. A
+// worker may also lower its scheduling priority (Low, Idle) so the kernel gives the cores to
+// the service first; BENCHMARKS.md measures what that costs.
 //
 // The hash itself is golang.org/x/crypto/argon2, unchanged. A worker reads one request at a
 // time from its standard input and answers on its standard output; the password crosses a
@@ -45,9 +45,11 @@ func IsWorker() bool { return len(os.Args) == 3 && os.Args[1] == arg }
 // standard input and output until standard input closes (the service ended or closed the
 // pool), then exits the process; it never returns. A malformed request exits with status 2.
 func Main() {
-	if prio := Priority(os.Args[2]); prio != Idle && prio != Low {
+	if prio := Priority(os.Args[2]); prio != Idle && prio != Low && prio != Normal {
 		fmt.Fprintln(os.Stderr, "hash worker: bad priority", os.Args[2])
 		os.Exit(2)
+	} else if prio == Normal {
+		// Nothing to lower.
 	} else if err := lowerPriority(prio); err != nil {
 		// Hashing at normal priority still works; only the yielding to cheap work is lost.
 		fmt.Fprintln(os.Stderr, "hash worker: cannot lower priority:", err)
@@ -70,6 +72,9 @@ const (
 	// Low runs hashing at niceness 19: it still gets a small share (about 1.5 %) of a busy
 	// core, but a waking request may wait for the end of the hash's time slice.
 	Low Priority = "low"
+	// Normal leaves hashing at the service's own priority: the workers still keep the
+	// hashes' memory out of the service's heap.
+	Normal Priority = "normal"
 )
 
 // request is one argon2id derivation.

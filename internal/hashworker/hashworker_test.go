@@ -93,7 +93,7 @@ func TestWorkersRunLoweredWithoutTheServicesEnvironment(t *testing.T) {
 	for _, c := range []struct {
 		prio         Priority
 		policy, nice int // fields 41 and 19 of /proc/…/stat; SCHED_IDLE is 5
-	}{{Idle, 5, 0}, {Low, 0, 19}} {
+	}{{Idle, 5, 0}, {Low, 0, 19}, {Normal, 0, 0}} {
 		t.Run(string(c.prio), func(t *testing.T) {
 			p := startPool(t, 2, c.prio)
 			ps := pids(p)

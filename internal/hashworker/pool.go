@@ -39,12 +39,13 @@ type worker struct {
 }
 
 // Start starts n worker processes of the executable exe (the running service's own binary,
-// whose main calls Main when IsWorker), which lower themselves to prio (Idle or Low). It fails when a worker cannot be started or does not answer a first hash.
+// whose main calls Main when IsWorker), which run at prio (Normal, or lowered to Low or
+// Idle). It fails when a worker cannot be started or does not answer a first hash.
 func Start(exe string, n int, prio Priority) (*Pool, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("hashworker: %d workers", n)
 	}
-	if prio != Idle && prio != Low {
+	if prio != Idle && prio != Low && prio != Normal {
 		return nil, fmt.Errorf("hashworker: priority %q", prio)
 	}
 	p := &Pool{exe: exe, prio: prio, idle: make(chan *worker, n), done: make(chan struct{})}

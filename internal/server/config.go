@@ -66,10 +66,10 @@ type Config struct {
 	// HashQueueTimeout is how long a request waits for a slot before a fast 503.
 	HashConcurrency  int           `env:"PANGUARD_HASH_CONCURRENCY" envDefault:"0"`
 	HashQueueTimeout time.Duration `env:"PANGUARD_HASH_QUEUE_TIMEOUT" envDefault:"2s"`
-	// HashWorkers is where the service binary hashes passwords: "idle" (worker processes
-	// under SCHED_IDLE), "low" (worker processes at niceness 19), or "off" (inside the
-	// service's own process, at its priority).
-	HashWorkers string `env:"PANGUARD_HASH_WORKERS" envDefault:"idle"`
+	// HashWorkers is where the service binary hashes passwords: "normal" (worker processes
+	// at the service's priority), "low" (niceness 19), "idle" (SCHED_IDLE), or "off" (inside
+	// the service's own process).
+	HashWorkers string `env:"PANGUARD_HASH_WORKERS" envDefault:"normal"`
 	// Derive, when set, computes password hashes (the service binary's hash workers); nil
 	// hashes in this process.
 	Derive auth.Deriver `env:"-"`
@@ -149,8 +149,8 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if c.HashConcurrency < 0 || c.HashQueueTimeout <= 0 {
 		return c, fmt.Errorf("config: PANGUARD_HASH_CONCURRENCY must be >= 0 and PANGUARD_HASH_QUEUE_TIMEOUT > 0")
 	}
-	if c.HashWorkers != "idle" && c.HashWorkers != "low" && c.HashWorkers != "off" {
-		return c, fmt.Errorf("config: PANGUARD_HASH_WORKERS must be idle, low or off")
+	if c.HashWorkers != "idle" && c.HashWorkers != "low" && c.HashWorkers != "normal" && c.HashWorkers != "off" {
+		return c, fmt.Errorf("config: PANGUARD_HASH_WORKERS must be idle, low, normal or off")
 	}
 	if c.AccountWriteLimit < 0 {
 		return c, fmt.Errorf("config: PANGUARD_ACCOUNT_WRITE_LIMIT must be 0 (off) or more")
