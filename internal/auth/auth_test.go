@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/argon2"
 
 	"panguard.ai/auth/internal/auth"
 	"panguard.ai/auth/internal/storetest"
@@ -552,3 +554,31 @@ func TestAuthenticatedOperationsRefuseAPrincipalAuthenticateDidNotMake(t *testin
 
 // pw is a re-authentication with a password only.
 func pw(password string) auth.Reauth { return auth.Reauth{Password: password} }
+
+// TestAnOverlongPasswordIsWrongNotAFailure: a password longer than any that can be stored
+// (JSON turns each invalid byte into a 3-byte U+FFFD, so a 64 KiB body can carry 190 KB)
+// verifies as wrong, without reaching a deriver that refuses long input (as the hash workers
+// do) and without an error.
+func TestAnOverlongPasswordIsWrongNotAFailure(t *testing.T) {
+	p := auth.HashParams{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	h := auth.NewHasher(p, randReader{}, 1, time.Second)
+	enc, err := h.Hash(context.Background(), "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetDeriver(func(ctx context.Context, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) ([]byte, error) {
+		if len(password) > 4*auth.PasswordMaxChars {
+			return nil, errors.New("the deriver saw a password of " + strconv.Itoa(len(password)) + " bytes")
+		}
+		return argon2.IDKey(password, salt, time, memory, threads, keyLen), nil
+	})
+	for _, pw := range []string{strings.Repeat("\ufffd", 65000), "password1" + strings.Repeat("x", 4*auth.PasswordMaxChars)} {
+		ok, _, err := h.Verify(context.Background(), pw, enc)
+		if ok || err != nil {
+			t.Fatalf("Verify(%d bytes) = %v, %v; want false, nil", len(pw), ok, err)
+		}
+	}
+	if ok, _, err := h.Verify(context.Background(), "password1", enc); !ok || err != nil {
+		t.Fatalf("the right password: %v, %v", ok, err)
+	}
+}

@@ -219,6 +219,28 @@ func TestDeviceGrantNeverYieldsATokenWhenItShouldNot(t *testing.T) {
 				wantOAuth(t, err, auth.OAuthInvalidGrant)
 			}
 		})
+		t.Run("approved, then the user's sessions are revoked before it is collected", func(t *testing.T) {
+			admin := adminOf(t, e, "root2@example.com")
+			for _, how := range []string{"sign out everywhere else", "an admin revokes every session"} {
+				r := register(t, e, fmt.Sprintf("revoked-%d@example.com", len(how)), "password1")
+				victim := principal(t, e, r.Token)
+				da := startDevice(t, e, deviceCtx)
+				if _, err := e.svc.ApproveDevice(deviceCtx, victim, da.UserCode, true); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				if how == "sign out everywhere else" {
+					_, err = e.svc.RevokeOtherSessions(context.Background(), victim)
+				} else {
+					_, err = e.svc.RevokeUserSessions(context.Background(), admin, r.User.ID)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = poll(e, deviceCtx, da)
+				wantOAuth(t, err, auth.OAuthAccessDenied)
+			}
+		})
 		t.Run("polling from another IP still waits for approval", func(t *testing.T) {
 			da := startDevice(t, e, deviceCtx)
 			_, err := poll(e, otherCtx, da)

@@ -134,6 +134,8 @@ type Passkeys interface {
 	RenamePasskey(ctx context.Context, userID, id, name string) (bool, error)
 	// DeletePasskey deletes the user's passkey id, reporting whether there was one.
 	DeletePasskey(ctx context.Context, userID, id string) (bool, error)
+	// DeletePasskeysBefore deletes the user's passkeys created at or before t and returns their ids.
+	DeletePasskeysBefore(ctx context.Context, userID string, t time.Time) ([]string, error)
 	// UsePasskey records a sign-in with passkey id — its new counter, backup state and the
 	// time — if its counter is still oldCount (compare-and-set), reporting whether it did.
 	UsePasskey(ctx context.Context, id string, oldCount, newCount uint32, backupState bool, at time.Time) (bool, error)

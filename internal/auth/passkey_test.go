@@ -420,3 +420,75 @@ func TestPasskeysNeedAPublicURLOnADomain(t *testing.T) {
 		t.Fatalf("begin on an IP address: %v", err)
 	}
 }
+
+// TestAPasswordResetRemovesPasskeysEnrolledBeforeTheAddressWasProved: someone who registered
+// another person's address and added a passkey must not keep signing in after the owner
+// proves the mailbox with a reset; passkeys added once the address was proved stay.
+func TestAPasswordResetRemovesPasskeysEnrolledBeforeTheAddressWasProved(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name                      string
+		verifyBefore, verifyAfter bool // the address proved before / after the passkey was added
+		kept                      bool
+	}{
+		{"never proved: the squatter's passkey goes", false, false, false},
+		{"proved only after it was added: it goes", false, true, false},
+		{"added once the address was proved: it stays", true, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, dbURL string) {
+				e := newEnv(t, dbURL, withRP)
+				box := &inbox{}
+				s := newSender(e, box)
+				ctx := context.Background()
+				r := register(t, e, "owner@example.com", "password1")
+				settle(t, s, box)
+				verify := func() {
+					e.clock.Advance(time.Minute)
+					if _, err := e.store.MarkEmailVerified(ctx, r.User.ID, e.clock.Now()); err != nil {
+						t.Fatal(err)
+					}
+					e.clock.Advance(time.Minute)
+				}
+				if c.verifyBefore {
+					verify()
+				}
+				info, cred := addPasskey(t, e, r.Token, honest)
+				if c.verifyAfter {
+					verify()
+				}
+				settle(t, s, box)
+				if err := e.svc.ForgotPassword(ctx, "owner@example.com"); err != nil {
+					t.Fatal(err)
+				}
+				drain(t, s)
+				if err := e.svc.ResetPassword(ctx, tokenIn(t, box.take()[0]), "owners-password"); err != nil {
+					t.Fatal(err)
+				}
+				_, err := signIn(e.svc, cred, honest)
+				if kept := err == nil; kept != c.kept {
+					t.Fatalf("passkey sign-in after the reset: %v, want it kept: %v", err, c.kept)
+				}
+				if !c.kept && !errors.Is(err, auth.ErrInvalidPasskey) {
+					t.Fatalf("sign-in with the removed passkey: %v, want ErrInvalidPasskey", err)
+				}
+				lr, err := e.svc.Login(ctx, auth.LoginInput{Email: "owner@example.com", Password: "owners-password"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				evs, err := e.svc.ListActivity(ctx, principal(t, e, lr.Token), auth.ActivityQuery{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				removed := false
+				for _, ev := range evs.Events {
+					removed = removed || (ev.Type == auth.EventPasskeyRemoved && ev.Detail["passkeyId"] == info.ID && ev.Detail["by"] == "password_reset")
+				}
+				if removed == c.kept {
+					t.Fatalf("passkey_removed by password_reset recorded: %v, want %v", removed, !c.kept)
+				}
+			})
+		})
+	}
+}

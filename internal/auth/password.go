@@ -135,6 +135,13 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // hash verifies as false. It returns ErrBusy or the context's error when it cannot run, and
 // the deriver's error (a hash worker that failed).
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	// No stored password is longer than PasswordMaxChars runes (4 bytes each at most), so a
+	// longer one is wrong; it is still hashed, cut to that size, so it takes a hash's time
+	// like any other wrong password instead of being refused by the deriver.
+	tooLong := len(password) > 4*PasswordMaxChars
+	if tooLong {
+		password = password[:4*PasswordMaxChars]
+	}
 	p, salt, key, perr := decodePHC(encoded)
 	if perr != nil {
 		// Still do the work of a hash so that a damaged row is not a timing oracle.
@@ -148,7 +155,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if err != nil {
 		return false, false, fmt.Errorf("auth: verify: %w", err)
 	}
-	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil
+	ok = subtle.ConstantTimeCompare(got, key) == 1 && perr == nil && !tooLong
 	rehash = p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
 		p.Parallelism != h.params.Parallelism || uint32(len(key)) != h.params.KeyLen ||
 		uint32(len(salt)) != h.params.SaltLen

@@ -300,6 +300,19 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		// registered another person's address and turned 2FA on — and the owner may even
 		// have clicked the verification link since): those factors go, so the owner can
 		// sign in.
+		proved := now
+		if u.EmailVerifiedAt != nil {
+			proved = *u.EmailVerifiedAt
+		}
+		gone, err := s.store.DeletePasskeysBefore(ctx, userID, proved)
+		if err != nil {
+			return err
+		}
+		for _, id := range gone {
+			if err := s.record(ctx, userID, EventPasskeyRemoved, map[string]string{"passkeyId": id, "by": "password_reset", "reason": "enrolled_before_address_proved"}); err != nil {
+				return err
+			}
+		}
 		if u.EmailVerifiedAt == nil {
 			if _, err := s.store.MarkEmailVerified(ctx, userID, now); err != nil {
 				return err

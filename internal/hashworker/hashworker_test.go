@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -174,9 +175,15 @@ func TestStartRefusesAnExecutableThatIsNotAWorker(t *testing.T) {
 		if _, err := os.Stat(exe); err != nil && exe == "/bin/true" {
 			continue
 		}
-		if p, err := Start(exe, 1, Low); err == nil {
+		start := time.Now()
+		if p, err := Start(exe, 4, Low); err == nil {
 			p.Close()
 			t.Errorf("Start(%s) succeeded", exe)
+		}
+		// The slots never started must not hold the failure up (Close waits up to 10 s for
+		// slots in use).
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Start(%s) took %v to fail", exe, d)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 )
 
@@ -23,10 +24,11 @@ const hashTimeout = time.Minute
 // safe for concurrent use; callers beyond the pool's size wait for a worker (the service's
 // hasher admits only as many hashes at once as the pool has workers).
 type Pool struct {
-	exe  string
-	prio Priority
-	idle chan *worker
-	done chan struct{}
+	exe   string
+	prio  Priority
+	idle  chan *worker
+	done  chan struct{}
+	close sync.Once
 }
 
 // worker is one slot of the pool: a running process, or none yet (started on first use, and
@@ -53,7 +55,7 @@ func Start(exe string, n int, prio Priority) (*Pool, error) {
 		w := &worker{}
 		if err := p.start(w); err != nil {
 			p.idle <- w
-			p.Close()
+			p.abandon()
 			return nil, err
 		}
 		// A first tiny hash proves the executable really is a worker (and not, say, a
@@ -61,7 +63,7 @@ func Start(exe string, n int, prio Priority) (*Pool, error) {
 		if _, err := w.do(request{password: []byte("probe"), salt: make([]byte, 8), time: 1, memory: 8, threads: 1, keyLen: 16}); err != nil {
 			w.stop()
 			p.idle <- w
-			p.Close()
+			p.abandon()
 			return nil, fmt.Errorf("hashworker: %s does not answer as a hash worker: %w", exe, err)
 		}
 		p.idle <- w
@@ -111,23 +113,29 @@ func (p *Pool) IDKey(ctx context.Context, password, salt []byte, time, memory ui
 }
 
 // Close stops the workers, waiting up to ten seconds for hashes in progress. It is safe to
-// call more than once.
+// call more than once, and from several goroutines.
 func (p *Pool) Close() {
-	select {
-	case <-p.done:
-		return
-	default:
+	p.close.Do(func() {
 		close(p.done)
-	}
-	deadline := time.After(10 * time.Second)
-	for range cap(p.idle) {
-		select {
-		case w := <-p.idle:
-			w.stop()
-		case <-deadline:
-			return
+		deadline := time.After(10 * time.Second)
+		for range cap(p.idle) {
+			select {
+			case w := <-p.idle:
+				w.stop()
+			case <-deadline:
+				return
+			}
 		}
+	})
+}
+
+// abandon closes a pool whose Start failed part way: the slots never filled are filled with
+// empty ones first, so Close does not wait for them.
+func (p *Pool) abandon() {
+	for len(p.idle) < cap(p.idle) {
+		p.idle <- &worker{}
 	}
+	p.Close()
 }
 
 // start runs a worker process for slot w (which lowers itself to the pool's priority).

@@ -116,6 +116,21 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id string) (bool, err
 	return affected("delete passkey", res, err)
 }
 
+// DeletePasskeysBefore implements auth.Passkeys.
+func (s *Store) DeletePasskeysBefore(ctx context.Context, userID string, t time.Time) ([]string, error) {
+	var ids []string
+	if err := s.idb(ctx).NewSelect().Model((*passkeyRow)(nil)).Column("id").
+		Where("user_id = ?", userID).Where("created_at <= ?", ms(t)).Scan(ctx, &ids); err != nil {
+		return nil, wrap("delete passkeys before", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	_, err := s.idb(ctx).NewDelete().Model((*passkeyRow)(nil)).
+		Where("user_id = ?", userID).Where("id IN (?)", bun.List(ids)).Exec(ctx)
+	return ids, wrap("delete passkeys before", err)
+}
+
 // UsePasskey implements auth.Passkeys as a compare-and-set on sign_count.
 func (s *Store) UsePasskey(ctx context.Context, id string, oldCount, newCount uint32, backupState bool, at time.Time) (bool, error) {
 	res, err := s.idb(ctx).NewUpdate().Model((*passkeyRow)(nil)).
