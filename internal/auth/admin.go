@@ -390,7 +390,7 @@ func (s *Service) SuspendUser(ctx context.Context, p Principal, id, reason strin
 		if err := s.store.SetSuspended(ctx, u.ID, &since, reason, now); err != nil {
 			return err
 		}
-		n, err := s.store.RevokeUserSessions(ctx, u.ID, "", now)
+		n, err := s.revokeSessions(ctx, u.ID, "", now)
 		if err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, p Principal, id string
 			keep = p.SessionID
 		}
 		var err error
-		if n, err = s.store.RevokeUserSessions(ctx, u.ID, keep, now); err != nil {
+		if n, err = s.revokeSessions(ctx, u.ID, keep, now); err != nil {
 			return err
 		}
 		return s.recordAs(ctx, u.ID, EventSessionsRevokedByAdmin, ActorAdmin(admin.ID), map[string]string{"count": strconv.Itoa(n)})

@@ -97,6 +97,8 @@ type DeviceGrants interface {
 	// DecideDeviceGrant sets a pending, unexpired grant to state for userID (compare-and-set),
 	// reporting whether it did.
 	DecideDeviceGrant(ctx context.Context, id, userID string, state DeviceState, now time.Time) (bool, error)
+	// DenyApprovedDeviceGrants denies the user's approved grants not yet collected.
+	DenyApprovedDeviceGrants(ctx context.Context, userID string, now time.Time) error
 	// DeviceGrantByCode returns the grant with this device code hash, or ErrNoRecord.
 	DeviceGrantByCode(ctx context.Context, hash string) (DeviceGrant, error)
 	// PollDeviceGrant records a poll at now with the given interval if the grant's last poll

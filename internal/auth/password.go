@@ -313,7 +313,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 		if err := s.store.UpdatePasswordHash(ctx, u.ID, hash, now); err != nil {
 			return err
 		}
-		if _, err := s.store.RevokeUserSessions(ctx, u.ID, p.SessionID, now); err != nil {
+		if _, err := s.revokeSessions(ctx, u.ID, p.SessionID, now); err != nil {
 			return err
 		}
 		if err := s.store.VoidTokens(ctx, u.ID); err != nil {

@@ -283,7 +283,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := s.store.UpdatePasswordHash(ctx, userID, hash, now); err != nil {
 			return err
 		}
-		if _, err := s.store.RevokeUserSessions(ctx, userID, "", now); err != nil {
+		if _, err := s.revokeSessions(ctx, userID, "", now); err != nil {
 			return err
 		}
 		if err := s.record(ctx, userID, EventPasswordReset, nil); err != nil {

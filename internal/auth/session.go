@@ -286,10 +286,22 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 	var n int
 	err := s.store.RunInTx(ctx, func(ctx context.Context) error {
 		var err error
-		if n, err = s.store.RevokeUserSessions(ctx, p.UserID, p.SessionID, s.now()); err != nil || n == 0 {
+		if n, err = s.revokeSessions(ctx, p.UserID, p.SessionID, s.now()); err != nil || n == 0 {
 			return err
 		}
 		return s.record(ctx, p.UserID, EventSessionRevoked, map[string]string{"count": strconv.Itoa(n), "scope": "others"})
 	})
 	return n, err
+}
+
+// revokeSessions revokes every active session of the user but keep (none when empty), and
+// reports how many it revoked. A device grant approved but not yet collected is a session
+// waiting to be made: it is denied with them, or a password reset would leave one for
+// whoever holds its device code. Callers run it in their transaction.
+func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now time.Time) (int, error) {
+	n, err := s.store.RevokeUserSessions(ctx, userID, keep, now)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.store.DenyApprovedDeviceGrants(ctx, userID, now)
 }

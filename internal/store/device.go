@@ -89,6 +89,15 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, id, userID string, state 
 	return affected("decide device grant", res, err)
 }
 
+// DenyApprovedDeviceGrants implements auth.DeviceGrants.
+func (s *Store) DenyApprovedDeviceGrants(ctx context.Context, userID string, now time.Time) error {
+	_, err := s.idb(ctx).NewUpdate().Model((*deviceGrantRow)(nil)).
+		Set("state = ?", string(auth.DeviceDenied)).Set("decided_at = ?", ms(now)).
+		Where("user_id = ?", userID).Where("state = ?", string(auth.DeviceApproved)).Where("used_at IS NULL").
+		Exec(ctx)
+	return wrap("deny approved device grants", err)
+}
+
 // DeviceGrantByCode implements auth.DeviceGrants.
 func (s *Store) DeviceGrantByCode(ctx context.Context, hash string) (auth.DeviceGrant, error) {
 	var row deviceGrantRow

@@ -104,14 +104,6 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string, at 
 	if err != nil {
 		return 0, wrap("revoke user sessions", err)
 	}
-	// A device grant approved but not yet collected is a session waiting to be made: it dies
-	// with the others, or a password reset would leave one for whoever holds its device code.
-	if _, err := s.idb(ctx).NewUpdate().Model((*deviceGrantRow)(nil)).
-		Set("state = ?", string(auth.DeviceDenied)).
-		Where("user_id = ?", userID).Where("state = ?", string(auth.DeviceApproved)).Where("used_at IS NULL").
-		Exec(ctx); err != nil {
-		return 0, wrap("revoke user sessions: device grants", err)
-	}
 	n, err := res.RowsAffected()
 	return int(n), wrap("revoke user sessions", err)
 }
