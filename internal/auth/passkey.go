@@ -383,10 +383,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p Principal, in
 		}
 	}
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
-		cur, err := s.store.LockUser(ctx, u.ID)
-		if errors.Is(err, ErrNoRecord) {
-			return ErrUnauthenticated
-		}
+		cur, err := s.lockCaller(ctx, u.ID)
 		if err != nil {
 			return err
 		}

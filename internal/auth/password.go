@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -300,10 +299,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// The locked row must still hold the password just checked: of two concurrent
 		// changes (or a change and a reset) exactly one wins, and the loser changes nothing.
-		cur, err := s.store.LockUser(ctx, u.ID)
-		if errors.Is(err, ErrNoRecord) {
-			return ErrUnauthenticated
-		}
+		cur, err := s.lockCaller(ctx, u.ID)
 		if err != nil {
 			return err
 		}

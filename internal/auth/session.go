@@ -305,3 +305,13 @@ func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now t
 	}
 	return n, s.store.DenyApprovedDeviceGrants(ctx, userID, now)
 }
+
+// lockCaller locks the caller's row for the rest of the transaction. A caller whose account
+// is gone meanwhile (deleted in a concurrent request) is no longer signed in: ErrUnauthenticated.
+func (s *Service) lockCaller(ctx context.Context, id string) (User, error) {
+	u, err := s.store.LockUser(ctx, id)
+	if errors.Is(err, ErrNoRecord) {
+		return User{}, ErrUnauthenticated
+	}
+	return u, err
+}

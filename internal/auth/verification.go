@@ -126,10 +126,7 @@ func (s *Service) ResendVerification(ctx context.Context, p Principal) error {
 	queued := false
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// The locked row: the address and its state now, not as the session read them.
-		cur, err := s.store.LockUser(ctx, u.ID)
-		if errors.Is(err, ErrNoRecord) {
-			return ErrUnauthenticated // deleted meanwhile
-		}
+		cur, err := s.lockCaller(ctx, u.ID)
 		if err != nil {
 			return err
 		}
@@ -178,10 +175,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, in ChangeEmailIn
 	err = s.store.RunInTx(ctx, func(ctx context.Context) error {
 		// The locked row must still hold the password just checked (a concurrent password
 		// change wins over this request), and its address is the one to notify.
-		cur, err := s.store.LockUser(ctx, u.ID)
-		if errors.Is(err, ErrNoRecord) {
-			return ErrUnauthenticated
-		}
+		cur, err := s.lockCaller(ctx, u.ID)
 		if err != nil {
 			return err
 		}
